@@ -1,0 +1,15 @@
+// The subcommands of the msrec program; each reads its flags (launch/flags.h).
+#pragma once
+
+#include "common/status.h"
+
+namespace msrec {
+
+Status RunGen();
+Status RunConvert();
+Status RunTrain();
+Status RunEval();
+Status RunPredict();
+Status RunInfo();
+
+}  // namespace msrec

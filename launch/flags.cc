@@ -1,0 +1,159 @@
+#include "launch/flags.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "trainer/data/schema.h"
+
+// Data.
+DEFINE_string(train, "", "Comma-separated training files (CSV/TSV, .gz, or binary shards)");
+DEFINE_string(val, "", "Comma-separated validation files, evaluated after every epoch");
+DEFINE_string(test, "", "Comma-separated test files, evaluated at the end of training");
+DEFINE_string(input, "", "Comma-separated input files (eval, predict, convert)");
+DEFINE_string(output, "", "Output path (predict: scores file; convert: shard file; gen: directory)");
+DEFINE_string(schema, "", "Schema spec, e.g. 'label:label,scenario:scenario,genres:multi:|,*:cat'");
+DEFINE_string(schema_file, "", "File holding the schema spec (one token per line); overrides --schema");
+DEFINE_string(scenario_map, "", "Fixed scenario map (TSV value<TAB>id); default: built from --train");
+DEFINE_int32(reader_threads, 1, "Parser threads per reader");
+DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are bad");
+// gen: the synthetic generator (docs/data.md, "Generator").
+DEFINE_int64(rows, 1000000, "gen: rows over all splits");
+DEFINE_int32(num_scenarios, 4, "gen: scenarios K (shares decay geometrically)");
+DEFINE_double(scenario_decay, 0.5, "gen: scenario k's share is proportional to decay^k");
+DEFINE_int32(num_fields, 8, "gen: categorical fields (vocabularies log-spaced 1e2..1e7)");
+DEFINE_string(vocab_sizes, "", "gen: explicit comma-separated vocabulary sizes (overrides num_fields)");
+DEFINE_double(zipf, 1.1, "gen: Zipf exponent of the value distribution");
+DEFINE_int32(num_dense, 4, "gen: dense features");
+DEFINE_double(val_fraction, 0.1, "gen: share of rows in val.csv");
+DEFINE_double(test_fraction, 0.1, "gen: share of rows in test.csv");
+// convert.
+DEFINE_int64(rows_per_block, 65536, "convert: rows per checksummed shard block");
+// Model.
+DEFINE_string(model, "mt_backbone", "Registered model name (dnn, mt_backbone)");
+DEFINE_string(hidden, "256,128,64", "Hidden sizes of the MLP / each tower");
+DEFINE_bool(batch_norm, false, "Batch norm after each hidden layer");
+DEFINE_double(dropout, 0.0, "Dropout after each hidden activation");
+DEFINE_string(model_opts, "", "Model-specific options, key=value pairs separated by ';'");
+DEFINE_int32(label_index, 0, "Which label column (in schema order) is the target");
+// Embeddings.
+DEFINE_int32(embedding_dim, 16, "Embedding dimension d");
+DEFINE_string(sparse_optimizer, "adam", "Server-side sparse optimizer: sgd, adagrad, adam");
+DEFINE_double(sparse_lr, 1e-3, "Sparse optimizer learning rate");
+DEFINE_double(sparse_weight_decay, 0.0, "Sparse optimizer L2 weight decay");
+DEFINE_double(init_scale, 0.01, "Initial embedding weights ~ U(-init_scale, init_scale)");
+DEFINE_string(store, "memory", "Embedded store: memory (saved as embeddings.bin) or rocksdb");
+// Training.
+DEFINE_string(model_dir, "", "Model directory (train writes it; eval/predict read it)");
+DEFINE_int32(epochs, 1, "Passes over the training data");
+DEFINE_int64(max_steps, 0, "Stop after this many steps (0: run all epochs)");
+DEFINE_int32(batch_size, 2048, "Training mini-batch size");
+DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
+DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
+DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
+DEFINE_int32(threads, 1, "LibTorch intra-op threads");
+DEFINE_int64(log_every, 50, "Progress line every N steps");
+DEFINE_string(metrics_file, "", "JSON-lines metrics file (default <model_dir>/metrics.jsonl)");
+DEFINE_uint64(seed, 2022, "Random seed (torch, embedding init)");
+
+namespace msrec {
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+namespace {
+Result<std::vector<int64_t>> ParseHidden(const std::string& s) {
+  std::vector<int64_t> out;
+  for (const std::string& item : SplitList(s)) {
+    try {
+      const long long v = std::stoll(item);
+      if (v <= 0) throw std::invalid_argument("not positive");
+      out.push_back(v);
+    } catch (const std::exception&) {
+      return Status::InvalidArgument("--hidden: bad layer size '" + item + "'");
+    }
+  }
+  return out;
+}
+}  // namespace
+
+Result<JobSpec> JobSpecFromFlags() {
+  JobSpec spec;
+  spec.model = FLAGS_model;
+  if (!FLAGS_schema_file.empty()) {
+    MSREC_ASSIGN_OR_RETURN(SchemaSpec s, SchemaSpec::LoadFile(FLAGS_schema_file));
+    spec.schema = s.ToString();
+  } else {
+    if (FLAGS_schema.empty()) return Status::InvalidArgument("give --schema or --schema_file");
+    MSREC_ASSIGN_OR_RETURN(SchemaSpec s, SchemaSpec::Parse(FLAGS_schema));
+    spec.schema = s.ToString();
+  }
+  MSREC_ASSIGN_OR_RETURN(spec.model_config.hidden, ParseHidden(FLAGS_hidden));
+  spec.model_config.batch_norm = FLAGS_batch_norm;
+  spec.model_config.dropout = FLAGS_dropout;
+  std::stringstream opts(FLAGS_model_opts);
+  std::string kv;
+  while (std::getline(opts, kv, ';')) {
+    if (kv.empty()) continue;
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      return Status::InvalidArgument("--model_opts: expected key=value, got '" + kv + "'");
+    }
+    spec.model_config.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  spec.label_index = FLAGS_label_index;
+  spec.table.dim = FLAGS_embedding_dim;
+  spec.table.init_scale = float(FLAGS_init_scale);
+  if (!ParseSparseOptimizerKind(FLAGS_sparse_optimizer, &spec.table.optimizer.kind)) {
+    return Status::InvalidArgument("--sparse_optimizer: unknown '" + FLAGS_sparse_optimizer +
+                                   "' (sgd, adagrad, adam)");
+  }
+  spec.table.optimizer.learning_rate = float(FLAGS_sparse_lr);
+  spec.table.optimizer.weight_decay = float(FLAGS_sparse_weight_decay);
+  if (FLAGS_store != "memory" && FLAGS_store != "rocksdb") {
+    return Status::InvalidArgument("--store: unknown '" + FLAGS_store + "' (memory, rocksdb)");
+  }
+  spec.store = FLAGS_store;
+  return spec;
+}
+
+TrainOptions TrainOptionsFromFlags() {
+  TrainOptions o;
+  o.train_files = SplitList(FLAGS_train);
+  o.val_files = SplitList(FLAGS_val);
+  o.test_files = SplitList(FLAGS_test);
+  o.model_dir = FLAGS_model_dir;
+  o.scenario_map_file = FLAGS_scenario_map;
+  o.epochs = FLAGS_epochs;
+  o.max_steps = FLAGS_max_steps;
+  o.batch_size = FLAGS_batch_size;
+  o.eval_batch_size = FLAGS_eval_batch_size;
+  o.learning_rate = FLAGS_lr;
+  o.weight_decay = FLAGS_weight_decay;
+  o.intra_op_threads = FLAGS_threads;
+  o.reader_threads = FLAGS_reader_threads;
+  o.max_bad_rows = FLAGS_max_bad_rows;
+  o.log_every = FLAGS_log_every;
+  o.metrics_file = FLAGS_metrics_file;
+  o.seed = FLAGS_seed;
+  return o;
+}
+
+EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files) {
+  EvalOptions o;
+  o.model_dir = FLAGS_model_dir;
+  o.files = files;
+  o.batch_size = FLAGS_eval_batch_size;
+  o.intra_op_threads = FLAGS_threads;
+  o.reader_threads = FLAGS_reader_threads;
+  o.max_bad_rows = FLAGS_max_bad_rows;
+  return o;
+}
+
+}  // namespace msrec

@@ -1,0 +1,47 @@
+// All gflags of the msrec program are defined in flags.cc and copied into the
+// library's options structs here in launch/ (library code never reads flags).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <gflags/gflags.h>
+
+#include "common/status.h"
+#include "trainer/trainer.h"
+
+DECLARE_string(train);
+DECLARE_string(val);
+DECLARE_string(test);
+DECLARE_string(input);
+DECLARE_string(output);
+DECLARE_string(model_dir);
+
+namespace msrec {
+
+// Splits a comma-separated flag value, dropping empty items.
+std::vector<std::string> SplitList(const std::string& s);
+
+// The JobSpec (model, schema, table) described by the flags.
+Result<JobSpec> JobSpecFromFlags();
+TrainOptions TrainOptionsFromFlags();
+EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files);
+
+}  // namespace msrec
+
+DECLARE_string(schema);
+DECLARE_string(schema_file);
+DECLARE_int64(rows);
+DECLARE_int32(num_scenarios);
+DECLARE_double(scenario_decay);
+DECLARE_int32(num_fields);
+DECLARE_string(vocab_sizes);
+DECLARE_double(zipf);
+DECLARE_int32(num_dense);
+DECLARE_double(val_fraction);
+DECLARE_double(test_fraction);
+DECLARE_int64(rows_per_block);
+DECLARE_string(scenario_map);
+DECLARE_int32(reader_threads);
+DECLARE_int64(max_bad_rows);
+DECLARE_uint64(seed);

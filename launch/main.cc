@@ -1,0 +1,69 @@
+// msrec: the one program. `msrec <command> [--flags]`; `msrec help` lists commands.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "launch/commands.h"
+#include "launch/flags.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  msrec::Status (*run)();
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"gen", msrec::RunGen, "write a synthetic multi-scenario dataset (train/val/test CSV)"},
+    {"convert", msrec::RunConvert, "convert CSV/TSV input into checksummed binary shards"},
+    {"train", msrec::RunTrain, "train a model; prints per-scenario metrics"},
+    {"eval", msrec::RunEval, "evaluate a trained model on --input files"},
+    {"predict", msrec::RunPredict, "write one score per input row of --input to --output"},
+    {"info", msrec::RunInfo, "print a model's parameter count for the given shapes"},
+};
+
+void PrintUsage() {
+  std::fprintf(stderr, "usage: msrec <command> [--flags]\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(stderr, "  %-8s %s\n", c.name, c.help);
+  std::fprintf(stderr, "flags: msrec <command> --helpon=flags (all), docs/flags.md\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0) {
+    PrintUsage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const Command* found = nullptr;
+  for (const Command& c : kCommands) {
+    if (command == c.name) found = &c;
+  }
+  if (found == nullptr) {
+    std::fprintf(stderr, "msrec: unknown command '%s'\n", command.c_str());
+    PrintUsage();
+    return 2;
+  }
+  gflags::SetUsageMessage("msrec " + command + " [--flags]");
+  argv[1] = argv[0];  // gflags sees "msrec --flags..."
+  int sub_argc = argc - 1;
+  char** sub_argv = argv + 1;
+  gflags::ParseCommandLineFlags(&sub_argc, &sub_argv, true);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging("msrec");
+  if (sub_argc > 1) {
+    std::fprintf(stderr, "msrec %s: unexpected argument '%s'\n", command.c_str(), sub_argv[1]);
+    return 2;
+  }
+  msrec::Status status = found->run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "msrec %s failed: %s\n", command.c_str(), status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

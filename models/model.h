@@ -1,0 +1,73 @@
+// The Model interface: every model (backbones, multi-scenario models, MI-DPG,
+// SSIM's networks) maps a batch's embeddings to per-instance logits for the
+// instance's own scenario, plus optional extra losses the trainer adds.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "common/status.h"
+
+namespace msrec {
+
+// Shapes of a model's inputs and its hyperparameters. Filled from flags in launch/.
+struct ModelConfig {
+  int num_fields = 0;           // F: categorical fields (each embedded to embedding_dim)
+  int embedding_dim = 16;       // d
+  int num_dense = 0;            // dense features appended to the flattened embeddings
+  int num_scenarios = 1;        // K
+  std::vector<int64_t> hidden = {256, 128, 64};  // MLP / tower hidden sizes
+  bool batch_norm = false;      // batch norm after each hidden linear layer
+  double dropout = 0.0;         // dropout after each hidden activation (training only)
+  std::map<std::string, std::string> extra;  // model-specific options ("key" -> "value")
+
+  // Width of concat(flattened embeddings, dense features).
+  int64_t input_dim() const { return int64_t(num_fields) * embedding_dim + num_dense; }
+};
+
+struct ModelInput {
+  torch::Tensor embeddings;  // B x F x d, float
+  torch::Tensor dense;       // B x num_dense, float (B x 0 when there are none)
+  torch::Tensor scenario;    // B, int64, values in [0, K)
+};
+
+struct ModelOutput {
+  torch::Tensor logits;  // B, float: logit of each instance for its own scenario
+  // Extra terms the trainer adds to the task loss (already weighted), by name.
+  std::vector<std::pair<std::string, torch::Tensor>> aux_losses;
+};
+
+class Model : public torch::nn::Module {
+ public:
+  ~Model() override = default;
+  // Runs the model. Thread-compatible (one caller at a time).
+  virtual ModelOutput Forward(const ModelInput& input) = 0;
+  // Registered name ("dnn", "mt_backbone", ...).
+  virtual std::string name() const = 0;
+};
+
+using ModelFactory = std::function<std::shared_ptr<Model>(const ModelConfig&)>;
+
+// Maps names to model factories. Not a singleton: BuiltinModels() returns a
+// registry holding every built-in model; tests may add their own.
+class ModelRegistry {
+ public:
+  void Register(const std::string& name, ModelFactory factory);
+  // Creates model `name`; NotFound lists the registered names. Catches
+  // LibTorch exceptions (bad shapes) and returns them as InvalidArgument.
+  Result<std::shared_ptr<Model>> Create(const std::string& name, const ModelConfig& config) const;
+  std::vector<std::string> Names() const;
+
+ private:
+  std::map<std::string, ModelFactory> factories_;
+};
+
+// The registry of every model msrec ships.
+ModelRegistry BuiltinModels();
+
+}  // namespace msrec

@@ -1,0 +1,91 @@
+// EmbeddingStore: where the rows of the sparse tables live. A store holds named
+// tables; each maps a uint64 key to one opaque row (see row.h for what the
+// sparse tables put there). Implementations: the in-memory store (reference
+// and fake, memory_store.h) and RocksDB (rocksdb_store.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace msrec {
+
+// Thread safety: every implementation is safe for concurrent calls. Writes to
+// one table are atomic per call with respect to MultiGet on other threads
+// only in the sense that each key is read either before or after the write.
+class EmbeddingStore {
+ public:
+  virtual ~EmbeddingStore() = default;
+
+  // Creates table `table` if it does not exist (OK if it does). Names are
+  // non-empty and not "default" (reserved by RocksDB), else InvalidArgument.
+  virtual Status CreateTable(const std::string& table) = 0;
+
+  // Names of all tables, sorted.
+  virtual std::vector<std::string> TableNames() const = 0;
+
+  // Called by MultiGetVisit once per requested key, in request order: `i` is
+  // the key's position, `found` says whether it has a row, `row` is the row
+  // (empty when not found), valid only during the call. A non-OK return stops
+  // the lookup and is returned by MultiGetVisit. The visitor may run under the
+  // store's read lock: it must not call back into the store.
+  using RowVisitor = std::function<Status(size_t i, bool found, std::string_view row)>;
+
+  // Looks up `n` keys of `table` without copying the rows: calls `fn` for each
+  // (see RowVisitor). Keys may repeat; `sorted` says they are ascending, which
+  // lets RocksDB batch its lookups. NotFound if the table does not exist.
+  virtual Status MultiGetVisit(const std::string& table, const uint64_t* keys, size_t n,
+                               bool sorted, const RowVisitor& fn) const = 0;
+
+  // Copying form of MultiGetVisit. Resizes `rows` and `found` to n; when
+  // found[i] != 0, rows[i] holds the row of keys[i] (the strings of `rows` are
+  // reused, so a caller that keeps the vectors does not allocate per key).
+  Status MultiGet(const std::string& table, const uint64_t* keys, size_t n, bool sorted,
+                  std::vector<std::string>* rows, std::vector<uint8_t>* found) const;
+
+  // Inserts or replaces the rows of `n` keys as one batch (rows[i] is the row
+  // of keys[i]). Keys should be unique; with repeats the last one wins.
+  // NotFound if the table does not exist.
+  virtual Status Write(const std::string& table, const uint64_t* keys, size_t n,
+                       const std::string* rows) = 0;
+
+  // Makes every write so far durable (RocksDB: flushes the memtables to SST
+  // files; memory: nothing to do).
+  virtual Status Flush() = 0;
+
+  // Calls `fn(key, row)` for every row of `table` in ascending key order
+  // until it returns false. The row view is valid only during the call; `fn`
+  // must not call back into the store (it may run under the store's lock).
+  // Writes running concurrently may or may not be seen. NotFound if the table
+  // does not exist.
+  virtual Status ForEach(
+      const std::string& table,
+      const std::function<bool(uint64_t key, std::string_view row)>& fn) const = 0;
+
+  // Exact number of rows of `table` (RocksDB: a full scan, O(rows)).
+  virtual Result<uint64_t> Count(const std::string& table) const = 0;
+};
+
+// Checks a table name for CreateTable (shared by the implementations).
+Status ValidateTableName(const std::string& table);
+
+// Writes every table of `store` to the file `path` (replaced atomically via a
+// temporary file and a rename). Format (little-endian):
+//   "MSRECEMB" magic, uint32 version = 1, uint32 table count, then per table:
+//   uint32 name length, name, uint64 row count, then per row: uint64 key,
+//   uint32 row length, row bytes; finally uint32 CRC-32C of everything before.
+// Must not run concurrently with writes to `store`.
+Status SaveStore(const EmbeddingStore& store, const std::string& path);
+
+// Loads a file written by SaveStore into `store`: creates its tables and
+// inserts or replaces its rows (other rows are kept). The whole file is
+// checked (size, magic, CRC) before anything is written: Corruption if it is
+// damaged, IoError if it cannot be read.
+Status LoadStore(const std::string& path, EmbeddingStore* store);
+
+}  // namespace msrec

@@ -1,0 +1,24 @@
+#include "parameter_server/local_client.h"
+
+namespace msrec {
+
+LocalClient::LocalClient(std::unique_ptr<EmbeddingStore> store) : shard_(std::move(store)) {}
+
+Status LocalClient::CreateTable(const TableConfig& config) { return shard_.CreateTable(config); }
+
+Status LocalClient::Pull(const std::string& table, const uint64_t* keys, size_t n, float* weights) {
+  return shard_.Pull(table, keys, n, weights);
+}
+
+Status LocalClient::Push(const std::string& table, const uint64_t* keys, size_t n,
+                         const float* grads, int64_t step) {
+  return shard_.Push(table, keys, n, grads, step);
+}
+
+Status LocalClient::Flush() { return shard_.Flush(); }
+
+std::unique_ptr<PsClient> MakeLocalClient(std::unique_ptr<EmbeddingStore> store) {
+  return std::make_unique<LocalClient>(std::move(store));
+}
+
+}  // namespace msrec

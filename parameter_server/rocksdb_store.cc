@@ -1,0 +1,245 @@
+#include "parameter_server/rocksdb_store.h"
+
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+namespace msrec {
+namespace {
+
+constexpr size_t kKeyBytes = 8;
+
+void EncodeKey(uint64_t key, char* out) {
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(key & 0xFF);
+    key >>= 8;
+  }
+}
+
+uint64_t DecodeKey(const char* p) {
+  uint64_t key = 0;
+  for (int i = 0; i < 8; ++i) key = (key << 8) | static_cast<uint8_t>(p[i]);
+  return key;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& context) {
+  const std::string msg = context + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsIOError()) return Status::IoError(msg);
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  if (s.IsTimedOut()) return Status::Timeout(msg);
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Unavailable(msg);
+  return Status::Internal(msg);
+}
+
+rocksdb::ColumnFamilyOptions MakeCfOptions(const RocksDbStoreOptions& o,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.compression = rocksdb::kNoCompression;  // float rows barely compress
+  cf.bottommost_compression = rocksdb::kNoCompression;
+  cf.write_buffer_size = o.write_buffer_bytes;
+  cf.max_write_buffer_number = o.max_write_buffer_number;
+  cf.level_compaction_dynamic_level_bytes = true;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.block_size = o.block_size;
+  if (o.bloom_bits_per_key > 0) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(o.bloom_bits_per_key));
+    t.cache_index_and_filter_blocks = true;
+    t.pin_l0_filter_and_index_blocks_in_cache = true;
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return cf;
+}
+
+class RocksDbStore : public EmbeddingStore {
+ public:
+  RocksDbStore(std::string path, const RocksDbStoreOptions& options)
+      : path_(std::move(path)), options_(options) {
+    write_options_.disableWAL = !options.enable_wal;
+  }
+
+  ~RocksDbStore() override {
+    if (db_ == nullptr) return;
+    Status s = Flush();
+    if (!s.ok()) LOG(ERROR) << "closing RocksDB store: " << s.ToString();
+    for (auto& [name, handle] : handles_) db_->DestroyColumnFamilyHandle(handle);
+    if (default_handle_ != nullptr) db_->DestroyColumnFamilyHandle(default_handle_);
+    rocksdb::Status cs = db_->Close();
+    if (!cs.ok()) LOG(ERROR) << "closing RocksDB at " << path_ << ": " << cs.ToString();
+    delete db_;
+  }
+
+  Status Open() {
+    cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
+    cf_options_ = MakeCfOptions(options_, cache_);
+    rocksdb::DBOptions db_options;
+    db_options.create_if_missing = options_.create_if_missing;
+    db_options.create_missing_column_families = true;
+    db_options.max_background_jobs = options_.max_background_jobs;
+    db_options.bytes_per_sync = 1 << 20;
+
+    std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
+    if (db_options.env->FileExists(path_ + "/CURRENT").ok()) {
+      names.clear();
+      rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, path_, &names);
+      if (!s.ok()) return FromRocks(s, "listing the tables of RocksDB at " + path_);
+    }
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names) descriptors.emplace_back(name, cf_options_);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::Status s = rocksdb::DB::Open(db_options, path_, descriptors, &handles, &db_);
+    if (!s.ok()) return FromRocks(s, "opening RocksDB at " + path_);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == rocksdb::kDefaultColumnFamilyName) {
+        default_handle_ = handles[i];
+      } else {
+        handles_[names[i]] = handles[i];
+      }
+    }
+    return Status::OK();
+  }
+
+  Status CreateTable(const std::string& table) override {
+    MSREC_RETURN_IF_ERROR(ValidateTableName(table));
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    if (handles_.count(table) != 0) return Status::OK();
+    rocksdb::ColumnFamilyHandle* handle = nullptr;
+    rocksdb::Status s = db_->CreateColumnFamily(cf_options_, table, &handle);
+    if (!s.ok()) return FromRocks(s, Where(table) + ": creating the column family");
+    handles_[table] = handle;
+    return Status::OK();
+  }
+
+  std::vector<std::string> TableNames() const override {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    std::vector<std::string> names;
+    for (const auto& [name, handle] : handles_) names.push_back(name);
+    return names;
+  }
+
+  Status MultiGetVisit(const std::string& table, const uint64_t* keys, size_t n, bool sorted,
+                       const RowVisitor& fn) const override {
+    MSREC_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, Find(table));
+    if (n == 0) return Status::OK();
+    std::vector<char> key_bytes(n * kKeyBytes);
+    std::vector<rocksdb::Slice> slices(n);
+    for (size_t i = 0; i < n; ++i) {
+      EncodeKey(keys[i], &key_bytes[i * kKeyBytes]);
+      slices[i] = rocksdb::Slice(&key_bytes[i * kKeyBytes], kKeyBytes);
+    }
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    db_->MultiGet(rocksdb::ReadOptions(), cf, n, slices.data(), values.data(), statuses.data(),
+                  sorted);
+    for (size_t i = 0; i < n; ++i) {
+      Status s;
+      if (statuses[i].ok()) {
+        s = fn(i, true, std::string_view(values[i].data(), values[i].size()));
+      } else if (statuses[i].IsNotFound()) {
+        s = fn(i, false, std::string_view());
+      } else {
+        return FromRocks(statuses[i], Where(table) + ": reading key " + std::to_string(keys[i]));
+      }
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  Status Write(const std::string& table, const uint64_t* keys, size_t n,
+               const std::string* rows) override {
+    MSREC_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, Find(table));
+    rocksdb::WriteBatch batch;
+    char key_bytes[kKeyBytes];
+    for (size_t i = 0; i < n; ++i) {
+      EncodeKey(keys[i], key_bytes);
+      rocksdb::Status s = batch.Put(cf, rocksdb::Slice(key_bytes, kKeyBytes), rows[i]);
+      if (!s.ok()) return FromRocks(s, Where(table) + ": batching key " + std::to_string(keys[i]));
+    }
+    rocksdb::Status s = db_->Write(write_options_, &batch);
+    if (!s.ok()) return FromRocks(s, Where(table) + ": writing " + std::to_string(n) + " rows");
+    return Status::OK();
+  }
+
+  Status Flush() override {
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      for (const auto& [name, handle] : handles_) all.push_back(handle);
+    }
+    if (all.empty()) return Status::OK();
+    rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), all);
+    if (!s.ok()) return FromRocks(s, "flushing RocksDB at " + path_);
+    return Status::OK();
+  }
+
+  Status ForEach(const std::string& table,
+                 const std::function<bool(uint64_t, std::string_view)>& fn) const override {
+    MSREC_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, Find(table));
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;  // a dump must not evict the hot rows
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const rocksdb::Slice key = it->key();
+      if (key.size() != kKeyBytes) {
+        return Status::Corruption(Where(table) + ": key of " + std::to_string(key.size()) +
+                                  " bytes, expected 8");
+      }
+      const rocksdb::Slice value = it->value();
+      if (!fn(DecodeKey(key.data()), std::string_view(value.data(), value.size()))) break;
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), Where(table) + ": scanning");
+    return Status::OK();
+  }
+
+  Result<uint64_t> Count(const std::string& table) const override {
+    uint64_t count = 0;
+    MSREC_RETURN_IF_ERROR(ForEach(table, [&](uint64_t, std::string_view) {
+      ++count;
+      return true;
+    }));
+    return count;
+  }
+
+ private:
+  std::string Where(const std::string& table) const {
+    return "RocksDB at " + path_ + ", table '" + table + "'";
+  }
+
+  Result<rocksdb::ColumnFamilyHandle*> Find(const std::string& table) const {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = handles_.find(table);
+    if (it == handles_.end()) return Status::NotFound(Where(table) + ": no such table");
+    return it->second;  // handles live until the store is destroyed
+  }
+
+  const std::string path_;
+  const RocksDbStoreOptions options_;
+  rocksdb::WriteOptions write_options_;
+  std::shared_ptr<rocksdb::Cache> cache_;
+  rocksdb::ColumnFamilyOptions cf_options_;
+  rocksdb::DB* db_ = nullptr;
+  rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
+  mutable std::shared_mutex mu_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;  // guarded by mu_
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EmbeddingStore>> OpenRocksDbStore(const std::string& path,
+                                                         const RocksDbStoreOptions& options) {
+  auto store = std::make_unique<RocksDbStore>(path, options);
+  MSREC_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<EmbeddingStore>(std::move(store));
+}
+
+}  // namespace msrec

@@ -1,0 +1,47 @@
+// The RocksDB EmbeddingStore: one column family per table, keys as 8-byte
+// big-endian integers (so RocksDB's byte order is numeric order), rows as
+// values. The settings and the reason for each are in docs/parameter_server.md.
+// RocksDB headers stay inside rocksdb_store.cc.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "parameter_server/embedding_store.h"
+
+namespace msrec {
+
+struct RocksDbStoreOptions {
+  // Create the database directory if it does not exist; else opening a
+  // missing database is an IoError. Default: true.
+  bool create_if_missing = true;
+  // Memtable size per column family (one table). Large memtables absorb the
+  // rewrite of hot rows before they reach an SST file. Default: 256 MiB.
+  size_t write_buffer_bytes = size_t{256} << 20;
+  // Memtables per column family (one active, the rest flushing). Default: 3.
+  int max_write_buffer_number = 3;
+  // Shared LRU block cache for all tables (uncompressed blocks). Default: 512 MiB.
+  size_t block_cache_bytes = size_t{512} << 20;
+  // SST block size. Rows are ~100 B to ~1 KiB, and point lookups read one
+  // block each, so blocks stay small. Default: 16 KiB.
+  size_t block_size = size_t{16} << 10;
+  // Bloom filter bits per key (about 1% false positives at 10): a lookup of a
+  // key that was never written skips every SST file. 0 disables. Default: 10.
+  int bloom_bits_per_key = 10;
+  // Background flush and compaction threads. Default: 4.
+  int max_background_jobs = 4;
+  // Write-ahead log. Off by default: durability comes from checkpoints (Flush
+  // then a RocksDB checkpoint), and a crash restarts from the last checkpoint
+  // anyway, so the WAL would only cost write bandwidth. Default: false.
+  bool enable_wal = false;
+};
+
+// Opens (or creates) the database at `path`. An existing database is reopened
+// with all its column families, so its tables and rows are back. Errors name
+// the path. Thread safety: the returned store is safe for concurrent calls.
+// Destroying the store flushes the memtables (errors are logged) and closes it.
+Result<std::unique_ptr<EmbeddingStore>> OpenRocksDbStore(const std::string& path,
+                                                         const RocksDbStoreOptions& options = {});
+
+}  // namespace msrec

@@ -1,0 +1,215 @@
+#include "parameter_server/sparse_table.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "common/hash.h"
+
+namespace msrec {
+namespace {
+
+// Per-thread buffers of Pull and Push: the row strings keep their capacity
+// across calls, so the steady state allocates nothing per key.
+struct Scratch {
+  std::vector<std::pair<uint64_t, uint32_t>> order;  // (key, position in the request)
+  std::vector<uint64_t> unique_keys;
+  std::vector<uint32_t> first_pos;  // request position of the first occurrence of unique_keys[u]
+  std::vector<std::string> rows;
+  std::vector<float> weights;
+  std::vector<float> state;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+// Sorts the request by key into scratch->order and fills scratch->unique_keys.
+void SortKeys(const uint64_t* keys, size_t n, Scratch* s) {
+  s->order.resize(n);
+  for (size_t i = 0; i < n; ++i) s->order[i] = {keys[i], static_cast<uint32_t>(i)};
+  std::sort(s->order.begin(), s->order.end());
+  s->unique_keys.clear();
+  s->first_pos.clear();
+  for (size_t i = 0; i < n; ++i) {
+    if (i == 0 || s->order[i].first != s->order[i - 1].first) {
+      s->unique_keys.push_back(s->order[i].first);
+      s->first_pos.push_back(s->order[i].second);
+    }
+  }
+}
+
+Status CheckConfig(const TableConfig& c) {
+  if (c.dim <= 0) {
+    return Status::InvalidArgument("table '" + c.name + "': dim must be > 0, got " +
+                                   std::to_string(c.dim));
+  }
+  if (!(c.init_scale >= 0.0f)) {
+    return Status::InvalidArgument("table '" + c.name + "': init_scale must be >= 0");
+  }
+  return ValidateTableName(c.name);
+}
+
+}  // namespace
+
+void InitialWeights(uint64_t key, uint64_t seed, float init_scale, int dim, float* out) {
+  const uint64_t base = Mix64(key ^ Mix64(seed));
+  constexpr float kTwoPowMinus24 = 1.0f / 16777216.0f;
+  for (int j = 0; j < dim; ++j) {
+    const uint64_t r = Mix64(base + static_cast<uint64_t>(j));
+    const float u = static_cast<float>(r >> 40) * kTwoPowMinus24;  // [0, 1), exact
+    out[j] = (2.0f * u - 1.0f) * init_scale;
+  }
+}
+
+Result<std::unique_ptr<SparseTable>> SparseTable::Create(const TableConfig& config,
+                                                         EmbeddingStore* store) {
+  MSREC_RETURN_IF_ERROR(CheckConfig(config));
+  auto optimizer = MakeSparseOptimizer(config.optimizer);
+  if (!optimizer.ok()) return optimizer.status().WithContext("table '" + config.name + "'");
+  return std::unique_ptr<SparseTable>(new SparseTable(config, std::move(optimizer).value(), store));
+}
+
+SparseTable::SparseTable(const TableConfig& config, std::unique_ptr<SparseOptimizer> optimizer,
+                         EmbeddingStore* store)
+    : config_(config),
+      optimizer_(std::move(optimizer)),
+      layout_(config.optimizer.kind, config.dim, optimizer_->StateFloats(config.dim)),
+      store_(store) {}
+
+Status SparseTable::Pull(const uint64_t* keys, size_t n, float* weights) const {
+  if (n == 0) return Status::OK();
+  Scratch& s = ThreadScratch();
+  SortKeys(keys, n, &s);
+  const size_t dim = static_cast<size_t>(config_.dim);
+  // Each unique key is written to the output of its first occurrence, straight
+  // from the stored row (no copy of the row)...
+  MSREC_RETURN_IF_ERROR(store_->MultiGetVisit(
+      config_.name, s.unique_keys.data(), s.unique_keys.size(), /*sorted=*/true,
+      [&](size_t u, bool found, std::string_view row) {
+        const uint64_t key = s.unique_keys[u];
+        float* out = weights + s.first_pos[u] * dim;
+        if (!found) {
+          InitialWeights(key, config_.seed, config_.init_scale, config_.dim, out);
+          return Status::OK();
+        }
+        MSREC_RETURN_IF_ERROR(layout_.Check(row, config_.name, key));
+        layout_.Read(row, out, nullptr, nullptr, nullptr);
+        return Status::OK();
+      }));
+  // ...then copied to the repeats.
+  if (s.unique_keys.size() != n) {
+    const float* first = nullptr;
+    for (size_t i = 0; i < n; ++i) {
+      const float* out = weights + s.order[i].second * dim;
+      if (i > 0 && s.order[i].first == s.order[i - 1].first) {
+        std::memcpy(weights + s.order[i].second * dim, first, dim * sizeof(float));
+      } else {
+        first = out;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status SparseTable::Push(const uint64_t* keys, size_t n, const float* grads, int64_t step) {
+  if (step < 1) {
+    return Status::InvalidArgument("push to table '" + config_.name + "' at step " +
+                                   std::to_string(step) + ", steps start at 1");
+  }
+  if (n == 0) return Status::OK();
+  std::lock_guard<std::mutex> lock(push_mu_);
+  Scratch& s = ThreadScratch();
+  SortKeys(keys, n, &s);
+  if (s.unique_keys.size() != n) {
+    for (size_t i = 1; i < n; ++i) {
+      if (s.order[i].first == s.order[i - 1].first) {
+        return Status::InvalidArgument("push to table '" + config_.name + "': key " +
+                                       std::to_string(s.order[i].first) +
+                                       " appears more than once (keys must be unique)");
+      }
+    }
+  }
+  const int dim = config_.dim;
+  s.weights.resize(dim);
+  s.state.resize(std::max(layout_.state_floats(), 1));
+  if (s.rows.size() < n) s.rows.resize(n);
+  MSREC_RETURN_IF_ERROR(store_->MultiGetVisit(
+      config_.name, s.unique_keys.data(), n, /*sorted=*/true,
+      [&](size_t u, bool found, std::string_view row) {
+        const auto [key, pos] = s.order[u];
+        uint64_t frequency = 0;
+        int64_t last_step = 0;
+        if (found) {
+          MSREC_RETURN_IF_ERROR(layout_.Check(row, config_.name, key));
+          layout_.Read(row, s.weights.data(), s.state.data(), &frequency, &last_step);
+        } else {
+          InitialWeights(key, config_.seed, config_.init_scale, dim, s.weights.data());
+          optimizer_->InitState(s.state.data(), dim);
+        }
+        optimizer_->Apply(s.weights.data(), s.state.data(), grads + pos * static_cast<size_t>(dim),
+                          dim, step);
+        layout_.Write(s.weights.data(), s.state.data(), frequency + 1, step, &s.rows[u]);
+        return Status::OK();
+      }));
+  return store_->Write(config_.name, s.unique_keys.data(), n, s.rows.data());
+}
+
+SparseShard::SparseShard(std::unique_ptr<EmbeddingStore> store) : store_(std::move(store)) {
+  CHECK(store_ != nullptr);
+}
+
+Status SparseShard::CreateTable(const TableConfig& config) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = tables_.find(config.name);
+  if (it != tables_.end()) {
+    const TableConfig& have = it->second->config();
+    if (have.dim != config.dim || have.optimizer.kind != config.optimizer.kind) {
+      return Status::InvalidArgument(
+          "table '" + config.name + "' exists with dim " + std::to_string(have.dim) +
+          " and optimizer " + SparseOptimizerKindName(have.optimizer.kind) + ", asked for dim " +
+          std::to_string(config.dim) + " and " + SparseOptimizerKindName(config.optimizer.kind));
+    }
+    return Status::OK();
+  }
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<SparseTable> table,
+                         SparseTable::Create(config, store_.get()));
+  MSREC_RETURN_IF_ERROR(store_->CreateTable(config.name));
+  // Rows already in the store (a reopened database, a loaded dump) must match.
+  Status row_status;
+  MSREC_RETURN_IF_ERROR(store_->ForEach(config.name, [&](uint64_t key, std::string_view row) {
+    row_status = table->layout().Check(row, config.name, key);
+    return false;
+  }));
+  if (!row_status.ok()) {
+    return Status::InvalidArgument("the store's rows do not match the table config: " +
+                                   row_status.message());
+  }
+  tables_[config.name] = std::move(table);
+  return Status::OK();
+}
+
+Result<SparseTable*> SparseShard::Find(const std::string& table) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = tables_.find(table);
+  if (it == tables_.end()) return Status::NotFound("no table '" + table + "' (CreateTable first)");
+  return it->second.get();
+}
+
+Status SparseShard::Pull(const std::string& table, const uint64_t* keys, size_t n,
+                         float* weights) const {
+  MSREC_ASSIGN_OR_RETURN(SparseTable * t, Find(table));
+  return t->Pull(keys, n, weights);
+}
+
+Status SparseShard::Push(const std::string& table, const uint64_t* keys, size_t n,
+                         const float* grads, int64_t step) {
+  MSREC_ASSIGN_OR_RETURN(SparseTable * t, Find(table));
+  return t->Push(keys, n, grads, step);
+}
+
+Status SparseShard::Flush() { return store_->Flush(); }
+
+}  // namespace msrec

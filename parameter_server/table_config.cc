@@ -1,0 +1,18 @@
+#include "parameter_server/table_config.h"
+
+namespace msrec {
+
+bool ParseSparseOptimizerKind(const std::string& name, SparseOptimizerKind* kind) {
+  if (name == "sgd") {
+    *kind = SparseOptimizerKind::kSgd;
+  } else if (name == "adagrad") {
+    *kind = SparseOptimizerKind::kAdagrad;
+  } else if (name == "adam") {
+    *kind = SparseOptimizerKind::kAdam;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace msrec

@@ -1,0 +1,8 @@
+msrec_add_test(NAME metrics_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/metrics_test.cc
+               LIBS msrec_trainer LABELS unit)
+msrec_add_test(NAME model_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/model_test.cc
+               LIBS msrec_models LABELS unit)
+target_precompile_headers(model_test REUSE_FROM msrec_models)
+msrec_add_test(NAME bridge_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bridge_test.cc
+               LIBS msrec_trainer LABELS unit)
+target_precompile_headers(bridge_test REUSE_FROM msrec_models)

@@ -1,0 +1,73 @@
+#include "trainer/data/reader.h"
+
+#include "trainer/data/csv_reader.h"
+#include "trainer/data/internal/byte_source.h"
+#include "trainer/data/internal/csv_split.h"
+#include "trainer/data/shard.h"
+
+namespace msrec {
+
+const char* BadRowKindName(BadRowKind kind) {
+  switch (kind) {
+    case BadRowKind::kColumnCount:
+      return "column_count";
+    case BadRowKind::kBadNumber:
+      return "bad_number";
+    case BadRowKind::kBadLabel:
+      return "bad_label";
+    case BadRowKind::kUnknownScenario:
+      return "unknown_scenario";
+    case BadRowKind::kBadQuote:
+      return "bad_quote";
+    case BadRowKind::kNumKinds:
+      break;
+  }
+  return "?";
+}
+
+int64_t ReaderStats::total_bad() const {
+  int64_t n = 0;
+  for (int64_t v : rows_bad) n += v;
+  return n;
+}
+
+std::string ReaderStats::ToString() const {
+  std::string s = "rows_ok=" + std::to_string(rows_ok) + " rows_bad=" + std::to_string(total_bad());
+  std::string kinds;
+  for (int k = 0; k < static_cast<int>(BadRowKind::kNumKinds); ++k) {
+    if (rows_bad[k] == 0) continue;
+    if (!kinds.empty()) kinds += ' ';
+    kinds +=
+        std::string(BadRowKindName(static_cast<BadRowKind>(k))) + "=" + std::to_string(rows_bad[k]);
+  }
+  if (!kinds.empty()) s += " (" + kinds + ")";
+  if (rows_dropped > 0) s += " rows_dropped=" + std::to_string(rows_dropped);
+  if (blank_lines > 0) s += " blank_lines=" + std::to_string(blank_lines);
+  s += " files_done=" + std::to_string(files_done);
+  return s;
+}
+
+Result<std::unique_ptr<Reader>> OpenReader(const std::vector<std::string>& paths,
+                                           const ReaderOptions& options) {
+  if (paths.empty()) return Status::InvalidArgument("no input files");
+  int shards = 0;
+  for (const std::string& p : paths) {
+    MSREC_ASSIGN_OR_RETURN(bool is_shard, IsShardFile(p));
+    shards += is_shard ? 1 : 0;
+  }
+  if (shards == static_cast<int>(paths.size())) return OpenShardReader(paths, options);
+  if (shards > 0) {
+    return Status::InvalidArgument("inputs mix binary shards and CSV files (" + paths[0] +
+                                   ", ...): convert the CSV files first");
+  }
+  return OpenCsvReader(paths, options);
+}
+
+Result<std::vector<std::string>> ReadCsvHeader(const std::string& path, char delimiter) {
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<internal::ByteSource> src,
+                         internal::ByteSource::Open(path));
+  internal::RecordScanner scanner(src.get());
+  return scanner.ReadHeader(&delimiter);
+}
+
+}  // namespace msrec

@@ -1,0 +1,190 @@
+#include "trainer/data/scenario_map.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "trainer/data/internal/byte_source.h"
+#include "trainer/data/internal/csv_split.h"
+
+namespace msrec {
+
+ScenarioMap::ScenarioMap(const ScenarioMap& other) {
+  std::lock_guard<std::mutex> lock(other.mu_);
+  values_ = other.values_;
+  ids_ = other.ids_;
+  fixed_ = other.fixed_;
+}
+
+ScenarioMap& ScenarioMap::operator=(const ScenarioMap& other) {
+  if (this == &other) return *this;
+  ScenarioMap copy(other);
+  std::lock_guard<std::mutex> lock(mu_);
+  values_ = std::move(copy.values_);
+  ids_ = std::move(copy.ids_);
+  fixed_ = copy.fixed_;
+  return *this;
+}
+
+namespace {
+bool IsDecimal(const std::string& s) {
+  if (s.empty()) return false;
+  size_t i = (s[0] == '-') ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool ScenarioMap::NumericLess(const std::string& a, const std::string& b) {
+  const bool na = IsDecimal(a), nb = IsDecimal(b);
+  if (na != nb) return na;
+  if (!na) return a < b;
+  long double x = std::strtold(a.c_str(), nullptr), y = std::strtold(b.c_str(), nullptr);
+  if (x != y) return x < y;
+  return a < b;
+}
+
+ScenarioMap ScenarioMap::FromValues(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end(), NumericLess);
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  ScenarioMap map;
+  for (std::string& v : values) {
+    map.ids_.emplace(v, static_cast<int32_t>(map.values_.size()));
+    map.values_.push_back(std::move(v));
+  }
+  map.fixed_ = true;
+  return map;
+}
+
+Result<ScenarioMap> ScenarioMap::Scan(const std::vector<std::string>& paths, const SchemaSpec& spec,
+                                      char delimiter) {
+  std::set<std::string> found;
+  for (const std::string& path : paths) {
+    MSREC_ASSIGN_OR_RETURN(std::unique_ptr<internal::ByteSource> src,
+                           internal::ByteSource::Open(path));
+    internal::RecordScanner scanner(src.get());
+    char delim = delimiter;  // detected per file when 0
+    MSREC_ASSIGN_OR_RETURN(std::vector<std::string> header, scanner.ReadHeader(&delim));
+    MSREC_ASSIGN_OR_RETURN(Schema schema, Schema::Resolve(spec, header, path));
+    const size_t col = static_cast<size_t>(schema.scenario_column());
+    std::vector<std::string_view> fields;
+    std::string scratch;
+    std::string_view record;
+    std::string last;
+    for (;;) {
+      MSREC_ASSIGN_OR_RETURN(bool more, scanner.NextRecord(&record));
+      if (!more) break;
+      if (record.empty()) continue;
+      if (!internal::SplitRecord(record, delim, &fields, &scratch)) continue;
+      if (fields.size() <= col) continue;  // reported as a bad row by the reader
+      if (fields[col] != last) {
+        last = std::string(fields[col]);
+        found.insert(last);
+      }
+    }
+  }
+  return FromValues(std::vector<std::string>(found.begin(), found.end()));
+}
+
+Result<ScenarioMap> ScenarioMap::Load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IoError("cannot open scenario map " + path + ": " + std::strerror(errno));
+  std::vector<std::pair<int32_t, std::string>> entries;
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const size_t tab = line.rfind('\t');
+    int32_t id = -1;
+    const char* end = line.data() + line.size();
+    if (tab == std::string::npos || std::from_chars(line.data() + tab + 1, end, id).ptr != end ||
+        id < 0) {
+      return Status::InvalidArgument(path + ":" + std::to_string(line_no) +
+                                     ": expected 'value<TAB>id' with id >= 0");
+    }
+    entries.emplace_back(id, line.substr(0, tab));
+  }
+  std::sort(entries.begin(), entries.end());
+  ScenarioMap map;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].first != static_cast<int32_t>(i)) {
+      return Status::InvalidArgument(
+          path + ": scenario ids must be 0.." + std::to_string(entries.size() - 1) +
+          " each exactly once; id " + std::to_string(entries[i].first) + " is out of place");
+    }
+    if (!map.ids_.emplace(entries[i].second, entries[i].first).second) {
+      return Status::InvalidArgument(path + ": scenario value '" + entries[i].second +
+                                     "' appears twice");
+    }
+    map.values_.push_back(entries[i].second);
+  }
+  map.fixed_ = true;
+  return map;
+}
+
+Status ScenarioMap::Save(const std::string& path) const {
+  std::vector<std::string> vals = values();
+  std::ofstream out(path, std::ios::trunc);
+  if (!out)
+    return Status::IoError("cannot write scenario map " + path + ": " + std::strerror(errno));
+  for (size_t i = 0; i < vals.size(); ++i) {
+    if (vals[i].find_first_of("\t\n") != std::string::npos) {
+      return Status::InvalidArgument("scenario value '" + vals[i] +
+                                     "' contains a tab or newline and cannot be saved");
+    }
+    out << vals[i] << '\t' << i << '\n';
+  }
+  out.close();
+  if (!out) return Status::IoError("error writing scenario map " + path);
+  return Status::OK();
+}
+
+int32_t ScenarioMap::Find(std::string_view value) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ids_.find(std::string(value));
+  return it == ids_.end() ? -1 : it->second;
+}
+
+int32_t ScenarioMap::FindOrAdd(std::string_view value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string key(value);
+  auto it = ids_.find(key);
+  if (it != ids_.end()) return it->second;
+  if (fixed_) return -1;
+  const int32_t id = static_cast<int32_t>(values_.size());
+  ids_.emplace(key, id);
+  values_.push_back(std::move(key));
+  return id;
+}
+
+bool ScenarioMap::fixed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fixed_;
+}
+void ScenarioMap::set_fixed(bool fixed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fixed_ = fixed;
+}
+int ScenarioMap::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(values_.size());
+}
+std::string ScenarioMap::value(int32_t id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  CHECK(id >= 0 && id < static_cast<int32_t>(values_.size())) << "scenario id " << id;
+  return values_[id];
+}
+std::vector<std::string> ScenarioMap::values() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return values_;
+}
+
+}  // namespace msrec

@@ -1,0 +1,68 @@
+#include "trainer/embedding_bridge.h"
+
+#include "common/hash.h"
+
+namespace msrec {
+
+Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool requires_grad) {
+  EmbeddingLookup out;
+  const size_t n = batch.keys.size();
+  // De-duplicate with an open-addressing table sized to a power of two >= 2n.
+  size_t capacity = 16;
+  while (capacity < 2 * n) capacity <<= 1;
+  slots_.assign(capacity, -1);
+  inverse_.resize(n);
+  out.unique_keys.reserve(n / 2 + 1);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t key = batch.keys[i];
+    size_t slot = Mix64(key) & (capacity - 1);
+    while (true) {
+      const int64_t u = slots_[slot];
+      if (u < 0) {
+        slots_[slot] = int64_t(out.unique_keys.size());
+        inverse_[i] = int64_t(out.unique_keys.size());
+        out.unique_keys.push_back(key);
+        break;
+      }
+      if (out.unique_keys[u] == key) {
+        inverse_[i] = u;
+        break;
+      }
+      slot = (slot + 1) & (capacity - 1);
+    }
+  }
+  const int64_t num_unique = int64_t(out.unique_keys.size());
+  torch::Tensor rows = torch::empty({num_unique, dim_}, torch::kFloat32);
+  MSREC_RETURN_IF_ERROR(
+      client_->Pull(table_, out.unique_keys.data(), out.unique_keys.size(), rows.data_ptr<float>()));
+  rows.set_requires_grad(requires_grad);
+  out.rows = rows;
+
+  const int64_t bags = batch.size * batch.num_cat_fields;
+  // Owned copies: autograd keeps the indices for backward, and the scratch
+  // vectors are overwritten by the next Lookup.
+  torch::Tensor indices = torch::from_blob(inverse_.data(), {int64_t(n)}, torch::kInt64).clone();
+  if (int64_t(n) == bags) {  // every field single-valued: a plain gather
+    out.embeddings = rows.index_select(0, indices).view({batch.size, batch.num_cat_fields, dim_});
+  } else {
+    torch::Tensor offsets =
+        torch::from_blob(const_cast<int64_t*>(batch.offsets.data()), {bags + 1}, torch::kInt64)
+            .clone();
+    auto bagged = torch::embedding_bag(rows, indices, offsets, /*scale_grad_by_freq=*/false,
+                                       /*mode=mean*/ 1, /*sparse=*/false,
+                                       /*per_sample_weights=*/{}, /*include_last_offset=*/true);
+    out.embeddings = std::get<0>(bagged).view({batch.size, batch.num_cat_fields, dim_});
+  }
+  return out;
+}
+
+Status EmbeddingBridge::PushGradients(const EmbeddingLookup& lookup, int64_t step) {
+  if (lookup.unique_keys.empty()) return Status::OK();
+  torch::Tensor grad = lookup.rows.grad();
+  if (!grad.defined()) grad = torch::zeros_like(lookup.rows);
+  grad = grad.contiguous();
+  return client_->Push(table_, lookup.unique_keys.data(), lookup.unique_keys.size(),
+                       grad.data_ptr<float>(), step);
+}
+
+}  // namespace msrec

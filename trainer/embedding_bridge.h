@@ -1,0 +1,47 @@
+// The embedding bridge between the sparse store and LibTorch.
+//   Lookup: the batch's keys -> de-duplicated -> Pull rows -> a leaf tensor U
+//           (num_unique x d, requires grad) -> gathered to E (B x F x d); a
+//           multi-valued field's keys are mean-pooled (an empty one gives zeros).
+//   PushGradients: after backward, U.grad rows are pushed for the unique keys.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "common/status.h"
+#include "parameter_server/ps_client.h"
+#include "trainer/data/batch.h"
+
+namespace msrec {
+
+struct EmbeddingLookup {
+  std::vector<uint64_t> unique_keys;  // keys of the rows of `rows`, first-seen order
+  torch::Tensor rows;                 // num_unique x d leaf (requires grad when training)
+  torch::Tensor embeddings;           // B x F x d, a function of `rows`
+};
+
+// Thread-compatible. Does not own the client.
+class EmbeddingBridge {
+ public:
+  EmbeddingBridge(PsClient* client, std::string table, int dim)
+      : client_(client), table_(std::move(table)), dim_(dim) {}
+
+  // Pulls the rows of `batch` and builds E. `requires_grad` makes `rows` a leaf
+  // that collects gradients (training); false for evaluation.
+  Result<EmbeddingLookup> Lookup(const Batch& batch, bool requires_grad);
+
+  // Pushes rows.grad() for lookup.unique_keys at `step`. Rows without a
+  // gradient (unused) are pushed as zeros: the optimizer still sees them.
+  Status PushGradients(const EmbeddingLookup& lookup, int64_t step);
+
+ private:
+  PsClient* client_;
+  std::string table_;
+  int dim_;
+  std::vector<int64_t> inverse_;  // scratch: per key, its row in unique_keys
+  std::vector<int64_t> slots_;    // scratch: open-addressing table of unique indices
+};
+
+}  // namespace msrec

@@ -1,0 +1,139 @@
+#include "trainer/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <numeric>
+#include <sstream>
+
+namespace msrec {
+
+double ExactAuc(const std::vector<float>& scores, const std::vector<float>& labels) {
+  const size_t n = scores.size();
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] < scores[b]; });
+  // Sum of (average) ranks of the positives.
+  double rank_sum = 0, positives = 0;
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i;
+    while (j + 1 < n && scores[order[j + 1]] == scores[order[i]]) ++j;
+    const double avg_rank = 0.5 * double(i + j) + 1.0;
+    for (size_t k = i; k <= j; ++k) {
+      if (labels[order[k]] > 0.5f) {
+        rank_sum += avg_rank;
+        positives += 1;
+      }
+    }
+    i = j + 1;
+  }
+  const double negatives = double(n) - positives;
+  if (positives == 0 || negatives == 0) return std::numeric_limits<double>::quiet_NaN();
+  return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives);
+}
+
+double LogLoss(const std::vector<float>& probs, const std::vector<float>& labels) {
+  if (probs.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0;
+  for (size_t i = 0; i < probs.size(); ++i) {
+    const double p = std::min(std::max(double(probs[i]), 1e-7), 1 - 1e-7);
+    sum -= labels[i] > 0.5f ? std::log(p) : std::log(1 - p);
+  }
+  return sum / double(probs.size());
+}
+
+void MetricsAccumulator::Add(int64_t n, const float* probs, const float* labels,
+                             const int32_t* scenario, const float* oracle) {
+  probs_.insert(probs_.end(), probs, probs + n);
+  labels_.insert(labels_.end(), labels, labels + n);
+  scenario_.insert(scenario_.end(), scenario, scenario + n);
+  if (oracle != nullptr) oracle_.insert(oracle_.end(), oracle, oracle + n);
+}
+
+GroupMetrics MetricsAccumulator::ComputeGroup(const std::vector<size_t>& idx) const {
+  GroupMetrics g;
+  g.count = int64_t(idx.size());
+  if (idx.empty()) return g;
+  std::vector<float> p(idx.size()), y(idx.size());
+  for (size_t i = 0; i < idx.size(); ++i) {
+    p[i] = probs_[idx[i]];
+    y[i] = labels_[idx[i]];
+  }
+  g.auc = ExactAuc(p, y);
+  g.logloss = LogLoss(p, y);
+  g.positive_rate = std::accumulate(y.begin(), y.end(), 0.0) / double(y.size());
+  g.mean_prediction = std::accumulate(p.begin(), p.end(), 0.0) / double(p.size());
+  if (oracle_.size() == probs_.size()) {
+    for (size_t i = 0; i < idx.size(); ++i) p[i] = oracle_[idx[i]];
+    g.bayes_auc = ExactAuc(p, y);
+  }
+  return g;
+}
+
+EvalMetrics MetricsAccumulator::Compute() const {
+  EvalMetrics m;
+  std::vector<std::vector<size_t>> groups(num_scenarios_);
+  std::vector<size_t> all(probs_.size());
+  for (size_t i = 0; i < probs_.size(); ++i) {
+    all[i] = i;
+    if (scenario_[i] >= 0 && scenario_[i] < num_scenarios_) groups[scenario_[i]].push_back(i);
+  }
+  for (const auto& g : groups) m.per_scenario.push_back(ComputeGroup(g));
+  m.overall = ComputeGroup(all);
+  return m;
+}
+
+namespace {
+std::string Num(double v) {
+  if (std::isnan(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6f", v);
+  return buf;
+}
+std::string GroupJson(const GroupMetrics& g) {
+  std::ostringstream s;
+  s << "{\"count\":" << g.count << ",\"auc\":" << Num(g.auc) << ",\"logloss\":" << Num(g.logloss)
+    << ",\"positive_rate\":" << Num(g.positive_rate)
+    << ",\"mean_prediction\":" << Num(g.mean_prediction);
+  if (g.bayes_auc >= 0 || std::isnan(g.bayes_auc)) s << ",\"bayes_auc\":" << Num(g.bayes_auc);
+  s << "}";
+  return s.str();
+}
+std::string GroupLine(const std::string& name, const GroupMetrics& g) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%-12s %9lld  %7.4f  %7.4f  %7.4f  %7.4f", name.c_str(),
+                static_cast<long long>(g.count), g.auc, g.logloss, g.positive_rate,
+                g.mean_prediction);
+  std::string line = buf;
+  if (g.bayes_auc >= 0 || std::isnan(g.bayes_auc)) {
+    std::snprintf(buf, sizeof(buf), "  %9.4f", g.bayes_auc);
+    line += buf;
+  }
+  return line;
+}
+}  // namespace
+
+std::string EvalMetrics::ToJson() const {
+  std::ostringstream s;
+  s << "{\"overall\":" << GroupJson(overall) << ",\"scenarios\":[";
+  for (size_t k = 0; k < per_scenario.size(); ++k) s << (k ? "," : "") << GroupJson(per_scenario[k]);
+  s << "]}";
+  return s.str();
+}
+
+std::string EvalMetrics::ToTable(const std::vector<std::string>& scenario_names) const {
+  std::ostringstream s;
+  s << "scenario         count      auc  logloss  pos_rate mean_pred";
+  if (overall.bayes_auc >= 0 || std::isnan(overall.bayes_auc)) s << "  bayes_auc";
+  s << "\n";
+  for (size_t k = 0; k < per_scenario.size(); ++k) {
+    const std::string name = k < scenario_names.size() ? scenario_names[k] : std::to_string(k);
+    s << GroupLine(name, per_scenario[k]) << "\n";
+  }
+  s << GroupLine("overall", overall) << "\n";
+  return s.str();
+}
+
+}  // namespace msrec

@@ -1,0 +1,53 @@
+// Evaluation metrics: exact AUC, logloss, calibration, per scenario and overall.
+// Torch-free. Exact means no histogram/bucket approximation: AUC sorts all
+// scores and counts ties as half (the Mann-Whitney statistic).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace msrec {
+
+// Exact ROC AUC of `scores` against 0/1 `labels` (ties count 1/2).
+// Returns NaN when only one class is present.
+double ExactAuc(const std::vector<float>& scores, const std::vector<float>& labels);
+
+// Mean binary cross-entropy of probabilities (clipped to [1e-7, 1-1e-7]).
+double LogLoss(const std::vector<float>& probs, const std::vector<float>& labels);
+
+struct GroupMetrics {
+  int64_t count = 0;        // instances
+  double auc = 0;           // exact AUC of the model's predictions
+  double logloss = 0;       // mean BCE
+  double positive_rate = 0; // mean label
+  double mean_prediction = 0;  // mean predicted probability (calibration = mean_pred / pos_rate)
+  double bayes_auc = -1;    // AUC of the oracle column (true probability); -1 when absent
+};
+
+struct EvalMetrics {
+  std::vector<GroupMetrics> per_scenario;  // index = scenario id
+  GroupMetrics overall;
+  // {"overall":{...},"scenarios":[{...},...]}
+  std::string ToJson() const;
+  // A human-readable table, one line per scenario then overall.
+  std::string ToTable(const std::vector<std::string>& scenario_names) const;
+};
+
+// Accumulates predictions and computes EvalMetrics. Not thread-safe.
+class MetricsAccumulator {
+ public:
+  explicit MetricsAccumulator(int num_scenarios) : num_scenarios_(num_scenarios) {}
+  // `oracle` may be null (no true-probability column).
+  void Add(int64_t n, const float* probs, const float* labels, const int32_t* scenario,
+           const float* oracle);
+  EvalMetrics Compute() const;
+
+ private:
+  GroupMetrics ComputeGroup(const std::vector<size_t>& idx) const;
+  int num_scenarios_;
+  std::vector<float> probs_, labels_, oracle_;
+  std::vector<int32_t> scenario_;
+};
+
+}  // namespace msrec

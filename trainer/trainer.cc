@@ -1,0 +1,332 @@
+#include "trainer/trainer.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/timer.h"
+#include "models/layers.h"
+#include "trainer/data/reader.h"
+#include "trainer/data/scenario_map.h"
+#include "trainer/data/schema.h"
+#include "trainer/embedding_bridge.h"
+#include "trainer/job_io.h"
+#include "trainer/store_factory.h"
+
+namespace msrec {
+namespace {
+
+// Model inputs of a batch (the embeddings come from the bridge).
+ModelInput MakeInput(const Batch& batch, torch::Tensor embeddings) {
+  ModelInput in;
+  in.embeddings = std::move(embeddings);
+  in.dense = torch::from_blob(const_cast<float*>(batch.dense.data()),
+                              {batch.size, int64_t(batch.num_dense)}, torch::kFloat32)
+                 .clone();
+  in.scenario = torch::from_blob(const_cast<int32_t*>(batch.scenario.data()), {batch.size},
+                                 torch::kInt32)
+                    .to(torch::kInt64);
+  return in;
+}
+
+torch::Tensor Labels(const Batch& batch, int label_index) {
+  torch::Tensor all = torch::from_blob(const_cast<float*>(batch.labels.data()),
+                                       {batch.size, int64_t(batch.num_labels)}, torch::kFloat32);
+  return all.select(1, label_index).clone();
+}
+
+// Runs the model over `reader` without gradients, feeding the accumulator and,
+// if `on_batch` is set, handing it each batch and its probabilities.
+template <typename OnBatch>
+Status RunInference(Model& model, EmbeddingBridge& bridge, Reader& reader, int label_index,
+                    MetricsAccumulator* metrics, OnBatch on_batch) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  Batch batch;
+  while (true) {
+    MSREC_ASSIGN_OR_RETURN(bool more, reader.Next(&batch));
+    if (!more) break;
+    if (batch.size == 0) continue;
+    MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup, bridge.Lookup(batch, /*requires_grad=*/false));
+    torch::Tensor probs;
+    try {
+      probs = torch::sigmoid(model.Forward(MakeInput(batch, lookup.embeddings)).logits).contiguous();
+    } catch (const c10::Error& e) {
+      return Status::Internal(std::string("model forward failed: ") + e.what_without_backtrace());
+    }
+    const float* p = probs.data_ptr<float>();
+    if (metrics != nullptr) {
+      std::vector<float> labels(batch.size);
+      for (int64_t i = 0; i < batch.size; ++i) labels[i] = batch.labels[i * batch.num_labels + label_index];
+      metrics->Add(batch.size, p, labels.data(), batch.scenario.data(),
+                   batch.oracle.empty() ? nullptr : batch.oracle.data());
+    }
+    on_batch(batch, p);
+  }
+  model.train();
+  return Status::OK();
+}
+
+// Opens a reader over `files` with the job's schema and fixed scenario map.
+Result<std::unique_ptr<Reader>> OpenJobReader(const std::vector<std::string>& files,
+                                              const SchemaSpec& schema, ScenarioMap& map,
+                                              int batch_size, int threads, int64_t max_bad_rows) {
+  ReaderOptions ro;
+  ro.schema = schema;
+  ro.scenario_map = &map;
+  ro.batch_size = batch_size;
+  ro.num_threads = threads;
+  ro.max_bad_rows = max_bad_rows;
+  return OpenReader(files, ro);
+}
+
+Result<EvalMetrics> EvaluateFiles(Model& model, EmbeddingBridge& bridge,
+                                  const std::vector<std::string>& files, const SchemaSpec& schema,
+                                  ScenarioMap& map, int label_index, int batch_size,
+                                  int threads, int64_t max_bad_rows) {
+  MSREC_ASSIGN_OR_RETURN(auto reader,
+                         OpenJobReader(files, schema, map, batch_size, threads, max_bad_rows));
+  MetricsAccumulator metrics(map.size());
+  MSREC_RETURN_IF_ERROR(RunInference(model, bridge, *reader, label_index, &metrics,
+                                     [](const Batch&, const float*) {}));
+  LOG(INFO) << "evaluated " << files[0] << (files.size() > 1 ? " ..." : "") << ": "
+            << reader->stats().ToString();
+  return metrics.Compute();
+}
+
+// The schema `spec` resolves to on `file` (opening a reader resolves it).
+Result<Schema> ResolveSchema(const SchemaSpec& spec, ScenarioMap& map, const std::string& file) {
+  MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader({file}, spec, map, 1, 1, 0));
+  return reader->schema();
+}
+
+std::string FormatEta(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%dm%02ds", int(seconds) / 60, int(seconds) % 60);
+  return buf;
+}
+
+}  // namespace
+
+Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
+  if (options.train_files.empty()) return Status::InvalidArgument("no training files (--train)");
+  if (options.model_dir.empty()) return Status::InvalidArgument("no model directory (--model_dir)");
+  std::error_code ec;
+  std::filesystem::create_directories(options.model_dir, ec);
+  if (ec) return Status::IoError("cannot create model directory " + options.model_dir + ": " + ec.message());
+  torch::manual_seed(options.seed);
+  at::set_num_threads(options.intra_op_threads);
+
+  MSREC_ASSIGN_OR_RETURN(SchemaSpec schema_spec, SchemaSpec::Parse(spec.schema));
+  ScenarioMap scenario_map;
+  if (!options.scenario_map_file.empty()) {
+    MSREC_ASSIGN_OR_RETURN(scenario_map, ScenarioMap::Load(options.scenario_map_file));
+  } else {
+    MSREC_ASSIGN_OR_RETURN(scenario_map, ScenarioMap::Scan(options.train_files, schema_spec));
+  }
+  scenario_map.set_fixed(true);
+  MSREC_ASSIGN_OR_RETURN(Schema schema,
+                         ResolveSchema(schema_spec, scenario_map, options.train_files[0]));
+  MSREC_RETURN_IF_ERROR(scenario_map.Save(options.model_dir + "/scenario_map.tsv"));
+  if (spec.label_index < 0 || spec.label_index >= schema.num_labels()) {
+    return Status::InvalidArgument("label index " + std::to_string(spec.label_index) +
+                                   " out of range: the schema has " +
+                                   std::to_string(schema.num_labels()) + " label column(s)");
+  }
+  spec.model_config.num_fields = schema.num_cat_fields();
+  spec.model_config.num_dense = schema.num_dense();
+  spec.model_config.num_scenarios = int(scenario_map.size());
+  spec.model_config.embedding_dim = spec.table.dim;
+  spec.table.seed = options.seed;
+  MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, options.model_dir + "/job.txt"));
+
+  MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model,
+                         BuiltinModels().Create(spec.model, spec.model_config));
+  LOG(INFO) << "model " << spec.model << ": " << spec.model_config.num_fields << " fields x "
+            << spec.table.dim << " dims, " << spec.model_config.num_dense << " dense, "
+            << spec.model_config.num_scenarios << " scenarios, "
+            << CountParameters(*model) << " dense parameters";
+  MSREC_ASSIGN_OR_RETURN(EmbeddedStore store,
+                         OpenEmbeddedStore(spec.store, options.model_dir, /*load=*/false));
+  MSREC_RETURN_IF_ERROR(store.client->CreateTable(spec.table));
+  EmbeddingBridge bridge(store.client.get(), spec.table.name, spec.table.dim);
+  torch::optim::Adam optimizer(
+      model->parameters(),
+      torch::optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
+
+  const std::string metrics_path =
+      options.metrics_file.empty() ? options.model_dir + "/metrics.jsonl" : options.metrics_file;
+  std::ofstream metrics_out(metrics_path, std::ios::app);
+  if (!metrics_out) return Status::IoError("cannot open metrics file " + metrics_path);
+
+  TrainResult result;
+  Timer train_timer;
+  double loss_sum = 0;
+  int64_t loss_count = 0, window_samples = 0;
+  Timer window_timer;
+  bool done = false;
+  for (int epoch = 1; epoch <= options.epochs && !done; ++epoch) {
+    MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader(options.train_files, schema_spec, scenario_map,
+                                                      options.batch_size, options.reader_threads,
+                                                      options.max_bad_rows));
+    Batch batch;
+    model->train();
+    while (true) {
+      MSREC_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+      if (!more) break;
+      if (batch.size == 0) continue;
+      const int64_t step = ++result.steps;
+      MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup, bridge.Lookup(batch, /*requires_grad=*/true));
+      torch::Tensor loss;
+      try {
+        ModelOutput out = model->Forward(MakeInput(batch, lookup.embeddings));
+        loss = torch::binary_cross_entropy_with_logits(out.logits, Labels(batch, spec.label_index));
+        for (auto& aux : out.aux_losses) loss = loss + aux.second;
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+      } catch (const c10::Error& e) {
+        return Status::Internal("training step " + std::to_string(step) + " failed: " +
+                                e.what_without_backtrace());
+      }
+      MSREC_RETURN_IF_ERROR(bridge.PushGradients(lookup, step));
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        return Status::Internal("loss is " + std::to_string(loss_value) + " at step " +
+                                std::to_string(step) + "; lower the learning rates");
+      }
+      loss_sum += loss_value;
+      ++loss_count;
+      result.samples += batch.size;
+      window_samples += batch.size;
+      if (step % options.log_every == 0) {
+        const double rate = window_samples / std::max(window_timer.Seconds(), 1e-9);
+        double fraction = options.max_steps > 0
+                              ? double(step) / options.max_steps
+                              : (epoch - 1 + reader->Progress()) / options.epochs;
+        fraction = std::min(std::max(fraction, 1e-9), 1.0);
+        const double elapsed = train_timer.Seconds();
+        const double eta = elapsed / fraction - elapsed;
+        char line[256];
+        std::snprintf(line, sizeof(line),
+                      "epoch %d step %lld loss %.5f samples/s %.0f progress %.1f%% ETA %s", epoch,
+                      static_cast<long long>(step), loss_sum / loss_count, rate, 100 * fraction,
+                      FormatEta(eta).c_str());
+        LOG(INFO) << line;
+        metrics_out << "{\"event\":\"train\",\"epoch\":" << epoch << ",\"step\":" << step
+                    << ",\"loss\":" << loss_sum / loss_count << ",\"samples_per_sec\":" << rate
+                    << "}\n";
+        metrics_out.flush();
+        loss_sum = 0;
+        loss_count = 0;
+        window_samples = 0;
+        window_timer.Reset();
+      }
+      if (options.max_steps > 0 && step >= options.max_steps) {
+        done = true;
+        break;
+      }
+    }
+    LOG(INFO) << "epoch " << epoch << " read: " << reader->stats().ToString();
+    if (!options.val_files.empty()) {
+      const double paused = train_timer.Seconds();
+      MSREC_ASSIGN_OR_RETURN(result.val,
+                             EvaluateFiles(*model, bridge, options.val_files, schema_spec, scenario_map,
+                                           spec.label_index, options.eval_batch_size,
+                                           options.reader_threads, options.max_bad_rows));
+      LOG(INFO) << "epoch " << epoch << " validation:\n"
+                << result.val.ToTable(scenario_map.values());
+      metrics_out << "{\"event\":\"eval\",\"split\":\"val\",\"epoch\":" << epoch
+                  << ",\"step\":" << result.steps << ",\"metrics\":" << result.val.ToJson() << "}\n";
+      metrics_out.flush();
+      result.train_seconds -= train_timer.Seconds() - paused;
+    }
+  }
+  result.train_seconds += train_timer.Seconds();
+  if (!options.test_files.empty()) {
+    MSREC_ASSIGN_OR_RETURN(result.test,
+                           EvaluateFiles(*model, bridge, options.test_files, schema_spec, scenario_map,
+                                         spec.label_index, options.eval_batch_size,
+                                         options.reader_threads, options.max_bad_rows));
+    metrics_out << "{\"event\":\"eval\",\"split\":\"test\",\"step\":" << result.steps
+                << ",\"metrics\":" << result.test.ToJson() << "}\n";
+  }
+  MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model, options.model_dir + "/dense.pt"));
+  MSREC_RETURN_IF_ERROR(store.Save());
+  return result;
+}
+
+namespace {
+// A trained model reopened from its directory.
+struct LoadedJob {
+  JobSpec spec;
+  SchemaSpec schema;
+  ScenarioMap scenario_map;
+  std::shared_ptr<Model> model;
+  EmbeddedStore store;
+};
+
+Result<LoadedJob> LoadJob(const EvalOptions& options) {
+  if (options.files.empty()) return Status::InvalidArgument("no input files");
+  at::set_num_threads(options.intra_op_threads);
+  LoadedJob job;
+  MSREC_ASSIGN_OR_RETURN(job.spec, LoadJobSpec(options.model_dir + "/job.txt"));
+  MSREC_ASSIGN_OR_RETURN(job.schema, SchemaSpec::Parse(job.spec.schema));
+  MSREC_ASSIGN_OR_RETURN(job.scenario_map,
+                         ScenarioMap::Load(options.model_dir + "/scenario_map.tsv"));
+  MSREC_ASSIGN_OR_RETURN(job.model, BuiltinModels().Create(job.spec.model, job.spec.model_config));
+  MSREC_RETURN_IF_ERROR(LoadDenseParameters(job.model.get(), options.model_dir + "/dense.pt"));
+  MSREC_ASSIGN_OR_RETURN(job.store,
+                         OpenEmbeddedStore(job.spec.store, options.model_dir, /*load=*/true));
+  MSREC_RETURN_IF_ERROR(job.store.client->CreateTable(job.spec.table));
+  return job;
+}
+}  // namespace
+
+Result<EvalMetrics> Evaluate(const EvalOptions& options) {
+  MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
+  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim);
+  return EvaluateFiles(*job.model, bridge, options.files, job.schema, job.scenario_map,
+                       job.spec.label_index, options.batch_size, options.reader_threads,
+                       options.max_bad_rows);
+}
+
+Status Predict(const EvalOptions& options, const std::string& output) {
+  MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
+  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim);
+  std::ofstream out(output);
+  if (!out) return Status::IoError("cannot open prediction output " + output);
+  out << "score\n";
+  for (const std::string& file : options.files) {
+    MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader({file}, job.schema, job.scenario_map,
+                                                      options.batch_size, options.reader_threads,
+                                                      options.max_bad_rows));
+    int64_t next_record = 0;
+    auto write_batch = [&](const Batch& batch, const float* probs) {
+      char buf[32];
+      for (int64_t i = 0; i < batch.size; ++i) {
+        for (; next_record < batch.record[i]; ++next_record) out << "nan\n";
+        std::snprintf(buf, sizeof(buf), "%.7g\n", probs[i]);
+        out << buf;
+        ++next_record;
+      }
+    };
+    MSREC_RETURN_IF_ERROR(RunInference(*job.model, bridge, *reader, job.spec.label_index,
+                                       nullptr, write_batch));
+    for (; next_record < reader->stats().rows_ok + reader->stats().total_bad(); ++next_record) out << "nan\n";
+    LOG(INFO) << "scored " << file << ": " << reader->stats().ToString();
+  }
+  out.close();
+  if (!out) return Status::IoError("writing " + output + " failed");
+  return Status::OK();
+}
+
+Result<std::vector<std::string>> ScenarioNames(const std::string& model_dir) {
+  MSREC_ASSIGN_OR_RETURN(ScenarioMap map, ScenarioMap::Load(model_dir + "/scenario_map.tsv"));
+  return map.values();
+}
+
+}  // namespace msrec

@@ -1,0 +1,81 @@
+// The single-process training loop, evaluation and prediction.
+// A trained model lives in a model directory:
+//   job.txt           the model name, ModelConfig, schema, table and label (key=value lines)
+//   scenario_map.tsv  scenario value -> id, shared by train, eval and predict
+//   dense.pt          the dense parameters (LibTorch archive)
+//   embeddings/       the RocksDB embedding store, or embeddings.bin for the memory store
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "models/model.h"
+#include "parameter_server/table_config.h"
+#include "trainer/metrics.h"
+
+namespace msrec {
+
+// Everything needed to rebuild a model for eval/predict; saved as job.txt.
+struct JobSpec {
+  std::string model = "mt_backbone";  // registry name
+  ModelConfig model_config;           // shapes filled from the schema and scenario map
+  std::string schema;                 // schema spec string (see docs/data.md)
+  TableConfig table;                  // the embedding table and its sparse optimizer
+  std::string store = "memory";       // "memory" (dumped to embeddings.bin) or "rocksdb"
+  int label_index = 0;                // which label column is the task's target
+};
+
+struct TrainOptions {
+  std::vector<std::string> train_files;  // CSV/TSV (optionally .gz) or binary shards
+  std::vector<std::string> val_files;    // evaluated after every epoch (may be empty)
+  std::vector<std::string> test_files;   // evaluated once at the end (may be empty)
+  std::string model_dir;                 // output directory (created)
+  std::string scenario_map_file;         // fixed scenario map; empty = built from train files
+  int epochs = 1;                        // passes over the training files
+  int64_t max_steps = 0;                 // > 0: stop after this many steps
+  int batch_size = 2048;                 // training mini-batch
+  int eval_batch_size = 8192;            // evaluation batch
+  double learning_rate = 1e-3;           // dense Adam step size
+  double weight_decay = 0.0;             // dense Adam L2
+  int intra_op_threads = 1;              // LibTorch intra-op threads
+  int reader_threads = 1;                // parser threads per reader
+  int64_t max_bad_rows = 100;            // the job fails once more rows than this are bad
+  int64_t log_every = 50;                // progress line every N steps
+  std::string metrics_file;              // JSON lines; empty = <model_dir>/metrics.jsonl
+  uint64_t seed = 2022;                  // torch and initialisation seed
+  std::string rocksdb_path;              // rocksdb store path; empty = <model_dir>/embeddings
+};
+
+struct TrainResult {
+  int64_t steps = 0;
+  int64_t samples = 0;
+  double train_seconds = 0;  // training loop only, evaluation excluded
+  EvalMetrics val, test;     // last epoch's validation, final test (empty when no files)
+};
+
+// Trains `spec` (shapes are completed from the data) and saves it into
+// options.model_dir. Progress goes to LOG(INFO); metrics to the JSON-lines file.
+Result<TrainResult> Train(JobSpec spec, const TrainOptions& options);
+
+struct EvalOptions {
+  std::string model_dir;          // a directory written by Train
+  std::vector<std::string> files; // data to evaluate or score
+  int batch_size = 8192;
+  int intra_op_threads = 1;
+  int reader_threads = 1;
+  int64_t max_bad_rows = 100;
+};
+
+// Loads a trained model and computes per-scenario metrics on `files`.
+Result<EvalMetrics> Evaluate(const EvalOptions& options);
+
+// Loads a trained model and writes one probability per input record to
+// `output` ("nan" for a record that was reported as bad).
+Status Predict(const EvalOptions& options, const std::string& output);
+
+// Scenario names of a model directory, index = id.
+Result<std::vector<std::string>> ScenarioNames(const std::string& model_dir);
+
+}  // namespace msrec
