@@ -74,6 +74,7 @@ TEST_F(ShardTest, RoundTripGivesIdenticalBatches) {
   ASSERT_TRUE(layout.ok());
   EXPECT_EQ(layout->scenarios, map.values());
   EXPECT_TRUE(*IsShardFile(dir_.File("all.shard")));
+  EXPECT_EQ(ScenarioMap::Scan({dir_.File("all.shard")}, options_.schema)->values(), map.values());
   EXPECT_FALSE(*IsShardFile(dir_.File("a.csv")));
 
   // Same map, and the reader's own (embedded) map.

@@ -6,3 +6,6 @@ target_precompile_headers(model_test REUSE_FROM msrec_models)
 msrec_add_test(NAME bridge_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bridge_test.cc
                LIBS msrec_trainer LABELS unit)
 target_precompile_headers(bridge_test REUSE_FROM msrec_models)
+msrec_add_test(NAME e2e_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_test.cc
+               LIBS msrec_trainer LABELS e2e TIMEOUT 900)
+target_precompile_headers(e2e_test REUSE_FROM msrec_models)

@@ -111,6 +111,13 @@ std::string FormatEta(double seconds) {
 
 }  // namespace
 
+std::string PhaseTimes::ToString() const {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "read %.2fs pull %.2fs compute %.2fs push %.2fs", read, pull,
+                compute, push);
+  return buf;
+}
+
 Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   if (options.train_files.empty()) return Status::InvalidArgument("no training files (--train)");
   if (options.model_dir.empty()) return Status::InvalidArgument("no model directory (--model_dir)");
@@ -175,11 +182,16 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     Batch batch;
     model->train();
     while (true) {
+      Timer phase;
       MSREC_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
       if (!more) break;
       if (batch.size == 0) continue;
       const int64_t step = ++result.steps;
+      result.phases.read += phase.Seconds();
+      phase.Reset();
       MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup, bridge.Lookup(batch, /*requires_grad=*/true));
+      result.phases.pull += phase.Seconds();
+      phase.Reset();
       torch::Tensor loss;
       try {
         ModelOutput out = model->Forward(MakeInput(batch, lookup.embeddings));
@@ -192,7 +204,10 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
         return Status::Internal("training step " + std::to_string(step) + " failed: " +
                                 e.what_without_backtrace());
       }
+      result.phases.compute += phase.Seconds();
+      phase.Reset();
       MSREC_RETURN_IF_ERROR(bridge.PushGradients(lookup, step));
+      result.phases.push += phase.Seconds();
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         return Status::Internal("loss is " + std::to_string(loss_value) + " at step " +
@@ -231,6 +246,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       }
     }
     LOG(INFO) << "epoch " << epoch << " read: " << reader->stats().ToString();
+    LOG(INFO) << "time so far: " << result.phases.ToString();
     if (!options.val_files.empty()) {
       const double paused = train_timer.Seconds();
       MSREC_ASSIGN_OR_RETURN(result.val,

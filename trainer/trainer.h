@@ -48,7 +48,17 @@ struct TrainOptions {
   std::string rocksdb_path;              // rocksdb store path; empty = <model_dir>/embeddings
 };
 
+// Wall time of the training loop by phase, in seconds.
+struct PhaseTimes {
+  double read = 0;     // waiting for the reader's next batch
+  double pull = 0;     // de-duplicating keys, pulling rows, gathering E
+  double compute = 0;  // forward, backward and the dense optimizer step
+  double push = 0;     // pushing sparse gradients (server-side optimizer)
+  std::string ToString() const;
+};
+
 struct TrainResult {
+  PhaseTimes phases;
   int64_t steps = 0;
   int64_t samples = 0;
   double train_seconds = 0;  // training loop only, evaluation excluded

@@ -9,6 +9,7 @@
 
 #include "trainer/data/internal/byte_source.h"
 #include "trainer/data/internal/csv_split.h"
+#include "trainer/data/shard.h"
 
 namespace msrec {
 
@@ -66,6 +67,12 @@ Result<ScenarioMap> ScenarioMap::Scan(const std::vector<std::string>& paths, con
                                       char delimiter) {
   std::set<std::string> found;
   for (const std::string& path : paths) {
+    MSREC_ASSIGN_OR_RETURN(bool is_shard, IsShardFile(path));
+    if (is_shard) {  // the map is in the header
+      MSREC_ASSIGN_OR_RETURN(ShardLayout layout, ReadShardLayout(path));
+      found.insert(layout.scenarios.begin(), layout.scenarios.end());
+      continue;
+    }
     MSREC_ASSIGN_OR_RETURN(std::unique_ptr<internal::ByteSource> src,
                            internal::ByteSource::Open(path));
     internal::RecordScanner scanner(src.get());

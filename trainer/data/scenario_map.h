@@ -28,7 +28,8 @@ class ScenarioMap {
 
   // Scans the scenario column of `paths` (CSV/TSV, optionally gzip; the header
   // locates the column) and returns a fixed map of every value found, sorted
-  // as in FromValues. `delimiter` 0 = auto-detect from each header.
+  // as in FromValues. `delimiter` 0 = auto-detect from each header. For a
+  // binary shard the values of its embedded map are taken.
   static Result<ScenarioMap> Scan(const std::vector<std::string>& paths, const SchemaSpec& spec,
                                   char delimiter = 0);
 
