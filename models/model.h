@@ -26,6 +26,16 @@ struct ModelConfig {
   double dropout = 0.0;         // dropout after each hidden activation (training only)
   std::map<std::string, std::string> extra;  // model-specific options ("key" -> "value")
 
+  // Typed reads of `extra` (model-specific options given as --model_opts
+  // "key=value;key=value"). A missing key gives `fallback`; a malformed value
+  // throws std::invalid_argument naming the key (the registry turns it into
+  // InvalidArgument).
+  int64_t ExtraInt(const std::string& key, int64_t fallback) const;
+  double ExtraDouble(const std::string& key, double fallback) const;
+  std::string ExtraString(const std::string& key, const std::string& fallback) const;
+  // A comma-separated list, e.g. "64,32".
+  std::vector<int64_t> ExtraInts(const std::string& key, const std::vector<int64_t>& fallback) const;
+
   // Width of concat(flattened embeddings, dense features).
   int64_t input_dim() const { return int64_t(num_fields) * embedding_dim + num_dense; }
 };

@@ -1,0 +1,97 @@
+// The model registry and the list of built-in models.
+#include <sstream>
+
+#include "models/model.h"
+#include "models/registry_parts.h"
+
+namespace msrec {
+
+int64_t ModelConfig::ExtraInt(const std::string& key, int64_t fallback) const {
+  auto it = extra.find(key);
+  if (it == extra.end()) return fallback;
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(it->second, &used);
+    if (used != it->second.size()) throw std::invalid_argument("trailing characters");
+    return v;
+  } catch (const std::exception&) {
+    throw std::invalid_argument("model option '" + key + "': not an integer: '" + it->second + "'");
+  }
+}
+
+double ModelConfig::ExtraDouble(const std::string& key, double fallback) const {
+  auto it = extra.find(key);
+  if (it == extra.end()) return fallback;
+  try {
+    size_t used = 0;
+    const double v = std::stod(it->second, &used);
+    if (used != it->second.size()) throw std::invalid_argument("trailing characters");
+    return v;
+  } catch (const std::exception&) {
+    throw std::invalid_argument("model option '" + key + "': not a number: '" + it->second + "'");
+  }
+}
+
+std::string ModelConfig::ExtraString(const std::string& key, const std::string& fallback) const {
+  auto it = extra.find(key);
+  return it == extra.end() ? fallback : it->second;
+}
+
+std::vector<int64_t> ModelConfig::ExtraInts(const std::string& key,
+                                            const std::vector<int64_t>& fallback) const {
+  auto it = extra.find(key);
+  if (it == extra.end()) return fallback;
+  std::vector<int64_t> out;
+  std::stringstream in(it->second);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    try {
+      out.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      throw std::invalid_argument("model option '" + key + "': not an integer list: '" +
+                                  it->second + "'");
+    }
+  }
+  return out;
+}
+
+void ModelRegistry::Register(const std::string& name, ModelFactory factory) {
+  factories_[name] = std::move(factory);
+}
+
+Result<std::shared_ptr<Model>> ModelRegistry::Create(const std::string& name,
+                                                     const ModelConfig& config) const {
+  auto it = factories_.find(name);
+  if (it == factories_.end()) {
+    std::ostringstream names;
+    for (const auto& kv : factories_) names << " " << kv.first;
+    return Status::NotFound("unknown model '" + name + "'; registered:" + names.str());
+  }
+  if (config.num_fields <= 0 || config.embedding_dim <= 0 || config.num_scenarios <= 0) {
+    return Status::InvalidArgument("model '" + name + "' needs num_fields, embedding_dim and " +
+                                   "num_scenarios > 0");
+  }
+  try {
+    return it->second(config);
+  } catch (const c10::Error& e) {
+    return Status::InvalidArgument("creating model '" + name + "': " + e.what_without_backtrace());
+  } catch (const std::invalid_argument& e) {
+    return Status::InvalidArgument("creating model '" + name + "': " + e.what());
+  }
+}
+
+std::vector<std::string> ModelRegistry::Names() const {
+  std::vector<std::string> names;
+  for (const auto& kv : factories_) names.push_back(kv.first);
+  return names;
+}
+
+ModelRegistry BuiltinModels() {
+  ModelRegistry registry;
+  RegisterBackbones(&registry);
+  RegisterMultiScenarioModels(&registry);
+  return registry;
+}
+
+}  // namespace msrec
