@@ -12,6 +12,7 @@
 #include "trainer/trainer.h"
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 namespace msrec {
@@ -108,8 +109,55 @@ Status RunPredict() {
   return Predict(EvalOptionsFromFlags(SplitList(FLAGS_input)), FLAGS_output);
 }
 
+namespace {
+// Names of the parameters that receive a non-zero gradient from a random batch
+// whose instances all belong to `scenario`.
+std::set<std::string> ParametersTouchedBy(Model& model, const ModelConfig& c, int64_t scenario) {
+  model.zero_grad();
+  const int64_t b = 64;
+  ModelInput in;
+  in.embeddings = torch::randn({b, c.num_fields, c.embedding_dim});
+  in.dense = torch::randn({b, c.num_dense});
+  in.scenario = torch::full({b}, scenario, torch::kInt64);
+  ModelOutput out = model.Forward(in);
+  torch::Tensor loss = out.logits.sum();
+  for (auto& aux : out.aux_losses) loss = loss + aux.second;
+  loss.backward();
+  std::set<std::string> touched;
+  for (const auto& p : model.named_parameters()) {
+    if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
+      touched.insert(p.key());
+    }
+  }
+  return touched;
+}
+}  // namespace
+
 Status RunInfo() {
-  MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
+  MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags(/*need_schema=*/false));
+  ModelConfig& c = spec.model_config;
+  c.num_fields = FLAGS_num_fields;
+  c.num_dense = FLAGS_num_dense;
+  c.num_scenarios = FLAGS_num_scenarios;
+  c.embedding_dim = spec.table.dim;
+  MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model, BuiltinModels().Create(spec.model, c));
+  int64_t shared = 0, scenario0 = 0;
+  if (c.num_scenarios >= 2) {
+    const std::set<std::string> t0 = ParametersTouchedBy(*model, c, 0);
+    const std::set<std::string> t1 = ParametersTouchedBy(*model, c, 1);
+    for (const auto& p : model->named_parameters()) {
+      if (t0.count(p.key()) && t1.count(p.key())) shared += p.value().numel();
+      if (t0.count(p.key()) && !t1.count(p.key())) scenario0 += p.value().numel();
+    }
+  }
+  std::printf("model=%s fields=%d dim=%d dense=%d scenarios=%d\n", spec.model.c_str(),
+              c.num_fields, c.embedding_dim, c.num_dense, c.num_scenarios);
+  std::printf("dense_parameters=%lld\n", static_cast<long long>(CountParameters(*model)));
+  std::printf("shared_parameters=%lld\n", static_cast<long long>(shared));
+  std::printf("per_scenario_parameters=%lld\n", static_cast<long long>(scenario0));
+  const int64_t flops = model->FlopsPerInstance();
+  if (flops >= 0) std::printf("flops_per_instance=%lld\n", static_cast<long long>(flops));
+  std::printf("embedding_parameters=per key: %d floats + optimizer state\n", c.embedding_dim);
   return Status::OK();
 }
 

@@ -18,12 +18,12 @@ DEFINE_int32(reader_threads, 1, "Parser threads per reader");
 DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are bad");
 // gen: the synthetic generator (docs/data.md, "Generator").
 DEFINE_int64(rows, 1000000, "gen: rows over all splits");
-DEFINE_int32(num_scenarios, 4, "gen: scenarios K (shares decay geometrically)");
+DEFINE_int32(num_scenarios, 4, "gen, info: scenarios K (gen: shares decay geometrically)");
 DEFINE_double(scenario_decay, 0.5, "gen: scenario k's share is proportional to decay^k");
-DEFINE_int32(num_fields, 8, "gen: categorical fields (vocabularies log-spaced 1e2..1e7)");
+DEFINE_int32(num_fields, 8, "gen, info: categorical fields (gen: vocabularies log-spaced 1e2..1e7)");
 DEFINE_string(vocab_sizes, "", "gen: explicit comma-separated vocabulary sizes (overrides num_fields)");
 DEFINE_double(zipf, 1.1, "gen: Zipf exponent of the value distribution");
-DEFINE_int32(num_dense, 4, "gen: dense features");
+DEFINE_int32(num_dense, 4, "gen, info: dense features");
 DEFINE_double(val_fraction, 0.1, "gen: share of rows in val.csv");
 DEFINE_double(test_fraction, 0.1, "gen: share of rows in test.csv");
 // convert.
@@ -83,10 +83,12 @@ Result<std::vector<int64_t>> ParseHidden(const std::string& s) {
 }
 }  // namespace
 
-Result<JobSpec> JobSpecFromFlags() {
+Result<JobSpec> JobSpecFromFlags(bool need_schema) {
   JobSpec spec;
   spec.model = FLAGS_model;
-  if (!FLAGS_schema_file.empty()) {
+  if (!need_schema) {
+    // `msrec info` takes shapes from flags, not from data.
+  } else if (!FLAGS_schema_file.empty()) {
     MSREC_ASSIGN_OR_RETURN(SchemaSpec s, SchemaSpec::LoadFile(FLAGS_schema_file));
     spec.schema = s.ToString();
   } else {

@@ -23,7 +23,8 @@ namespace msrec {
 std::vector<std::string> SplitList(const std::string& s);
 
 // The JobSpec (model, schema, table) described by the flags.
-Result<JobSpec> JobSpecFromFlags();
+// `need_schema`: --schema or --schema_file must be given (every command but info).
+Result<JobSpec> JobSpecFromFlags(bool need_schema = true);
 TrainOptions TrainOptionsFromFlags();
 EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files);
 

@@ -8,6 +8,7 @@ namespace msrec {
 DnnModel::DnnModel(const ModelConfig& config) {
   mlp_ = register_module(
       "mlp", Mlp(config.input_dim(), config.hidden, 1, config.batch_norm, config.dropout));
+  flops_ = MlpFlops(config.input_dim(), config.hidden, 1);
 }
 
 ModelOutput DnnModel::Forward(const ModelInput& input) {

@@ -12,9 +12,11 @@ class DnnModel : public Model {
   explicit DnnModel(const ModelConfig& config);
   ModelOutput Forward(const ModelInput& input) override;
   std::string name() const override { return "dnn"; }
+  int64_t FlopsPerInstance() const override { return flops_; }
 
  private:
   Mlp mlp_{nullptr};
+  int64_t flops_ = 0;
 };
 
 }  // namespace msrec

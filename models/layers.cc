@@ -28,6 +28,16 @@ torch::Tensor FlattenInputs(const torch::Tensor& embeddings, const torch::Tensor
   return flat;
 }
 
+int64_t MlpFlops(int64_t in_dim, const std::vector<int64_t>& hidden, int64_t out_dim) {
+  int64_t flops = 0, width = in_dim;
+  for (int64_t h : hidden) {
+    flops += 2 * width * h;
+    width = h;
+  }
+  if (out_dim > 0) flops += 2 * width * out_dim;
+  return flops;
+}
+
 int64_t CountParameters(const torch::nn::Module& module) {
   int64_t n = 0;
   for (const auto& p : module.parameters()) n += p.numel();

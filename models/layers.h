@@ -25,6 +25,9 @@ TORCH_MODULE(Mlp);
 // concat(flatten(E), dense): B x (F*d + num_dense).
 torch::Tensor FlattenInputs(const torch::Tensor& embeddings, const torch::Tensor& dense);
 
+// Forward FLOPs (2 per multiply-add) of one instance through an Mlp of these sizes.
+int64_t MlpFlops(int64_t in_dim, const std::vector<int64_t>& hidden, int64_t out_dim);
+
 // Number of trainable scalars in a module.
 int64_t CountParameters(const torch::nn::Module& module);
 

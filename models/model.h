@@ -59,6 +59,9 @@ class Model : public torch::nn::Module {
   virtual ModelOutput Forward(const ModelInput& input) = 0;
   // Registered name ("dnn", "mt_backbone", ...).
   virtual std::string name() const = 0;
+  // Floating-point operations (2 per multiply-add) of one instance's forward
+  // pass on its own scenario's path, for `msrec info`; -1 if not computed.
+  virtual int64_t FlopsPerInstance() const { return -1; }
 };
 
 using ModelFactory = std::function<std::shared_ptr<Model>(const ModelConfig&)>;

@@ -19,6 +19,7 @@ torch::Tensor RouteByScenario(std::vector<Mlp>& towers, const torch::Tensor& x,
 }
 
 MtBackboneModel::MtBackboneModel(const ModelConfig& config) {
+  flops_ = MlpFlops(config.input_dim(), config.hidden, 1);
   for (int k = 0; k < config.num_scenarios; ++k) {
     towers_.push_back(register_module(
         "tower" + std::to_string(k),

@@ -15,12 +15,14 @@ class MtBackboneModel : public Model {
   explicit MtBackboneModel(const ModelConfig& config);
   ModelOutput Forward(const ModelInput& input) override;
   std::string name() const override { return "mt_backbone"; }
+  int64_t FlopsPerInstance() const override { return flops_; }
 
   // Logits of every tower for every instance: B x K (used by SSIM and tests).
   torch::Tensor AllTowerLogits(const ModelInput& input);
 
  private:
   std::vector<Mlp> towers_;
+  int64_t flops_ = 0;
 };
 
 // Runs `towers[k]` on the rows of `x` whose scenario is k and scatters the
