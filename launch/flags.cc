@@ -51,6 +51,8 @@ DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
 DEFINE_int32(threads, 1, "LibTorch intra-op threads");
+DEFINE_int32(early_stopping_patience, 0,
+             "Stop after N epochs without a better validation AUC and keep the best epoch (0: off)");
 DEFINE_int64(log_every, 50, "Progress line every N steps");
 DEFINE_string(metrics_file, "", "JSON-lines metrics file (default <model_dir>/metrics.jsonl)");
 DEFINE_uint64(seed, 2022, "Random seed (torch, embedding init)");
@@ -142,6 +144,7 @@ TrainOptions TrainOptionsFromFlags() {
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;
   o.log_every = FLAGS_log_every;
+  o.early_stopping_patience = FLAGS_early_stopping_patience;
   o.metrics_file = FLAGS_metrics_file;
   o.seed = FLAGS_seed;
   return o;

@@ -1,5 +1,7 @@
 #include "trainer/store_factory.h"
 
+#include <filesystem>
+
 #include "parameter_server/local_client.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/rocksdb_store.h"
@@ -23,6 +25,26 @@ Result<EmbeddedStore> OpenEmbeddedStore(const std::string& kind, const std::stri
   out.store = store.get();
   out.client = MakeLocalClient(std::move(store));
   return out;
+}
+
+Status EmbeddedStore::Snapshot(const std::string& path) {
+  MSREC_RETURN_IF_ERROR(client->Flush());
+  return SaveStore(*store, path);
+}
+
+Status EmbeddedStore::Restore(const std::string& path, const TableConfig& table) {
+  client.reset();
+  store = nullptr;
+  if (kind == "rocksdb") {
+    std::error_code ec;
+    std::filesystem::remove_all(model_dir + "/embeddings", ec);
+    if (ec) return Status::IoError("cannot remove " + model_dir + "/embeddings: " + ec.message());
+  }
+  MSREC_ASSIGN_OR_RETURN(EmbeddedStore fresh, OpenEmbeddedStore(kind, model_dir, /*load=*/false));
+  MSREC_RETURN_IF_ERROR(LoadStore(path, fresh.store));
+  store = fresh.store;
+  client = std::move(fresh.client);
+  return client->CreateTable(table);
 }
 
 Status EmbeddedStore::Save() {

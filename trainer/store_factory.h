@@ -7,6 +7,7 @@
 #include "common/status.h"
 #include "parameter_server/embedding_store.h"
 #include "parameter_server/ps_client.h"
+#include "parameter_server/table_config.h"
 
 namespace msrec {
 
@@ -19,6 +20,12 @@ struct EmbeddedStore {
   // Makes every update durable: flushes RocksDB, or dumps the memory store to
   // <model_dir>/embeddings.bin.
   Status Save();
+
+  // Writes every row to `path` (SaveStore's format).
+  Status Snapshot(const std::string& path);
+  // Replaces the whole store with the snapshot at `path` (rows created since
+  // are gone) and re-creates `table`. `store` and `client` are new objects.
+  Status Restore(const std::string& path, const TableConfig& table);
 };
 
 // Opens the local client over the store of `model_dir`: `kind` "rocksdb" opens

@@ -169,7 +169,13 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   std::ofstream metrics_out(metrics_path, std::ios::app);
   if (!metrics_out) return Status::IoError("cannot open metrics file " + metrics_path);
 
+  if (options.early_stopping_patience > 0 && options.val_files.empty()) {
+    return Status::InvalidArgument("early stopping needs validation files (--val)");
+  }
+  const std::string best_dense = options.model_dir + "/best_dense.pt";
+  const std::string best_rows = options.model_dir + "/best_embeddings.bin";
   TrainResult result;
+  result.val.overall.auc = -1;
   Timer train_timer;
   double loss_sum = 0;
   int64_t loss_count = 0, window_samples = 0;
@@ -249,19 +255,40 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     LOG(INFO) << "time so far: " << result.phases.ToString();
     if (!options.val_files.empty()) {
       const double paused = train_timer.Seconds();
-      MSREC_ASSIGN_OR_RETURN(result.val,
+      MSREC_ASSIGN_OR_RETURN(EvalMetrics val,
                              EvaluateFiles(*model, bridge, options.val_files, schema_spec, scenario_map,
                                            spec.label_index, options.eval_batch_size,
                                            options.reader_threads, options.max_bad_rows));
-      LOG(INFO) << "epoch " << epoch << " validation:\n"
-                << result.val.ToTable(scenario_map.values());
+      LOG(INFO) << "epoch " << epoch << " validation:\n" << val.ToTable(scenario_map.values());
       metrics_out << "{\"event\":\"eval\",\"split\":\"val\",\"epoch\":" << epoch
-                  << ",\"step\":" << result.steps << ",\"metrics\":" << result.val.ToJson() << "}\n";
+                  << ",\"step\":" << result.steps << ",\"metrics\":" << val.ToJson() << "}\n";
       metrics_out.flush();
+      if (options.early_stopping_patience <= 0 || !(val.overall.auc <= result.val.overall.auc)) {
+        result.val = val;
+        result.best_epoch = epoch;
+        if (options.early_stopping_patience > 0) {
+          MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model, best_dense));
+          MSREC_RETURN_IF_ERROR(store.Snapshot(best_rows));
+        }
+      } else if (epoch - result.best_epoch >= options.early_stopping_patience) {
+        LOG(INFO) << "early stopping after epoch " << epoch << ": best validation AUC "
+                  << result.val.overall.auc << " at epoch " << result.best_epoch;
+        done = true;
+      }
       result.train_seconds -= train_timer.Seconds() - paused;
+    } else {
+      result.best_epoch = epoch;
     }
   }
   result.train_seconds += train_timer.Seconds();
+  if (options.early_stopping_patience > 0 && result.best_epoch > 0) {
+    LOG(INFO) << "restoring the model of epoch " << result.best_epoch;
+    MSREC_RETURN_IF_ERROR(LoadDenseParameters(model.get(), best_dense));
+    MSREC_RETURN_IF_ERROR(store.Restore(best_rows, spec.table));
+    bridge = EmbeddingBridge(store.client.get(), spec.table.name, spec.table.dim);
+    std::filesystem::remove(best_dense);
+    std::filesystem::remove(best_rows);
+  }
   if (!options.test_files.empty()) {
     MSREC_ASSIGN_OR_RETURN(result.test,
                            EvaluateFiles(*model, bridge, options.test_files, schema_spec, scenario_map,

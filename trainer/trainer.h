@@ -43,6 +43,9 @@ struct TrainOptions {
   int reader_threads = 1;                // parser threads per reader
   int64_t max_bad_rows = 100;            // the job fails once more rows than this are bad
   int64_t log_every = 50;                // progress line every N steps
+  int early_stopping_patience = 0;       // > 0 (needs val_files): stop after this many epochs
+                                         // without a better validation AUC and keep the best
+                                         // epoch's model; 0 = train every epoch, keep the last
   std::string metrics_file;              // JSON lines; empty = <model_dir>/metrics.jsonl
   uint64_t seed = 2022;                  // torch and initialisation seed
   std::string rocksdb_path;              // rocksdb store path; empty = <model_dir>/embeddings
@@ -62,7 +65,8 @@ struct TrainResult {
   int64_t steps = 0;
   int64_t samples = 0;
   double train_seconds = 0;  // training loop only, evaluation excluded
-  EvalMetrics val, test;     // last epoch's validation, final test (empty when no files)
+  EvalMetrics val, test;     // kept epoch's validation, final test (empty when no files)
+  int best_epoch = 0;        // the epoch whose model was kept
 };
 
 // Trains `spec` (shapes are completed from the data) and saves it into
