@@ -85,7 +85,7 @@ Status RunConvert() {
 
 Status RunTrain() {
   MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
-  const TrainOptions options = TrainOptionsFromFlags();
+  MSREC_ASSIGN_OR_RETURN(const TrainOptions options, TrainOptionsFromFlags());
   MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, options));
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ScenarioNames(options.model_dir));
   std::printf("trained %lld steps, %lld samples in %.1f s (%.0f samples/s)\n",

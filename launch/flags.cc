@@ -51,6 +51,10 @@ DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
 DEFINE_int32(threads, 1, "LibTorch intra-op threads");
+DEFINE_string(train_mode, "mt",
+              "mt (own scenario's path), all_shared (MT-Backbone-S), st (ST-Backbone: "
+              "scenario-private embeddings), finetune (shared epochs, then per scenario)");
+DEFINE_int32(finetune_shared_epochs, 1, "finetune: epochs of shared training before fine-tuning");
 DEFINE_int32(early_stopping_patience, 0,
              "Stop after N epochs without a better validation AUC and keep the best epoch (0: off)");
 DEFINE_int64(log_every, 50, "Progress line every N steps");
@@ -127,8 +131,13 @@ Result<JobSpec> JobSpecFromFlags(bool need_schema) {
   return spec;
 }
 
-TrainOptions TrainOptionsFromFlags() {
+Result<TrainOptions> TrainOptionsFromFlags() {
   TrainOptions o;
+  if (!ParseTrainMode(FLAGS_train_mode, &o.train_mode)) {
+    return Status::InvalidArgument("--train_mode: unknown '" + FLAGS_train_mode +
+                                   "' (mt, all_shared, st, finetune)");
+  }
+  o.finetune_shared_epochs = FLAGS_finetune_shared_epochs;
   o.train_files = SplitList(FLAGS_train);
   o.val_files = SplitList(FLAGS_val);
   o.test_files = SplitList(FLAGS_test);

@@ -25,7 +25,7 @@ std::vector<std::string> SplitList(const std::string& s);
 // The JobSpec (model, schema, table) described by the flags.
 // `need_schema`: --schema or --schema_file must be given (every command but info).
 Result<JobSpec> JobSpecFromFlags(bool need_schema = true);
-TrainOptions TrainOptionsFromFlags();
+Result<TrainOptions> TrainOptionsFromFlags();
 EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files);
 
 }  // namespace msrec

@@ -1,9 +1,28 @@
 // Single-network backbones.
 #include "models/backbones.h"
 
+#include <stdexcept>
+
+#include "models/dcn.h"
+#include "models/deepfm.h"
 #include "models/registry_parts.h"
 
 namespace msrec {
+
+ModelOutput Backbone::Forward(const ModelInput& input) {
+  torch::Tensor flat = FlattenInputs(input.embeddings, input.dense);
+  ModelOutput out;
+  out.logits = mlp()->forward(flat).squeeze(1);
+  if (NonMlpFlops() > 0) out.logits = out.logits + NonMlpLogit(input, flat);
+  return out;
+}
+
+std::shared_ptr<Backbone> MakeBackbone(const std::string& kind, const ModelConfig& config) {
+  if (kind == "dnn") return std::make_shared<DnnModel>(config);
+  if (kind == "deepfm") return std::make_shared<DeepFmModel>(config);
+  if (kind == "dcn") return std::make_shared<DcnModel>(config);
+  throw std::invalid_argument("unknown backbone '" + kind + "' (expected dnn, deepfm or dcn)");
+}
 
 DnnModel::DnnModel(const ModelConfig& config) {
   mlp_ = register_module(
@@ -11,14 +30,15 @@ DnnModel::DnnModel(const ModelConfig& config) {
   flops_ = MlpFlops(config.input_dim(), config.hidden, 1);
 }
 
-ModelOutput DnnModel::Forward(const ModelInput& input) {
-  ModelOutput out;
-  out.logits = mlp_->forward(FlattenInputs(input.embeddings, input.dense)).squeeze(1);
-  return out;
+torch::Tensor DnnModel::NonMlpLogit(const ModelInput& input, const torch::Tensor& flat) {
+  return torch::zeros({flat.size(0)}, flat.options());
 }
 
 void RegisterBackbones(ModelRegistry* registry) {
-  registry->Register("dnn", [](const ModelConfig& c) { return std::make_shared<DnnModel>(c); });
+  for (const char* kind : {"dnn", "deepfm", "dcn"}) {
+    const std::string name = kind;
+    registry->Register(name, [name](const ModelConfig& c) { return MakeBackbone(name, c); });
+  }
 }
 
 }  // namespace msrec

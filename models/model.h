@@ -59,6 +59,14 @@ class Model : public torch::nn::Module {
   virtual ModelOutput Forward(const ModelInput& input) = 0;
   // Registered name ("dnn", "mt_backbone", ...).
   virtual std::string name() const = 0;
+  // Every scenario's path for every instance: logits is B x K, column k the
+  // logit instance i would get in scenario k; aux_losses are those of the
+  // instance's own path. Used by the all-shared training mode (MT-Backbone-S)
+  // and SSIM's shared-instance loss. The default runs Forward once as given
+  // and once per scenario with the scenario column overwritten (so stateful
+  // layers such as STAR's partitioned normalisation see each pass); models
+  // override it with something cheaper.
+  virtual ModelOutput ForwardAllScenarios(const ModelInput& input, int num_scenarios);
   // Floating-point operations (2 per multiply-add) of one instance's forward
   // pass on its own scenario's path, for `msrec info`; -1 if not computed.
   virtual int64_t FlopsPerInstance() const { return -1; }

@@ -6,6 +6,18 @@
 
 namespace msrec {
 
+ModelOutput Model::ForwardAllScenarios(const ModelInput& input, int num_scenarios) {
+  ModelOutput out = Forward(input);
+  std::vector<torch::Tensor> cols;
+  ModelInput as_k = input;
+  for (int64_t k = 0; k < num_scenarios; ++k) {
+    as_k.scenario = torch::full_like(input.scenario, k);
+    cols.push_back(Forward(as_k).logits);
+  }
+  out.logits = torch::stack(cols, 1);
+  return out;
+}
+
 int64_t ModelConfig::ExtraInt(const std::string& key, int64_t fallback) const {
   auto it = extra.find(key);
   if (it == extra.end()) return fallback;
@@ -91,6 +103,7 @@ ModelRegistry BuiltinModels() {
   ModelRegistry registry;
   RegisterBackbones(&registry);
   RegisterMultiScenarioModels(&registry);
+  RegisterMidpg(&registry);
   return registry;
 }
 

@@ -6,7 +6,11 @@
 
 namespace msrec {
 
-void RegisterBackbones(ModelRegistry* registry);            // backbones.cc: dnn
-void RegisterMultiScenarioModels(ModelRegistry* registry);  // multi_scenario.cc: mt_backbone
+// backbones.cc: dnn, deepfm, dcn
+void RegisterBackbones(ModelRegistry* registry);
+// multi_scenario.cc: mt_backbone, star, mmoe, ple, hmoe, pepnet
+void RegisterMultiScenarioModels(ModelRegistry* registry);
+// midpg.cc: midpg
+void RegisterMidpg(ModelRegistry* registry);
 
 }  // namespace msrec

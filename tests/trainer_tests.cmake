@@ -9,3 +9,8 @@ target_precompile_headers(bridge_test REUSE_FROM msrec_models)
 msrec_add_test(NAME e2e_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e_test.cc
                LIBS msrec_trainer LABELS e2e TIMEOUT 900)
 target_precompile_headers(e2e_test REUSE_FROM msrec_models)
+msrec_add_test(NAME midpg_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/midpg_test.cc LIBS msrec_models LABELS unit)
+target_precompile_headers(midpg_test REUSE_FROM msrec_models)
+msrec_add_test(NAME models_zoo_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/models_zoo_test.cc
+               LIBS msrec_models LABELS unit)
+target_precompile_headers(models_zoo_test REUSE_FROM msrec_models)

@@ -7,6 +7,17 @@ namespace msrec {
 Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool requires_grad) {
   EmbeddingLookup out;
   const size_t n = batch.keys.size();
+  const uint64_t* keys = batch.keys.data();
+  if (per_scenario_keys_) {
+    salted_.resize(n);
+    const int64_t fields = batch.num_cat_fields;
+    for (int64_t i = 0; i < batch.size; ++i) {
+      for (int64_t j = batch.offsets[i * fields]; j < batch.offsets[(i + 1) * fields]; ++j) {
+        salted_[j] = ScenarioKey(batch.keys[j], batch.scenario[i]);
+      }
+    }
+    keys = salted_.data();
+  }
   // De-duplicate with an open-addressing table sized to a power of two >= 2n.
   size_t capacity = 16;
   while (capacity < 2 * n) capacity <<= 1;
@@ -14,7 +25,7 @@ Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool require
   inverse_.resize(n);
   out.unique_keys.reserve(n / 2 + 1);
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t key = batch.keys[i];
+    const uint64_t key = keys[i];
     size_t slot = Mix64(key) & (capacity - 1);
     while (true) {
       const int64_t u = slots_[slot];

@@ -10,6 +10,7 @@
 
 #include <torch/torch.h>
 
+#include "common/hash.h"
 #include "common/status.h"
 #include "parameter_server/ps_client.h"
 #include "trainer/data/batch.h"
@@ -22,11 +23,18 @@ struct EmbeddingLookup {
   torch::Tensor embeddings;           // B x F x d, a function of `rows`
 };
 
+// The key of `key` in a scenario-private table (a bijection per scenario).
+inline uint64_t ScenarioKey(uint64_t key, int32_t scenario) {
+  return Mix64(key ^ (0xA24BAED4963EE407ULL * uint64_t(scenario + 1)));
+}
+
 // Thread-compatible. Does not own the client.
 class EmbeddingBridge {
  public:
-  EmbeddingBridge(PsClient* client, std::string table, int dim)
-      : client_(client), table_(std::move(table)), dim_(dim) {}
+  // `per_scenario_keys` gives every scenario its own rows (ST-Backbone): row
+  // i's keys become ScenarioKey(key, scenario_i).
+  EmbeddingBridge(PsClient* client, std::string table, int dim, bool per_scenario_keys = false)
+      : client_(client), table_(std::move(table)), dim_(dim), per_scenario_keys_(per_scenario_keys) {}
 
   // Pulls the rows of `batch` and builds E. `requires_grad` makes `rows` a leaf
   // that collects gradients (training); false for evaluation.
@@ -40,8 +48,10 @@ class EmbeddingBridge {
   PsClient* client_;
   std::string table_;
   int dim_;
+  bool per_scenario_keys_;
   std::vector<int64_t> inverse_;  // scratch: per key, its row in unique_keys
   std::vector<int64_t> slots_;    // scratch: open-addressing table of unique indices
+  std::vector<uint64_t> salted_;  // scratch: per-scenario keys
 };
 
 }  // namespace msrec

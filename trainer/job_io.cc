@@ -47,7 +47,8 @@ Status SaveJobSpec(const JobSpec& spec, const std::string& path) {
       << "\nsparse_beta1=" << o.beta1 << "\nsparse_beta2=" << o.beta2
       << "\nsparse_epsilon=" << o.epsilon << "\nsparse_initial_accumulator="
       << o.initial_accumulator << "\nsparse_weight_decay=" << o.weight_decay << "\n"
-      << "store=" << spec.store << "\nlabel_index=" << spec.label_index << "\n";
+      << "store=" << spec.store << "\nlabel_index=" << spec.label_index << "\n"
+      << "scenario_private_embeddings=" << spec.scenario_private_embeddings << "\n";
   out.close();
   if (!out) return Status::IoError("cannot write " + path + ".tmp");
   if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
@@ -97,6 +98,7 @@ Result<JobSpec> LoadJobSpec(const std::string& path) {
       else if (key == "sparse_weight_decay") o.weight_decay = std::stof(value);
       else if (key == "store") spec.store = value;
       else if (key == "label_index") spec.label_index = std::stoi(value);
+      else if (key == "scenario_private_embeddings") spec.scenario_private_embeddings = value == "1";
       else return Status::Corruption(where + ": unknown key '" + key + "'");
     } catch (const std::exception&) {
       return Status::Corruption(where + ": bad value '" + value + "' for " + key);

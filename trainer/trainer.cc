@@ -109,7 +109,41 @@ std::string FormatEta(double seconds) {
   return buf;
 }
 
+// Finetune's hand-over: every parameter "tower0.X" is copied to "towerK.X".
+Status CopyScenarioZeroToAll(Model& model) {
+  torch::NoGradGuard no_grad;
+  auto params = model.named_parameters();
+  auto buffers = model.named_buffers();
+  int copied = 0;
+  for (auto* dict : {&params, &buffers}) {
+    for (const auto& item : *dict) {
+      const std::string& name = item.key();
+      if (name.rfind("tower", 0) != 0 || name.rfind("tower0.", 0) == 0) continue;
+      const size_t dot = name.find('.');
+      if (dot == std::string::npos) continue;
+      const torch::Tensor* source = dict->find("tower0" + name.substr(dot));
+      if (source == nullptr) continue;
+      item.value().copy_(*source);
+      ++copied;
+    }
+  }
+  if (copied == 0) {
+    return Status::InvalidArgument("train mode finetune needs a model with per-scenario towers "
+                                   "named tower<k> (mt_backbone)");
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+bool ParseTrainMode(const std::string& name, TrainMode* mode) {
+  if (name == "mt") *mode = TrainMode::kMultiTask;
+  else if (name == "all_shared") *mode = TrainMode::kAllShared;
+  else if (name == "st") *mode = TrainMode::kSingle;
+  else if (name == "finetune") *mode = TrainMode::kFinetune;
+  else return false;
+  return true;
+}
 
 std::string PhaseTimes::ToString() const {
   char buf[160];
@@ -148,6 +182,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   spec.model_config.num_scenarios = int(scenario_map.size());
   spec.model_config.embedding_dim = spec.table.dim;
   spec.table.seed = options.seed;
+  spec.scenario_private_embeddings = options.train_mode == TrainMode::kSingle;
   MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, options.model_dir + "/job.txt"));
 
   MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model,
@@ -159,7 +194,8 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   MSREC_ASSIGN_OR_RETURN(EmbeddedStore store,
                          OpenEmbeddedStore(spec.store, options.model_dir, /*load=*/false));
   MSREC_RETURN_IF_ERROR(store.client->CreateTable(spec.table));
-  EmbeddingBridge bridge(store.client.get(), spec.table.name, spec.table.dim);
+  EmbeddingBridge bridge(store.client.get(), spec.table.name, spec.table.dim,
+                         spec.scenario_private_embeddings);
   torch::optim::Adam optimizer(
       model->parameters(),
       torch::optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
@@ -185,6 +221,8 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader(options.train_files, schema_spec, scenario_map,
                                                       options.batch_size, options.reader_threads,
                                                       options.max_bad_rows));
+    const bool shared_phase =
+        options.train_mode == TrainMode::kFinetune && epoch <= options.finetune_shared_epochs;
     Batch batch;
     model->train();
     while (true) {
@@ -200,8 +238,17 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       phase.Reset();
       torch::Tensor loss;
       try {
-        ModelOutput out = model->Forward(MakeInput(batch, lookup.embeddings));
-        loss = torch::binary_cross_entropy_with_logits(out.logits, Labels(batch, spec.label_index));
+        ModelInput input = MakeInput(batch, lookup.embeddings);
+        torch::Tensor labels = Labels(batch, spec.label_index);
+        ModelOutput out;
+        if (shared_phase) input.scenario = torch::zeros_like(input.scenario);
+        if (options.train_mode == TrainMode::kAllShared) {
+          out = model->ForwardAllScenarios(input, spec.model_config.num_scenarios);
+          labels = labels.unsqueeze(1).expand_as(out.logits);  // mean over instances and paths
+        } else {
+          out = model->Forward(input);
+        }
+        loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
         for (auto& aux : out.aux_losses) loss = loss + aux.second;
         optimizer.zero_grad();
         loss.backward();
@@ -252,6 +299,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       }
     }
     LOG(INFO) << "epoch " << epoch << " read: " << reader->stats().ToString();
+    if (shared_phase) MSREC_RETURN_IF_ERROR(CopyScenarioZeroToAll(*model));
     LOG(INFO) << "time so far: " << result.phases.ToString();
     if (!options.val_files.empty()) {
       const double paused = train_timer.Seconds();
@@ -285,7 +333,8 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     LOG(INFO) << "restoring the model of epoch " << result.best_epoch;
     MSREC_RETURN_IF_ERROR(LoadDenseParameters(model.get(), best_dense));
     MSREC_RETURN_IF_ERROR(store.Restore(best_rows, spec.table));
-    bridge = EmbeddingBridge(store.client.get(), spec.table.name, spec.table.dim);
+    bridge = EmbeddingBridge(store.client.get(), spec.table.name, spec.table.dim,
+                             spec.scenario_private_embeddings);
     std::filesystem::remove(best_dense);
     std::filesystem::remove(best_rows);
   }
@@ -331,7 +380,8 @@ Result<LoadedJob> LoadJob(const EvalOptions& options) {
 
 Result<EvalMetrics> Evaluate(const EvalOptions& options) {
   MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
-  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim);
+  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim,
+                         job.spec.scenario_private_embeddings);
   return EvaluateFiles(*job.model, bridge, options.files, job.schema, job.scenario_map,
                        job.spec.label_index, options.batch_size, options.reader_threads,
                        options.max_bad_rows);
@@ -339,7 +389,8 @@ Result<EvalMetrics> Evaluate(const EvalOptions& options) {
 
 Status Predict(const EvalOptions& options, const std::string& output) {
   MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
-  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim);
+  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim,
+                         job.spec.scenario_private_embeddings);
   std::ofstream out(output);
   if (!out) return Status::IoError("cannot open prediction output " + output);
   out << "score\n";

@@ -25,7 +25,19 @@ struct JobSpec {
   TableConfig table;                  // the embedding table and its sparse optimizer
   std::string store = "memory";       // "memory" (dumped to embeddings.bin) or "rocksdb"
   int label_index = 0;                // which label column is the task's target
+  bool scenario_private_embeddings = false;  // every scenario has its own rows (ST-Backbone)
 };
+
+// How instances train the scenarios' paths (MODELS.md, "training modes").
+enum class TrainMode {
+  kMultiTask,  // "mt": instance i trains only its scenario's path (MT-Backbone and the rest)
+  kAllShared,  // "all_shared": every instance trains every scenario's path (MT-Backbone-S)
+  kSingle,     // "st": independent models per scenario: scenario-private embeddings and
+               // the model's own routing (ST-Backbone with mt_backbone)
+  kFinetune,   // "finetune": the first finetune_shared_epochs train scenario 0's path on all
+               // data and copy it to every scenario; later epochs train per scenario
+};
+bool ParseTrainMode(const std::string& name, TrainMode* mode);
 
 struct TrainOptions {
   std::vector<std::string> train_files;  // CSV/TSV (optionally .gz) or binary shards
@@ -43,6 +55,8 @@ struct TrainOptions {
   int reader_threads = 1;                // parser threads per reader
   int64_t max_bad_rows = 100;            // the job fails once more rows than this are bad
   int64_t log_every = 50;                // progress line every N steps
+  TrainMode train_mode = TrainMode::kMultiTask;  // see TrainMode
+  int finetune_shared_epochs = 1;        // kFinetune: epochs of shared training first
   int early_stopping_patience = 0;       // > 0 (needs val_files): stop after this many epochs
                                          // without a better validation AUC and keep the best
                                          // epoch's model; 0 = train every epoch, keep the last

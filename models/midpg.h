@@ -1,0 +1,167 @@
+// MI-DPG: decomposable parameter generation with mutual information
+// (MODELS.md, "MI-DPG"; docs/midpg.md). The paper published an abstract only;
+// this is msrec's reconstruction and every choice of ours is an option below.
+//
+// Every linear layer l of the backbone's MLP (y = x W_l + b_l, W_l: din x dout)
+// becomes y = x (W_l (*) Omega_l(i)) + b_l with the instance-wise weighting
+//   Omega_l(i) = 1 + P C_l(z_i) Q^T,  P = P_l + P_l,s_i,  Q = Q_l + Q_l,s_i,
+// where C_l(z_i) (r x r) comes from an auxiliary network over the scenario-aware
+// input z_i, and P_l, Q_l are shared and P_lk, Q_lk scenario-specific low-rank
+// factors. Omega is never materialised (unless asked, for tests/benchmarks).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "models/backbone.h"
+#include "models/layers.h"
+#include "models/model.h"
+
+namespace msrec {
+
+// MI-DPG's options, read from ModelConfig::extra (--model_opts "key=value;...").
+struct MidpgOptions {
+  // Backbone whose MLP is modulated: "dnn", "deepfm" or "dcn" ("backbone").
+  std::string backbone = "dnn";
+  // Width of the learned scenario embedding in z_i ("dz"; 0 = none).
+  int64_t dz = 16;
+  // Fields whose embeddings are averaged into z_i ("z_fields", comma-separated
+  // indices in [0, F)); empty = all fields.
+  std::vector<int64_t> z_fields;
+  // Hidden sizes of the auxiliary network MLP(z) ("aux_hidden"; empty = the
+  // heads read z directly).
+  std::vector<int64_t> aux_hidden = {64};
+  // r: rank of the factors and size of each core C_l ("rank").
+  int64_t rank = 4;
+  // Std of the normal init of the core heads' weights ("core_init"). The heads'
+  // bias is always zero, so 0 (default) makes C = 0 and Omega = 1 exactly at
+  // init: the model starts as the plain backbone.
+  double core_init = 0.0;
+  // Std of P + P_k and Q + Q_k at init ("factor_std"; default 1/sqrt(rank), so
+  // that P C Q^T has entries of the order of C's). When both shared and specific
+  // factors exist each gets std factor_std/sqrt(2).
+  double factor_std = 0.5;
+  // Whether the final hidden -> 1 layer is modulated too ("modulate_output", 1).
+  bool modulate_output = true;
+  // Shared factors P_l, Q_l ("no_shared=1" removes them).
+  bool shared = true;
+  // Scenario-specific factors P_lk, Q_lk ("no_specific=1" removes them).
+  bool specific = true;
+  // Builds each instance's din x dout Omega explicitly ("materialize=1"). Same
+  // values as the default low-rank evaluation, far slower: tests/benchmarks only.
+  bool materialize = false;
+  // MI term: "infonce" (default), "cls" (scenario-classification bound) or "none".
+  std::string mi = "infonce";
+  // Weight of the MI term in the loss ("beta").
+  double beta = 0.1;
+  // Width of the InfoNCE projections phi, psi: Linear-ReLU-Linear ("mi_proj").
+  int64_t mi_proj = 32;
+  // InfoNCE temperature ("tau").
+  double tau = 0.1;
+  // InfoNCE uses a random subset of at most this many instances of the batch
+  // (positives and in-batch negatives); 0 = the whole batch ("mi_batch"). Its
+  // cost is quadratic in this number.
+  int64_t mi_batch = 256;
+  // InfoNCE averaged over both directions z->C and C->z ("mi_symmetric", 0).
+  bool mi_symmetric = false;
+  // Stops the MI term's gradient into z, i.e. into the embeddings and the
+  // scenario embedding ("mi_detach_z", 0).
+  bool mi_detach_z = false;
+
+  // Reads the options; throws std::invalid_argument on a bad value.
+  static MidpgOptions FromConfig(const ModelConfig& config);
+};
+
+// InfoNCE with in-batch negatives: the mean over i of
+//   -log( exp(cos(a_i, b_i)/tau) / sum_j exp(cos(a_i, b_j)/tau) ),
+// averaged with the b->a direction when `symmetric`. a, b: B x D, B >= 1.
+torch::Tensor InfoNce(const torch::Tensor& a, const torch::Tensor& b, double tau, bool symmetric);
+
+// The modulation of one linear layer din -> dout of a backbone's MLP: it turns
+// y = x W + b into y = x (W (*) Omega) + b, Omega = 1 + P C Q^T. It holds the
+// factors; the Linear itself stays owned (and registered) by the backbone.
+// Factors are stored transposed (r x din, r x dout) so that the gathered
+// per-instance factors are contiguous B x r x din / B x r x dout.
+class LinearModulationImpl : public torch::nn::Module {
+ public:
+  LinearModulationImpl(torch::nn::Linear linear, int64_t rank, int64_t num_scenarios, bool shared,
+                       bool specific, double factor_std);
+  // Which factor blocks each instance uses: B x (K if specific, + 1 if shared),
+  // one-hot of the scenario then a column of ones. Same for every layer, so the
+  // model builds it once per batch.
+  static torch::Tensor Selector(const torch::Tensor& scenario, int64_t num_scenarios, bool shared,
+                                bool specific, const torch::TensorOptions& options);
+  // x: B x din, core: B x r x r, scenario: B int64, selector: Selector(scenario).
+  // Returns B x dout. Low-rank path:
+  //   x W + b + sum_a ((x (*) P[:,a]) W) (*) (C Q^T)[a,:]
+  // with one GEMM of (B*r) x din by W; the per-instance P and C Q^T are GEMMs
+  // with the selector (no per-instance small matmuls). `materialize` builds the
+  // B x din x dout Omega from index_select-ed factors instead (a reference).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& core,
+                        const torch::Tensor& scenario, const torch::Tensor& selector,
+                        bool materialize);
+  // Forward flops per instance of the low-rank path (the plain layer included).
+  int64_t Flops() const;
+
+ private:
+  // The factor blocks stacked: (K specific, then shared) x r x n.
+  torch::Tensor Blocks(const torch::Tensor& specific, const torch::Tensor& shared) const;
+  // The reference path.
+  torch::Tensor Materialized(const torch::Tensor& x, const torch::Tensor& core,
+                             const torch::Tensor& scenario);
+
+  torch::nn::Linear linear_;  // not registered here: a parameter of the backbone
+  int64_t in_dim_, out_dim_, rank_, num_blocks_;
+  torch::Tensor p_shared_, q_shared_;      // r x din, r x dout (undefined if no_shared)
+  torch::Tensor p_specific_, q_specific_;  // K x r x din, K x r x dout (undefined if no_specific)
+};
+TORCH_MODULE(LinearModulation);
+
+// MI-DPG around a backbone (DNN, DeepFM, DCN): the backbone's MLP
+// (Linear -> [BatchNorm] -> ReLU -> [Dropout] ..., Linear -> 1) runs with every
+// Linear modulated, and the backbone's non-MLP logit is added unchanged. The
+// backbone is a submodule ("backbone"): its weights are MI-DPG's W_l, b_l.
+// The MI term is computed in training mode only (eval returns no aux losses).
+class MidpgModel : public Model {
+ public:
+  explicit MidpgModel(const ModelConfig& config);
+  ModelOutput Forward(const ModelInput& input) override;
+  std::string name() const override { return "midpg"; }
+  // Inference flops: backbone with modulated MLP, auxiliary network and heads,
+  // z (not the MI projections, which run in training only).
+  int64_t FlopsPerInstance() const override;
+
+  const MidpgOptions& options() const { return options_; }
+  // Switches between the low-rank and the materialised evaluation.
+  void set_materialize(bool on) { options_.materialize = on; }
+  // The wrapped backbone; its own Forward is the unmodulated model.
+  Backbone& backbone() { return *backbone_; }
+
+  // z_i: B x (dz + d).
+  torch::Tensor ScenarioInput(const ModelInput& input);
+  // C_l(z_i) for every modulated layer: each B x r x r.
+  std::vector<torch::Tensor> Cores(const torch::Tensor& z);
+
+ private:
+  // The backbone's MLP over `flat` with modulated Linears. B x 1.
+  torch::Tensor ModulatedMlp(const torch::Tensor& flat, const std::vector<torch::Tensor>& cores,
+                             const torch::Tensor& scenario);
+  // beta-free MI term for z (B x (dz+d)) and the cores; `scenario` for mi=cls.
+  torch::Tensor MiLoss(const torch::Tensor& z, const std::vector<torch::Tensor>& cores,
+                       const torch::Tensor& scenario);
+
+  ModelConfig config_;
+  MidpgOptions options_;
+  std::shared_ptr<Backbone> backbone_;
+  torch::nn::Sequential mlp_layers_{nullptr};  // the backbone's MLP, walked layer by layer
+  torch::Tensor z_fields_;                     // int64 field indices; undefined = all fields
+  torch::nn::Embedding scenario_embedding_{nullptr};
+  Mlp aux_{nullptr};
+  std::vector<torch::nn::Linear> heads_;       // one per modulated Linear
+  std::vector<LinearModulation> modulations_;  // input to output
+  Mlp phi_{nullptr}, psi_{nullptr};            // mi=infonce
+  torch::nn::Linear classifier_{nullptr};      // mi=cls
+  int64_t plain_output_flops_ = 0;             // the output Linear when !modulate_output
+};
+
+}  // namespace msrec
