@@ -7,6 +7,9 @@ namespace msrec {
 Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool requires_grad) {
   EmbeddingLookup out;
   const size_t n = batch.keys.size();
+  CHECK_EQ(batch.offsets.size(), size_t(batch.size * batch.num_cat_fields + 1)) << "malformed batch";
+  CHECK_EQ(batch.offsets.back(), int64_t(n)) << "malformed batch: offsets do not cover the keys";
+  CHECK_EQ(batch.scenario.size(), size_t(batch.size)) << "malformed batch";
   const uint64_t* keys = batch.keys.data();
   if (per_scenario_keys_) {
     salted_.resize(n);
