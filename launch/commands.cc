@@ -96,6 +96,29 @@ Status RunTrain() {
   return Status::OK();
 }
 
+Status RunSsimSearch() {
+  if (FLAGS_output.empty()) return Status::InvalidArgument("ssim-search needs --output DIR");
+  MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
+  MSREC_ASSIGN_OR_RETURN(const SsimSearchOptions options, SsimSearchOptionsFromFlags());
+  MSREC_ASSIGN_OR_RETURN(SsimSearchResult r, SsimSearch(spec, options));
+  std::printf("searched %lld steps, %lld samples in %.1f s (%.0f samples/s); shared %.3f of "
+              "instances (last step %.3f); wrote %s\n",
+              static_cast<long long>(r.steps), static_cast<long long>(r.samples), r.seconds,
+              r.samples / std::max(r.seconds, 1e-9), r.shared_fraction, r.last_shared_fraction,
+              options.output_dir.c_str());
+  return Status::OK();
+}
+
+Status RunSsimExport() {
+  const SharedFlagsExportOptions options = SharedFlagsExportOptionsFromFlags();
+  if (options.selector_dir.empty()) {
+    return Status::InvalidArgument("ssim-export needs --ssim_selector");
+  }
+  MSREC_ASSIGN_OR_RETURN(int64_t n, ExportSharedFlags(options));
+  std::printf("wrote %lld flags to %s\n", static_cast<long long>(n), options.output.c_str());
+  return Status::OK();
+}
+
 Status RunEval() {
   const EvalOptions options = EvalOptionsFromFlags(SplitList(FLAGS_input));
   MSREC_ASSIGN_OR_RETURN(EvalMetrics metrics, Evaluate(options));

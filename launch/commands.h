@@ -11,5 +11,7 @@ Status RunTrain();
 Status RunEval();
 Status RunPredict();
 Status RunInfo();
+Status RunSsimSearch();
+Status RunSsimExport();
 
 }  // namespace msrec

@@ -60,6 +60,26 @@ DEFINE_int32(early_stopping_patience, 0,
 DEFINE_int64(log_every, 50, "Progress line every N steps");
 DEFINE_string(metrics_file, "", "JSON-lines metrics file (default <model_dir>/metrics.jsonl)");
 DEFINE_uint64(seed, 2022, "Random seed (torch, embedding init)");
+// SSIM (docs/ssim.md): ssim-search, ssim-export, and train's shared-instance policies.
+DEFINE_string(ssim_selector, "",
+              "train, ssim-export: an ssim-search artefact directory; train shares the top "
+              "--ssim_topk of each mini-batch by the frozen selector's score");
+DEFINE_double(ssim_topk, 0.95, "Share k of each mini-batch (selector, --ssim_random, ssim-export)");
+DEFINE_bool(ssim_random, false, "train: SSIM-R, share a seeded random --ssim_topk of each batch");
+DEFINE_string(shared_flags, "",
+              "train: comma-separated ssim-export flag files, one per --train file (in order)");
+DEFINE_string(ssim_hidden, "256,128,64", "ssim-search: selection network hidden sizes");
+DEFINE_double(ssim_eps, 0.5, "ssim-search: mask threshold eps (shared iff sigmoid(t*m) > eps)");
+DEFINE_double(ssim_t_final, 1000, "ssim-search: temperature at the search epoch's last step");
+DEFINE_double(ssim_lambda, 0.4, "ssim-search: weight of the mask loss");
+DEFINE_string(ssim_mask_loss, "linear",
+              "ssim-search: linear (e*mean(1-g)), log (-mean log max(g,1e-7)), none (SSIM-NK)");
+DEFINE_double(ssim_backbone_lr, 1e-3, "ssim-search: backbone dense Adam learning rate");
+DEFINE_double(ssim_backbone_weight_decay, 1e-7, "ssim-search: backbone dense Adam weight decay");
+DEFINE_double(ssim_selector_lr, 1e-5, "ssim-search: selection network Adam learning rate");
+DEFINE_int64(ssim_steps_in_epoch, 0,
+             "ssim-search: batches per epoch for the temperature schedule (0: count them with "
+             "one reading pass first)");
 
 namespace msrec {
 
@@ -156,6 +176,52 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.early_stopping_patience = FLAGS_early_stopping_patience;
   o.metrics_file = FLAGS_metrics_file;
   o.seed = FLAGS_seed;
+  o.sharing.selector_dir = FLAGS_ssim_selector;
+  o.sharing.shared_flags_files = SplitList(FLAGS_shared_flags);
+  o.sharing.random = FLAGS_ssim_random;
+  o.sharing.topk = FLAGS_ssim_topk;
+  o.sharing.seed = FLAGS_seed;
+  return o;
+}
+
+Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
+  SsimSearchOptions o;
+  o.train_files = SplitList(FLAGS_train);
+  o.output_dir = FLAGS_output;
+  o.scenario_map_file = FLAGS_scenario_map;
+  SsimSettings& s = o.settings;
+  MSREC_ASSIGN_OR_RETURN(s.selector_hidden, ParseHidden(FLAGS_ssim_hidden));
+  s.eps = FLAGS_ssim_eps;
+  s.t_final = FLAGS_ssim_t_final;
+  s.mask_lambda = FLAGS_ssim_lambda;
+  if (!ParseMaskLossForm(FLAGS_ssim_mask_loss, &s.mask_loss)) {
+    return Status::InvalidArgument("--ssim_mask_loss: unknown '" + FLAGS_ssim_mask_loss +
+                                   "' (linear, log, none)");
+  }
+  s.backbone_lr = FLAGS_ssim_backbone_lr;
+  s.backbone_weight_decay = FLAGS_ssim_backbone_weight_decay;
+  s.selector_lr = FLAGS_ssim_selector_lr;
+  s.batch_size = FLAGS_batch_size;
+  s.steps_in_epoch = FLAGS_ssim_steps_in_epoch;
+  o.max_steps = FLAGS_max_steps;
+  o.intra_op_threads = FLAGS_threads;
+  o.reader_threads = FLAGS_reader_threads;
+  o.max_bad_rows = FLAGS_max_bad_rows;
+  o.log_every = FLAGS_log_every;
+  o.seed = FLAGS_seed;
+  return o;
+}
+
+SharedFlagsExportOptions SharedFlagsExportOptionsFromFlags() {
+  SharedFlagsExportOptions o;
+  o.selector_dir = FLAGS_ssim_selector;
+  o.inputs = SplitList(FLAGS_input);
+  o.output = FLAGS_output;
+  o.topk = FLAGS_ssim_topk;
+  o.batch_size = FLAGS_batch_size;
+  o.intra_op_threads = FLAGS_threads;
+  o.reader_threads = FLAGS_reader_threads;
+  o.max_bad_rows = FLAGS_max_bad_rows;
   return o;
 }
 

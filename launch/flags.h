@@ -8,6 +8,8 @@
 #include <gflags/gflags.h>
 
 #include "common/status.h"
+#include "trainer/sharing.h"
+#include "trainer/ssim_search.h"
 #include "trainer/trainer.h"
 
 DECLARE_string(train);
@@ -27,6 +29,10 @@ std::vector<std::string> SplitList(const std::string& s);
 Result<JobSpec> JobSpecFromFlags(bool need_schema = true);
 Result<TrainOptions> TrainOptionsFromFlags();
 EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files);
+// ssim-search: the search options (--train, --output, --batch_size, --ssim_*).
+Result<SsimSearchOptions> SsimSearchOptionsFromFlags();
+// ssim-export: --ssim_selector, --input, --output, --ssim_topk, --batch_size.
+SharedFlagsExportOptions SharedFlagsExportOptionsFromFlags();
 
 }  // namespace msrec
 

@@ -24,11 +24,15 @@ const Command kCommands[] = {
     {"eval", msrec::RunEval, "evaluate a trained model on --input files"},
     {"predict", msrec::RunPredict, "write one score per input row of --input to --output"},
     {"info", msrec::RunInfo, "print a model's parameter count for the given shapes"},
+    {"ssim-search", msrec::RunSsimSearch,
+     "SSIM search epoch: write a selector artefact to --output (docs/ssim.md)"},
+    {"ssim-export", msrec::RunSsimExport,
+     "write a selector's per-record shared flags for --input to --output"},
 };
 
 void PrintUsage() {
   std::fprintf(stderr, "usage: msrec <command> [--flags]\ncommands:\n");
-  for (const Command& c : kCommands) std::fprintf(stderr, "  %-8s %s\n", c.name, c.help);
+  for (const Command& c : kCommands) std::fprintf(stderr, "  %-11s %s\n", c.name, c.help);
   std::fprintf(stderr, "flags: msrec <command> --helpon=flags (all), docs/flags.md\n");
 }
 

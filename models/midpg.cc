@@ -23,7 +23,17 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
   o.modulate_output = config.ExtraInt("modulate_output", 1) != 0;
   o.shared = config.ExtraInt("no_shared", 0) == 0;
   o.specific = config.ExtraInt("no_specific", 0) == 0;
-  o.materialize = config.ExtraInt("materialize", 0) != 0;
+  const std::string path = config.ExtraString("path", "auto");
+  if (path == "auto") {
+    o.path = ModulationPath::kAuto;
+  } else if (path == "input") {
+    o.path = ModulationPath::kInput;
+  } else if (path == "weight") {
+    o.path = ModulationPath::kWeight;
+  } else {
+    throw std::invalid_argument("midpg: path must be auto, input or weight, not '" + path + "'");
+  }
+  if (config.ExtraInt("materialize", 0) != 0) o.path = ModulationPath::kMaterialized;
   o.mi = config.ExtraString("mi", o.mi);
   o.beta = config.ExtraDouble("beta", o.beta);
   o.mi_proj = config.ExtraInt("mi_proj", o.mi_proj);
@@ -78,21 +88,43 @@ LinearModulationImpl::LinearModulationImpl(torch::nn::Linear linear, int64_t ran
     p_shared_ = register_parameter("p_shared", torch::randn({rank, in_dim_}, like) * std);
     q_shared_ = register_parameter("q_shared", torch::randn({rank, out_dim_}, like) * std);
   }
-  if (specific) {
-    p_specific_ =
-        register_parameter("p_specific", torch::randn({num_scenarios, rank, in_dim_}, like) * std);
-    q_specific_ =
-        register_parameter("q_specific", torch::randn({num_scenarios, rank, out_dim_}, like) * std);
+  // Scenario k's factors live in submodule "specific<k>" (p: r x din, q: r x dout),
+  // the naming msrec uses for per-scenario parameters.
+  for (int64_t k = 0; specific && k < num_scenarios; ++k) {
+    auto part =
+        register_module("specific" + std::to_string(k), std::make_shared<torch::nn::Module>());
+    p_specific_.push_back(part->register_parameter("p", torch::randn({rank, in_dim_}, like) * std));
+    q_specific_.push_back(
+        part->register_parameter("q", torch::randn({rank, out_dim_}, like) * std));
   }
 }
 
-torch::Tensor LinearModulationImpl::Selector(const torch::Tensor& scenario, int64_t num_scenarios,
-                                             bool shared, bool specific,
-                                             const torch::TensorOptions& options) {
+LinearModulationImpl::Factors LinearModulationImpl::Stacked() const {
+  Factors f{p_shared_, q_shared_, {}, {}};
+  if (!p_specific_.empty()) {
+    f.p_specific = torch::stack(p_specific_);
+    f.q_specific = torch::stack(q_specific_);
+  }
+  return f;
+}
+
+FactorRouting LinearModulationImpl::Route(const torch::Tensor& scenario, int64_t num_scenarios,
+                                          bool shared, bool specific, bool sorted,
+                                          const torch::TensorOptions& options) {
+  FactorRouting routing;
+  routing.scenario = scenario;
   std::vector<torch::Tensor> columns;
   if (specific) columns.push_back(F::one_hot(scenario, num_scenarios).to(options));
   if (shared) columns.push_back(torch::ones({scenario.size(0), 1}, options));
-  return torch::cat(columns, 1);
+  routing.selector = torch::cat(columns, 1);
+  if (!specific) {
+    routing.segment_sizes = {scenario.size(0)};
+  } else if (sorted) {
+    torch::Tensor counts = torch::bincount(scenario.cpu(), {}, num_scenarios);
+    routing.segment_sizes.assign(counts.data_ptr<int64_t>(),
+                                 counts.data_ptr<int64_t>() + num_scenarios);
+  }
+  return routing;
 }
 
 torch::Tensor LinearModulationImpl::Blocks(const torch::Tensor& specific,
@@ -103,34 +135,82 @@ torch::Tensor LinearModulationImpl::Blocks(const torch::Tensor& specific,
 }
 
 torch::Tensor LinearModulationImpl::forward(const torch::Tensor& x, const torch::Tensor& core,
-                                            const torch::Tensor& scenario,
-                                            const torch::Tensor& selector, bool materialize) {
-  if (materialize) return Materialized(x, core, scenario);
-  const int64_t batch = x.size(0), m = num_blocks_;
-  // Per-instance P^T: selector (B x m) times the blocks (m x r*din).
-  torch::Tensor pt = selector.mm(Blocks(p_specific_, p_shared_).view({m, rank_ * in_dim_}));
-  // Row (b, a) of xp is x_b (*) P_b[:, a]; one GEMM with W gives every (x (*) P[:,a]) W.
-  torch::Tensor xp = (x.unsqueeze(1) * pt.view({batch, rank_, in_dim_}));
-  torch::Tensor g = F::linear(xp.view({batch * rank_, in_dim_}), linear_->weight);
+                                            const FactorRouting& routing, ModulationPath path) {
+  const Factors f = Stacked();
+  if (path == ModulationPath::kMaterialized) return Materialized(x, core, routing.scenario, f);
+  if (path == ModulationPath::kAuto) {
+    int64_t present = 0;
+    for (int64_t n : routing.segment_sizes) present += n > 0;
+    const bool weight = !routing.segment_sizes.empty() && present * out_dim_ <= x.size(0);
+    path = weight ? ModulationPath::kWeight : ModulationPath::kInput;
+  }
+  torch::Tensor cq = CoreTimesQ(core, routing, f);
+  return path == ModulationPath::kWeight ? WeightPath(x, cq, routing, f)
+                                         : InputPath(x, cq, routing, f);
+}
+
+torch::Tensor LinearModulationImpl::CoreTimesQ(const torch::Tensor& core,
+                                               const FactorRouting& routing,
+                                               const Factors& f) const {
   // C Q^T = sum_blocks selector[b, block] C_b Q_block^T: spread C over the blocks
   // ((B*r) x (m*r)) and multiply by the stacked Q^T blocks ((m*r) x dout).
-  torch::Tensor spread =
-      (core.unsqueeze(2) * selector.view({batch, 1, m, 1})).view({batch * rank_, m * rank_});
-  torch::Tensor cq = spread.mm(Blocks(q_specific_, q_shared_).view({m * rank_, out_dim_}));
-  torch::Tensor modulation =
-      (g.view({batch, rank_, out_dim_}) * cq.view({batch, rank_, out_dim_})).sum(1);
-  return linear_->forward(x) + modulation;
+  const int64_t batch = core.size(0), m = num_blocks_;
+  torch::Tensor spread = (core.unsqueeze(2) * routing.selector.view({batch, 1, m, 1}))
+                             .view({batch * rank_, m * rank_});
+  return spread.mm(Blocks(f.q_specific, f.q_shared).view({m * rank_, out_dim_}))
+      .view({batch, rank_, out_dim_});
+}
+
+torch::Tensor LinearModulationImpl::InputPath(const torch::Tensor& x, const torch::Tensor& cq,
+                                              const FactorRouting& routing, const Factors& f) {
+  const int64_t batch = x.size(0), m = num_blocks_;
+  // Per-instance P^T: selector (B x m) times the blocks (m x r*din).
+  torch::Tensor pt =
+      routing.selector.mm(Blocks(f.p_specific, f.p_shared).view({m, rank_ * in_dim_}));
+  // Row (b, a) of xp is x_b (*) P_b[:, a]; one GEMM with W gives every (x (*) P[:,a]) W.
+  torch::Tensor xp = x.unsqueeze(1) * pt.view({batch, rank_, in_dim_});
+  torch::Tensor g = F::linear(xp.view({batch * rank_, in_dim_}), linear_->weight);
+  return linear_->forward(x) + (g.view({batch, rank_, out_dim_}) * cq).sum(1);
+}
+
+torch::Tensor LinearModulationImpl::WeightPath(const torch::Tensor& x, const torch::Tensor& cq,
+                                               const FactorRouting& routing, const Factors& f) {
+  TORCH_CHECK(!routing.segment_sizes.empty(), "the weight path needs rows sorted by scenario");
+  const torch::Tensor& w = linear_->weight;  // dout x din
+  // Each segment's P^T (r x din).
+  std::vector<torch::Tensor> factors = p_specific_;
+  if (factors.empty()) factors = {f.p_shared};
+  if (!p_specific_.empty() && f.p_shared.defined()) {
+    for (auto& p : factors) p = p + f.p_shared;
+  }
+  std::vector<torch::Tensor> parts;
+  int64_t begin = 0;
+  for (size_t k = 0; k < routing.segment_sizes.size(); ++k) {
+    const int64_t rows = routing.segment_sizes[k];
+    if (rows == 0) continue;
+    // [W; diag(P[:,1]) W; ...; diag(P[:,r]) W] in Linear's layout: ((r+1)*dout) x din.
+    torch::Tensor folded = torch::cat({w.unsqueeze(0), factors[k].unsqueeze(1) * w.unsqueeze(0)}, 0)
+                               .view({-1, in_dim_});
+    parts.push_back(F::linear(x.narrow(0, begin, rows), folded));
+    begin += rows;
+  }
+  torch::Tensor g =
+      (parts.size() == 1 ? parts[0] : torch::cat(parts, 0)).view({x.size(0), rank_ + 1, out_dim_});
+  // Weights (1, (C Q^T)[a,:]) for the r+1 row blocks; no slicing of g, whose
+  // backward would allocate and fill B x (r+1) x dout zeros per slice.
+  torch::Tensor weights = torch::cat({torch::ones({x.size(0), 1, out_dim_}, cq.options()), cq}, 1);
+  return (g * weights).sum(1) + linear_->bias;
 }
 
 torch::Tensor LinearModulationImpl::Materialized(const torch::Tensor& x, const torch::Tensor& core,
-                                                 const torch::Tensor& scenario) {
+                                                 const torch::Tensor& scenario, const Factors& f) {
   auto gather = [&](const torch::Tensor& shared, const torch::Tensor& specific) {
     if (!specific.defined()) return shared.t().unsqueeze(0);               // 1 x n x r
     torch::Tensor f = specific.index_select(0, scenario).transpose(1, 2);  // B x n x r
     return shared.defined() ? f + shared.t() : f;
   };
-  torch::Tensor p = gather(p_shared_, p_specific_);  // B x din x r
-  torch::Tensor q = gather(q_shared_, q_specific_);  // B x dout x r
+  torch::Tensor p = gather(f.p_shared, f.p_specific);  // B x din x r
+  torch::Tensor q = gather(f.q_shared, f.q_specific);  // B x dout x r
   torch::Tensor omega = 1 + torch::matmul(torch::matmul(p, core), q.transpose(1, 2));
   torch::Tensor w = linear_->weight.t().unsqueeze(0) * omega;  // B x din x dout
   return torch::matmul(x.unsqueeze(1), w).squeeze(1) + linear_->bias;
@@ -222,15 +302,13 @@ std::vector<torch::Tensor> MidpgModel::Cores(const torch::Tensor& z) {
 
 torch::Tensor MidpgModel::ModulatedMlp(const torch::Tensor& flat,
                                        const std::vector<torch::Tensor>& cores,
-                                       const torch::Tensor& scenario) {
+                                       const FactorRouting& routing) {
   torch::Tensor x = flat;
-  torch::Tensor selector = LinearModulationImpl::Selector(
-      scenario, config_.num_scenarios, options_.shared, options_.specific, flat.options());
   size_t l = 0;
   for (auto& layer : *mlp_layers_) {
     const bool linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer.ptr()) != nullptr;
     if (linear && l < modulations_.size()) {
-      x = modulations_[l]->forward(x, cores[l], scenario, selector, options_.materialize);
+      x = modulations_[l]->forward(x, cores[l], routing, options_.path);
       ++l;
     } else {
       x = layer.forward(x);  // BatchNorm, ReLU, Dropout; the output Linear if !modulate_output
@@ -256,15 +334,31 @@ torch::Tensor MidpgModel::MiLoss(const torch::Tensor& z, const std::vector<torch
 }
 
 ModelOutput MidpgModel::Forward(const ModelInput& input) {
-  torch::Tensor z = ScenarioInput(input);
+  // Rows sorted by scenario (for ModulationPath::kWeight); every other step is
+  // per row or, like the MI term, invariant to the order. Logits are put back.
+  const bool sort = options_.specific && config_.num_scenarios > 1;
+  ModelInput in = input;
+  torch::Tensor order;
+  if (sort) {
+    order = std::get<1>(input.scenario.sort());
+    in.embeddings = input.embeddings.index_select(0, order);
+    if (input.dense.defined() && input.dense.size(1) > 0)
+      in.dense = input.dense.index_select(0, order);
+    in.scenario = input.scenario.index_select(0, order);
+  }
+  torch::Tensor z = ScenarioInput(in);
   std::vector<torch::Tensor> cores = Cores(z);
-  torch::Tensor flat = FlattenInputs(input.embeddings, input.dense);
+  torch::Tensor flat = FlattenInputs(in.embeddings, in.dense);
+  FactorRouting routing =
+      LinearModulationImpl::Route(in.scenario, config_.num_scenarios, options_.shared,
+                                  options_.specific, /*sorted=*/true, flat.options());
+  torch::Tensor logits = ModulatedMlp(flat, cores, routing).squeeze(1);
+  if (backbone_->NonMlpFlops() > 0) logits = logits + backbone_->NonMlpLogit(in, flat);
   ModelOutput out;
-  out.logits = ModulatedMlp(flat, cores, input.scenario).squeeze(1);
-  if (backbone_->NonMlpFlops() > 0) out.logits = out.logits + backbone_->NonMlpLogit(input, flat);
+  out.logits = sort ? torch::zeros_like(logits).index_copy(0, order, logits) : logits;
   const bool mi_on = options_.mi != "none" && options_.beta != 0;
-  if (is_training() && mi_on && input.scenario.size(0) > 1) {
-    out.aux_losses.emplace_back("mi", options_.beta * MiLoss(z, cores, input.scenario));
+  if (is_training() && mi_on && in.scenario.size(0) > 1) {
+    out.aux_losses.emplace_back("mi", options_.beta * MiLoss(z, cores, in.scenario));
   }
   return out;
 }

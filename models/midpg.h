@@ -19,6 +19,19 @@
 
 namespace msrec {
 
+// How the modulated layers evaluate x (W (*) Omega):
+//   kInput:  sum_a ((x (*) P[:,a]) W) (*) (C Q^T)[a,:] with one GEMM of the
+//            stacked (B*r) x din inputs x (*) P[:,a] by W;
+//   kWeight: the same sum with P folded into the weights: rows sorted by
+//            scenario, each scenario's rows times [W; diag(P_k[:,a]) W]_a in one
+//            GEMM, so no B x r x din tensor exists (cheaper while the present
+//            scenarios' folded weights, S x (r+1) x din x dout, are smaller
+//            than the batch's B x r x din);
+//   kAuto:   kWeight when (present scenarios) * dout <= B, else kInput;
+//   kMaterialized: builds every instance's din x dout Omega (a reference for
+//            tests and benchmarks, far slower).
+enum class ModulationPath { kAuto, kInput, kWeight, kMaterialized };
+
 // MI-DPG's options, read from ModelConfig::extra (--model_opts "key=value;...").
 struct MidpgOptions {
   // Backbone whose MLP is modulated: "dnn", "deepfm" or "dcn" ("backbone").
@@ -47,9 +60,10 @@ struct MidpgOptions {
   bool shared = true;
   // Scenario-specific factors P_lk, Q_lk ("no_specific=1" removes them).
   bool specific = true;
-  // Builds each instance's din x dout Omega explicitly ("materialize=1"). Same
-  // values as the default low-rank evaluation, far slower: tests/benchmarks only.
-  bool materialize = false;
+  // How x (W (*) Omega) is evaluated (see ModulationPath): "path" = auto
+  // (default), input or weight; "materialize=1" selects kMaterialized (same
+  // values, far slower: tests and benchmarks only).
+  ModulationPath path = ModulationPath::kAuto;
   // MI term: "infonce" (default), "cls" (scenario-classification bound) or "none".
   std::string mi = "infonce";
   // Weight of the MI term in the loss ("beta").
@@ -77,43 +91,62 @@ struct MidpgOptions {
 // averaged with the b->a direction when `symmetric`. a, b: B x D, B >= 1.
 torch::Tensor InfoNce(const torch::Tensor& a, const torch::Tensor& b, double tau, bool symmetric);
 
+// A batch's layout for the modulated layers, built once per batch.
+struct FactorRouting {
+  torch::Tensor scenario;  // B int64
+  // B x (K if specific factors, + 1 if shared): one-hot of the scenario, then a
+  // column of ones. Selects and sums each instance's factor blocks by GEMM.
+  torch::Tensor selector;
+  // When the rows are sorted by scenario: the row count of every scenario
+  // (specific factors), or {B} (shared factors only). Empty: rows unsorted,
+  // kWeight unavailable.
+  std::vector<int64_t> segment_sizes;
+};
+
 // The modulation of one linear layer din -> dout of a backbone's MLP: it turns
 // y = x W + b into y = x (W (*) Omega) + b, Omega = 1 + P C Q^T. It holds the
 // factors; the Linear itself stays owned (and registered) by the backbone.
-// Factors are stored transposed (r x din, r x dout) so that the gathered
-// per-instance factors are contiguous B x r x din / B x r x dout.
+// Factors are stored transposed (r x din, r x dout).
 class LinearModulationImpl : public torch::nn::Module {
  public:
   LinearModulationImpl(torch::nn::Linear linear, int64_t rank, int64_t num_scenarios, bool shared,
                        bool specific, double factor_std);
-  // Which factor blocks each instance uses: B x (K if specific, + 1 if shared),
-  // one-hot of the scenario then a column of ones. Same for every layer, so the
-  // model builds it once per batch.
-  static torch::Tensor Selector(const torch::Tensor& scenario, int64_t num_scenarios, bool shared,
-                                bool specific, const torch::TensorOptions& options);
-  // x: B x din, core: B x r x r, scenario: B int64, selector: Selector(scenario).
-  // Returns B x dout. Low-rank path:
-  //   x W + b + sum_a ((x (*) P[:,a]) W) (*) (C Q^T)[a,:]
-  // with one GEMM of (B*r) x din by W; the per-instance P and C Q^T are GEMMs
-  // with the selector (no per-instance small matmuls). `materialize` builds the
-  // B x din x dout Omega from index_select-ed factors instead (a reference).
+  // Builds the routing of `scenario` for these factor settings; `sorted`: the
+  // rows are sorted by scenario (fills segment_sizes).
+  static FactorRouting Route(const torch::Tensor& scenario, int64_t num_scenarios, bool shared,
+                             bool specific, bool sorted, const torch::TensorOptions& options);
+  // x: B x din, core: B x r x r (C of each instance). Returns B x dout. No path
+  // materialises a per-instance matrix except kMaterialized; C Q^T is one GEMM of
+  // C spread over the selector's blocks by the stacked Q blocks.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& core,
-                        const torch::Tensor& scenario, const torch::Tensor& selector,
-                        bool materialize);
-  // Forward flops per instance of the low-rank path (the plain layer included).
+                        const FactorRouting& routing, ModulationPath path);
+  // Forward flops per instance of the kInput path (the plain layer included).
   int64_t Flops() const;
 
  private:
+  // The factors of one forward pass; specific ones stacked (K x r x n).
+  struct Factors {
+    torch::Tensor p_shared, q_shared, p_specific, q_specific;
+  };
+  Factors Stacked() const;
   // The factor blocks stacked: (K specific, then shared) x r x n.
   torch::Tensor Blocks(const torch::Tensor& specific, const torch::Tensor& shared) const;
-  // The reference path.
+  // (C Q^T) of every instance: B x r x dout.
+  torch::Tensor CoreTimesQ(const torch::Tensor& core, const FactorRouting& routing,
+                           const Factors& f) const;
+  torch::Tensor InputPath(const torch::Tensor& x, const torch::Tensor& cq,
+                          const FactorRouting& routing, const Factors& f);
+  torch::Tensor WeightPath(const torch::Tensor& x, const torch::Tensor& cq,
+                           const FactorRouting& routing, const Factors& f);
   torch::Tensor Materialized(const torch::Tensor& x, const torch::Tensor& core,
-                             const torch::Tensor& scenario);
+                             const torch::Tensor& scenario, const Factors& f);
 
   torch::nn::Linear linear_;  // not registered here: a parameter of the backbone
   int64_t in_dim_, out_dim_, rank_, num_blocks_;
-  torch::Tensor p_shared_, q_shared_;      // r x din, r x dout (undefined if no_shared)
-  torch::Tensor p_specific_, q_specific_;  // K x r x din, K x r x dout (undefined if no_specific)
+  torch::Tensor p_shared_, q_shared_;  // r x din, r x dout (undefined if no_shared)
+  // Scenario k's r x din, r x dout, registered as "specific<k>.p", "specific<k>.q"
+  // (empty if no_specific).
+  std::vector<torch::Tensor> p_specific_, q_specific_;
 };
 TORCH_MODULE(LinearModulation);
 
@@ -132,8 +165,8 @@ class MidpgModel : public Model {
   int64_t FlopsPerInstance() const override;
 
   const MidpgOptions& options() const { return options_; }
-  // Switches between the low-rank and the materialised evaluation.
-  void set_materialize(bool on) { options_.materialize = on; }
+  // Switches the evaluation path (all give the same values).
+  void set_path(ModulationPath path) { options_.path = path; }
   // The wrapped backbone; its own Forward is the unmodulated model.
   Backbone& backbone() { return *backbone_; }
 
@@ -145,7 +178,7 @@ class MidpgModel : public Model {
  private:
   // The backbone's MLP over `flat` with modulated Linears. B x 1.
   torch::Tensor ModulatedMlp(const torch::Tensor& flat, const std::vector<torch::Tensor>& cores,
-                             const torch::Tensor& scenario);
+                             const FactorRouting& routing);
   // beta-free MI term for z (B x (dz+d)) and the cores; `scenario` for mi=cls.
   torch::Tensor MiLoss(const torch::Tensor& z, const std::vector<torch::Tensor>& cores,
                        const torch::Tensor& scenario);

@@ -93,6 +93,7 @@ TEST(BridgeTest, SingleValuedFastPathMatchesGather) {
   b.num_cat_fields = 2;
   b.keys = {5, 6, 6, 5};
   b.offsets = {0, 1, 2, 3, 4};
+  b.scenario = {0, 1};
   auto lookup = bridge.Lookup(b, true);
   ASSERT_TRUE(lookup.ok());
   EXPECT_EQ(lookup->unique_keys.size(), 2u);

@@ -14,3 +14,6 @@ target_precompile_headers(midpg_test REUSE_FROM msrec_models)
 msrec_add_test(NAME models_zoo_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/models_zoo_test.cc
                LIBS msrec_models LABELS unit)
 target_precompile_headers(models_zoo_test REUSE_FROM msrec_models)
+msrec_add_test(NAME ssim_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ssim_test.cc
+               LIBS msrec_trainer LABELS unit)
+target_precompile_headers(ssim_test REUSE_FROM msrec_models)

@@ -79,4 +79,22 @@ Status EmbeddingBridge::PushGradients(const EmbeddingLookup& lookup, int64_t ste
                        grad.data_ptr<float>(), step);
 }
 
+ModelInput BatchInput(const Batch& batch, torch::Tensor embeddings) {
+  ModelInput in;
+  in.embeddings = std::move(embeddings);
+  in.dense = torch::from_blob(const_cast<float*>(batch.dense.data()),
+                              {batch.size, int64_t(batch.num_dense)}, torch::kFloat32)
+                 .clone();
+  in.scenario =
+      torch::from_blob(const_cast<int32_t*>(batch.scenario.data()), {batch.size}, torch::kInt32)
+          .to(torch::kInt64);
+  return in;
+}
+
+torch::Tensor BatchLabels(const Batch& batch, int label_index) {
+  torch::Tensor all = torch::from_blob(const_cast<float*>(batch.labels.data()),
+                                       {batch.size, int64_t(batch.num_labels)}, torch::kFloat32);
+  return all.select(1, label_index).clone();
+}
+
 }  // namespace msrec

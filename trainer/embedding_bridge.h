@@ -12,6 +12,7 @@
 
 #include "common/hash.h"
 #include "common/status.h"
+#include "models/model.h"
 #include "parameter_server/ps_client.h"
 #include "trainer/data/batch.h"
 
@@ -53,5 +54,12 @@ class EmbeddingBridge {
   std::vector<int64_t> slots_;    // scratch: open-addressing table of unique indices
   std::vector<uint64_t> salted_;  // scratch: per-scenario keys
 };
+
+// The model inputs of `batch` besides the embeddings: dense features and
+// scenario ids (int64), as owned tensors.
+ModelInput BatchInput(const Batch& batch, torch::Tensor embeddings);
+
+// Column `label_index` of the batch's labels: B floats.
+torch::Tensor BatchLabels(const Batch& batch, int label_index);
 
 }  // namespace msrec

@@ -18,25 +18,6 @@
 namespace msrec {
 namespace {
 
-// Model inputs of a batch (the embeddings come from the bridge).
-ModelInput MakeInput(const Batch& batch, torch::Tensor embeddings) {
-  ModelInput in;
-  in.embeddings = std::move(embeddings);
-  in.dense = torch::from_blob(const_cast<float*>(batch.dense.data()),
-                              {batch.size, int64_t(batch.num_dense)}, torch::kFloat32)
-                 .clone();
-  in.scenario = torch::from_blob(const_cast<int32_t*>(batch.scenario.data()), {batch.size},
-                                 torch::kInt32)
-                    .to(torch::kInt64);
-  return in;
-}
-
-torch::Tensor Labels(const Batch& batch, int label_index) {
-  torch::Tensor all = torch::from_blob(const_cast<float*>(batch.labels.data()),
-                                       {batch.size, int64_t(batch.num_labels)}, torch::kFloat32);
-  return all.select(1, label_index).clone();
-}
-
 // Runs the model over `reader` without gradients, feeding the accumulator and,
 // if `on_batch` is set, handing it each batch and its probabilities.
 template <typename OnBatch>
@@ -52,7 +33,7 @@ Status RunInference(Model& model, EmbeddingBridge& bridge, Reader& reader, int l
     MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup, bridge.Lookup(batch, /*requires_grad=*/false));
     torch::Tensor probs;
     try {
-      probs = torch::sigmoid(model.Forward(MakeInput(batch, lookup.embeddings)).logits).contiguous();
+      probs = torch::sigmoid(model.Forward(BatchInput(batch, lookup.embeddings)).logits).contiguous();
     } catch (const c10::Error& e) {
       return Status::Internal(std::string("model forward failed: ") + e.what_without_backtrace());
     }
@@ -165,6 +146,9 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   ScenarioMap scenario_map;
   if (!options.scenario_map_file.empty()) {
     MSREC_ASSIGN_OR_RETURN(scenario_map, ScenarioMap::Load(options.scenario_map_file));
+  } else if (!options.sharing.selector_dir.empty()) {
+    MSREC_ASSIGN_OR_RETURN(scenario_map,
+                           ScenarioMap::Load(options.sharing.selector_dir + "/scenario_map.tsv"));
   } else {
     MSREC_ASSIGN_OR_RETURN(scenario_map, ScenarioMap::Scan(options.train_files, schema_spec));
   }
@@ -191,6 +175,16 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
             << spec.table.dim << " dims, " << spec.model_config.num_dense << " dense, "
             << spec.model_config.num_scenarios << " scenarios, "
             << CountParameters(*model) << " dense parameters";
+  if (options.sharing.sources() > 0 && options.train_mode != TrainMode::kMultiTask) {
+    return Status::InvalidArgument("SSIM sharing (--ssim_selector, --shared_flags, --ssim_random) "
+                                   "needs --train_mode mt");
+  }
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<SharingPolicy> sharing,
+                         MakeSharingPolicy(options.sharing, scenario_map.values()));
+  bool restored = false;
+  MSREC_RETURN_IF_ERROR(RestoreInitialBackbone(options.sharing.selector_dir, spec.model,
+                                               spec.model_config, model.get(), &restored));
+  if (restored) LOG(INFO) << "backbone restarts from the selector's pre-search state";
   MSREC_ASSIGN_OR_RETURN(EmbeddedStore store,
                          OpenEmbeddedStore(spec.store, options.model_dir, /*load=*/false));
   MSREC_RETURN_IF_ERROR(store.client->CreateTable(spec.table));
@@ -236,19 +230,27 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup, bridge.Lookup(batch, /*requires_grad=*/true));
       result.phases.pull += phase.Seconds();
       phase.Reset();
+      torch::Tensor shared;  // SSIM: per-instance g (0/1), undefined without a policy
+      if (sharing != nullptr) {
+        MSREC_ASSIGN_OR_RETURN(shared, sharing->SharedMask(batch));
+      }
       torch::Tensor loss;
       try {
-        ModelInput input = MakeInput(batch, lookup.embeddings);
-        torch::Tensor labels = Labels(batch, spec.label_index);
+        ModelInput input = BatchInput(batch, lookup.embeddings);
+        torch::Tensor labels = BatchLabels(batch, spec.label_index);
         ModelOutput out;
         if (shared_phase) input.scenario = torch::zeros_like(input.scenario);
-        if (options.train_mode == TrainMode::kAllShared) {
+        if (shared.defined() && shared.sum().item<double>() > 0) {
+          out = model->ForwardAllScenarios(input, spec.model_config.num_scenarios);
+          loss = SsimLoss(out.logits, labels, input.scenario, shared);
+        } else if (options.train_mode == TrainMode::kAllShared) {
           out = model->ForwardAllScenarios(input, spec.model_config.num_scenarios);
           labels = labels.unsqueeze(1).expand_as(out.logits);  // mean over instances and paths
+          loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
         } else {
           out = model->Forward(input);
+          loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
         }
-        loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
         for (auto& aux : out.aux_losses) loss = loss + aux.second;
         optimizer.zero_grad();
         loss.backward();

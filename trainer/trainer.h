@@ -14,6 +14,7 @@
 #include "models/model.h"
 #include "parameter_server/table_config.h"
 #include "trainer/metrics.h"
+#include "trainer/sharing.h"
 
 namespace msrec {
 
@@ -63,6 +64,11 @@ struct TrainOptions {
   std::string metrics_file;              // JSON lines; empty = <model_dir>/metrics.jsonl
   uint64_t seed = 2022;                  // torch and initialisation seed
   std::string rocksdb_path;              // rocksdb store path; empty = <model_dir>/embeddings
+  SharingOptions sharing;                // SSIM shared instances (docs/ssim.md); none by
+                                         // default. Needs train_mode kMultiTask. A selector
+                                         // also fixes the scenario map (its own) unless
+                                         // scenario_map_file is given, and restarts an
+                                         // mt_backbone of its shapes from its initial state
 };
 
 // Wall time of the training loop by phase, in seconds.
