@@ -16,7 +16,11 @@ THREADS=${THREADS:-1}
 GEN_ROWS=${GEN_ROWS:-250000}
 mkdir -p "$OUT"
 
-# row name | msrec flags
+# row name | msrec flags [| ssim search options]. A third field runs
+# `msrec ssim-search` once per dataset and seed with those --model_opts (the
+# selector artefact is cached and reused by every row naming the same options)
+# and retrains the row's model with the frozen selector (k = $SSIM_TOPK).
+SSIM_TOPK=${SSIM_TOPK:-0.95}
 ROWS=(
   "dnn|--model dnn"
   "deepfm|--model deepfm"
@@ -37,6 +41,13 @@ ROWS=(
   "midpg_no_specific|--model midpg --model_opts no_specific=1"
   "midpg_no_shared|--model midpg --model_opts no_shared=1"
   "midpg_no_mi|--model midpg --model_opts mi=none"
+  "ssim_dnn|--model mt_backbone|backbone=dnn"
+  "ssim_deepfm|--model mt_backbone --model_opts backbone=deepfm|backbone=deepfm"
+  "ssim_dcn|--model mt_backbone --model_opts backbone=dcn|backbone=dcn"
+  "ssim_r_dnn|--model mt_backbone --ssim_random --ssim_topk 0.95"
+  "star_ssim|--model star|backbone=dnn"
+  "hmoe_ssim|--model hmoe|backbone=dnn"
+  "midpg_ssim|--model midpg|backbone=dnn"
 )
 
 dataset_flags() {  # $1 dataset -> flags (prepares generated data once)
@@ -65,8 +76,7 @@ for ds in $DATASETS; do
     continue
   fi
   for row in "${ROWS[@]}"; do
-    name=${row%%|*}
-    mflags=${row#*|}
+    IFS='|' read -r name mflags ssim_opts <<< "$row"
     if [ -n "${MODELS:-}" ] && ! [[ " $MODELS " == *" $name "* ]]; then continue; fi
     model=$(echo "$mflags" | sed -E 's/.*--model ([a-z_]+).*/\1/')
     if ! registered "$model"; then
@@ -78,14 +88,30 @@ for ds in $DATASETS; do
       if [ -f "$dir/result.json" ]; then continue; fi
       rm -rf "$dir"
       mkdir -p "$dir"
+      extra=""
+      if [ -n "${ssim_opts:-}" ]; then
+        sel="$OUT/$ds/ssim_selector_${ssim_opts//[=,]/_}/$seed"
+        if [ ! -f "$sel/.done" ]; then
+          rm -rf "$sel"
+          mkdir -p "$(dirname "$sel")"
+          # shellcheck disable=SC2086
+          if ! "$MSREC" ssim-search $flags --model mt_backbone --model_opts "$ssim_opts" --seed "$seed" \
+              --batch_size 2048 --threads "$THREADS" --output "$sel" > "$sel.log" 2>&1; then
+            echo "FAILED ssim-search $ds $ssim_opts $seed: $(tail -1 "$sel.log")"
+            continue
+          fi
+          touch "$sel/.done"
+        fi
+        extra="--ssim_selector $sel --ssim_topk $SSIM_TOPK"
+      fi
       # shellcheck disable=SC2086
-      if ! "$MSREC" train $flags $mflags --model_dir "$dir/model" --seed "$seed" --epochs 10 \
+      if ! "$MSREC" train $flags $mflags $extra --model_dir "$dir/model" --seed "$seed" --epochs 10 \
           --early_stopping_patience 1 --batch_size 2048 --threads "$THREADS" --log_every 100000 \
           > "$dir/stdout" 2> "$dir/stderr"; then
         echo "FAILED $ds $name $seed: $(tail -1 "$dir/stderr")"
         continue
       fi
-      info=$("$MSREC" info $mflags --num_fields "$(sed -nE 's/^num_fields=//p' "$dir/model/job.txt")" \
+      info=$("$MSREC" info ${mflags//--ssim_random/} --num_fields "$(sed -nE 's/^num_fields=//p' "$dir/model/job.txt")" \
         --num_dense "$(sed -nE 's/^num_dense=//p' "$dir/model/job.txt")" \
         --num_scenarios "$(sed -nE 's/^num_scenarios=//p' "$dir/model/job.txt")" 2>/dev/null | tr '\n' ' ')
       rate=$(sed -nE 's/^trained .*\(([0-9]+) samples\/s\)/\1/p' "$dir/stdout")
