@@ -1,4 +1,5 @@
 #include "launch/commands.h"
+#include "common/file_util.h"
 
 #include <cstdio>
 #include <iostream>
@@ -11,7 +12,6 @@
 #include "trainer/data/shard.h"
 #include "trainer/trainer.h"
 
-#include <filesystem>
 #include <set>
 #include <fstream>
 
@@ -42,9 +42,7 @@ Status RunGen() {
   }
   o.zipf_exponent = FLAGS_zipf;
   o.num_dense = FLAGS_num_dense;
-  std::error_code ec;
-  std::filesystem::create_directories(FLAGS_output, ec);
-  if (ec) return Status::IoError("cannot create " + FLAGS_output + ": " + ec.message());
+  MSREC_RETURN_IF_ERROR(MakeDirs(FLAGS_output));
   MSREC_RETURN_IF_ERROR(GenerateCsvSplits(o, FLAGS_output, FLAGS_val_fraction, FLAGS_test_fraction));
   const std::string schema_path = FLAGS_output + "/schema.txt";
   std::ofstream schema(schema_path);

@@ -1,13 +1,13 @@
 // End to end on generated data: gen -> train (embedded default) -> eval -> predict.
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "trainer/data/generator.h"
+#include "common/file_util.h"
 #include "trainer/trainer.h"
 
 namespace msrec {
@@ -20,7 +20,7 @@ class EndToEndTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
   std::string dir_;
 };
 
@@ -29,7 +29,7 @@ TEST_F(EndToEndTest, TrainsToNearBayesAucThenEvalsAndPredicts) {
   gen.seed = 5;
   gen.num_rows = 500000;
   gen.vocab_sizes = {20, 50, 100, 300, 1000};  // learnable vocabularies
-  std::filesystem::create_directories(dir_ + "/data");
+  ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
   ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
 
   JobSpec spec;

@@ -2,7 +2,6 @@
 // the search artefact, retraining with a frozen selector, and export + reuse.
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -10,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "models/multi_scenario.h"
+#include "common/file_util.h"
 #include "models/ssim.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/reader.h"
@@ -124,7 +124,7 @@ class SsimPipelineTest : public ::testing::Test {
     gen.num_scenarios = 3;
     gen.vocab_sizes = {20, 50, 100};
     gen.num_dense = 2;
-    std::filesystem::create_directories(*dir_ + "/data");
+    CHECK(MakeDirs(*dir_ + "/data").ok());
     ASSERT_TRUE(GenerateCsvSplits(gen, *dir_ + "/data").ok());
     spec_ = new JobSpec();
     spec_->model = "mt_backbone";
@@ -144,7 +144,7 @@ class SsimPipelineTest : public ::testing::Test {
     EXPECT_EQ(r->steps, 13);
   }
   static void TearDownTestSuite() {
-    std::filesystem::remove_all(*dir_);
+    CHECK(RemoveTree(*dir_).ok());
     delete dir_;
     delete spec_;
   }
@@ -164,7 +164,7 @@ TEST_F(SsimPipelineTest, SearchWritesTheArtefact) {
   const std::string sel = *dir_ + "/selector";
   for (const char* f : {"job.txt", "scenario_map.tsv", "ssim.txt", "selector.pt", "embeddings.bin",
                         "initial_dense.pt"}) {
-    EXPECT_TRUE(std::filesystem::exists(sel + "/" + f)) << f;
+    EXPECT_TRUE(PathExists(sel + "/" + f)) << f;
   }
   auto a = LoadSsimArtefact(sel);
   ASSERT_TRUE(a.ok()) << a.status().ToString();

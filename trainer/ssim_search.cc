@@ -1,8 +1,8 @@
 #include "trainer/ssim_search.h"
+#include "common/file_util.h"
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -144,9 +144,7 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
         spec.model);
   }
   if (set.batch_size <= 0) return Status::InvalidArgument("batch size must be positive");
-  std::error_code ec;
-  std::filesystem::create_directories(options.output_dir, ec);
-  if (ec) return Status::IoError("cannot create " + options.output_dir + ": " + ec.message());
+  MSREC_RETURN_IF_ERROR(MakeDirs(options.output_dir));
   torch::manual_seed(options.seed);
   at::set_num_threads(options.intra_op_threads);
 

@@ -1,6 +1,6 @@
 #include "trainer/store_factory.h"
+#include "common/file_util.h"
 
-#include <filesystem>
 
 #include "parameter_server/local_client.h"
 #include "parameter_server/memory_store.h"
@@ -36,9 +36,7 @@ Status EmbeddedStore::Restore(const std::string& path, const TableConfig& table)
   client.reset();
   store = nullptr;
   if (kind == "rocksdb") {
-    std::error_code ec;
-    std::filesystem::remove_all(model_dir + "/embeddings", ec);
-    if (ec) return Status::IoError("cannot remove " + model_dir + "/embeddings: " + ec.message());
+    MSREC_RETURN_IF_ERROR(RemoveTree(model_dir + "/embeddings"));
   }
   MSREC_ASSIGN_OR_RETURN(EmbeddedStore fresh, OpenEmbeddedStore(kind, model_dir, /*load=*/false));
   MSREC_RETURN_IF_ERROR(LoadStore(path, fresh.store));

@@ -1,8 +1,8 @@
 #include "trainer/trainer.h"
+#include "common/file_util.h"
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -136,9 +136,7 @@ std::string PhaseTimes::ToString() const {
 Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   if (options.train_files.empty()) return Status::InvalidArgument("no training files (--train)");
   if (options.model_dir.empty()) return Status::InvalidArgument("no model directory (--model_dir)");
-  std::error_code ec;
-  std::filesystem::create_directories(options.model_dir, ec);
-  if (ec) return Status::IoError("cannot create model directory " + options.model_dir + ": " + ec.message());
+  MSREC_RETURN_IF_ERROR(MakeDirs(options.model_dir).WithContext("model directory"));
   torch::manual_seed(options.seed);
   at::set_num_threads(options.intra_op_threads);
 
@@ -337,8 +335,8 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     MSREC_RETURN_IF_ERROR(store.Restore(best_rows, spec.table));
     bridge = EmbeddingBridge(store.client.get(), spec.table.name, spec.table.dim,
                              spec.scenario_private_embeddings);
-    std::filesystem::remove(best_dense);
-    std::filesystem::remove(best_rows);
+    std::remove(best_dense.c_str());
+    std::remove(best_rows.c_str());
   }
   if (!options.test_files.empty()) {
     MSREC_ASSIGN_OR_RETURN(result.test,
