@@ -51,6 +51,7 @@ DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
 DEFINE_int32(threads, 1, "LibTorch intra-op threads");
+DEFINE_string(device, "cpu", "Where the model runs: cpu, cuda, cuda:N (CUDA builds only)");
 DEFINE_string(train_mode, "mt",
               "mt (own scenario's path), all_shared (MT-Backbone-S), st (ST-Backbone: "
               "scenario-private embeddings), finetune (shared epochs, then per scenario)");
@@ -176,6 +177,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.early_stopping_patience = FLAGS_early_stopping_patience;
   o.metrics_file = FLAGS_metrics_file;
   o.seed = FLAGS_seed;
+  o.device = FLAGS_device;
   o.sharing.selector_dir = FLAGS_ssim_selector;
   o.sharing.shared_flags_files = SplitList(FLAGS_shared_flags);
   o.sharing.random = FLAGS_ssim_random;
@@ -233,6 +235,7 @@ EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files) {
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;
+  o.device = FLAGS_device;
   return o;
 }
 

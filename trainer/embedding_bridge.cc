@@ -49,19 +49,21 @@ Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool require
   torch::Tensor rows = torch::empty({num_unique, dim_}, torch::kFloat32);
   MSREC_RETURN_IF_ERROR(
       client_->Pull(table_, out.unique_keys.data(), out.unique_keys.size(), rows.data_ptr<float>()));
+  if (device_ != rows.device()) rows = rows.to(device_);
   rows.set_requires_grad(requires_grad);
   out.rows = rows;
 
   const int64_t bags = batch.size * batch.num_cat_fields;
   // Owned copies: autograd keeps the indices for backward, and the scratch
   // vectors are overwritten by the next Lookup.
-  torch::Tensor indices = torch::from_blob(inverse_.data(), {int64_t(n)}, torch::kInt64).clone();
+  torch::Tensor indices =
+      torch::from_blob(inverse_.data(), {int64_t(n)}, torch::kInt64).to(device_, /*non_blocking=*/false, /*copy=*/true);
   if (int64_t(n) == bags) {  // every field single-valued: a plain gather
     out.embeddings = rows.index_select(0, indices).view({batch.size, batch.num_cat_fields, dim_});
   } else {
     torch::Tensor offsets =
         torch::from_blob(const_cast<int64_t*>(batch.offsets.data()), {bags + 1}, torch::kInt64)
-            .clone();
+            .to(device_, /*non_blocking=*/false, /*copy=*/true);
     auto bagged = torch::embedding_bag(rows, indices, offsets, /*scale_grad_by_freq=*/false,
                                        /*mode=mean*/ 1, /*sparse=*/false,
                                        /*per_sample_weights=*/{}, /*include_last_offset=*/true);
@@ -74,20 +76,21 @@ Status EmbeddingBridge::PushGradients(const EmbeddingLookup& lookup, int64_t ste
   if (lookup.unique_keys.empty()) return Status::OK();
   torch::Tensor grad = lookup.rows.grad();
   if (!grad.defined()) grad = torch::zeros_like(lookup.rows);
-  grad = grad.contiguous();
+  grad = grad.to(torch::kCPU).contiguous();
   return client_->Push(table_, lookup.unique_keys.data(), lookup.unique_keys.size(),
                        grad.data_ptr<float>(), step);
 }
 
 ModelInput BatchInput(const Batch& batch, torch::Tensor embeddings) {
   ModelInput in;
+  const torch::Device device = embeddings.device();
   in.embeddings = std::move(embeddings);
   in.dense = torch::from_blob(const_cast<float*>(batch.dense.data()),
                               {batch.size, int64_t(batch.num_dense)}, torch::kFloat32)
-                 .clone();
+                 .to(device, /*non_blocking=*/false, /*copy=*/true);
   in.scenario =
       torch::from_blob(const_cast<int32_t*>(batch.scenario.data()), {batch.size}, torch::kInt32)
-          .to(torch::kInt64);
+          .to(device, torch::kInt64);
   return in;
 }
 

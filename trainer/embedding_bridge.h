@@ -41,6 +41,10 @@ class EmbeddingBridge {
   // that collects gradients (training); false for evaluation.
   Result<EmbeddingLookup> Lookup(const Batch& batch, bool requires_grad);
 
+  // Where `rows` and `embeddings` live (default CPU). Rows are pulled into host
+  // memory and copied once per batch; gradients come back to the host to push.
+  void set_device(torch::Device device) { device_ = device; }
+
   // Pushes rows.grad() for lookup.unique_keys at `step`. Rows without a
   // gradient (unused) are pushed as zeros: the optimizer still sees them.
   Status PushGradients(const EmbeddingLookup& lookup, int64_t step);
@@ -50,6 +54,7 @@ class EmbeddingBridge {
   std::string table_;
   int dim_;
   bool per_scenario_keys_;
+  torch::Device device_ = torch::kCPU;
   std::vector<int64_t> inverse_;  // scratch: per key, its row in unique_keys
   std::vector<int64_t> slots_;    // scratch: open-addressing table of unique indices
   std::vector<uint64_t> salted_;  // scratch: per-scenario keys

@@ -33,7 +33,9 @@ Status RunInference(Model& model, EmbeddingBridge& bridge, Reader& reader, int l
     MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup, bridge.Lookup(batch, /*requires_grad=*/false));
     torch::Tensor probs;
     try {
-      probs = torch::sigmoid(model.Forward(BatchInput(batch, lookup.embeddings)).logits).contiguous();
+      probs = torch::sigmoid(model.Forward(BatchInput(batch, lookup.embeddings)).logits)
+                  .to(torch::kCPU)
+                  .contiguous();
     } catch (const c10::Error& e) {
       return Status::Internal(std::string("model forward failed: ") + e.what_without_backtrace());
     }
@@ -117,6 +119,18 @@ Status CopyScenarioZeroToAll(Model& model) {
 
 }  // namespace
 
+Result<torch::Device> ParseDevice(const std::string& name) {
+  try {
+    torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      return Status::Unavailable("--device " + name + ": this LibTorch has no CUDA or sees no GPU");
+    }
+    return device;
+  } catch (const c10::Error& e) {
+    return Status::InvalidArgument("--device: '" + name + "' is not a device (cpu, cuda, cuda:1)");
+  }
+}
+
 bool ParseTrainMode(const std::string& name, TrainMode* mode) {
   if (name == "mt") *mode = TrainMode::kMultiTask;
   else if (name == "all_shared") *mode = TrainMode::kAllShared;
@@ -169,6 +183,11 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
 
   MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model,
                          BuiltinModels().Create(spec.model, spec.model_config));
+  MSREC_ASSIGN_OR_RETURN(const torch::Device device, ParseDevice(options.device));
+  if (!device.is_cpu() && options.sharing.sources() > 0) {
+    return Status::InvalidArgument("SSIM sharing runs on the CPU only for now (--device cpu)");
+  }
+  model->to(device);
   LOG(INFO) << "model " << spec.model << ": " << spec.model_config.num_fields << " fields x "
             << spec.table.dim << " dims, " << spec.model_config.num_dense << " dense, "
             << spec.model_config.num_scenarios << " scenarios, "
@@ -188,6 +207,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   MSREC_RETURN_IF_ERROR(store.client->CreateTable(spec.table));
   EmbeddingBridge bridge(store.client.get(), spec.table.name, spec.table.dim,
                          spec.scenario_private_embeddings);
+  bridge.set_device(device);
   torch::optim::Adam optimizer(
       model->parameters(),
       torch::optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
@@ -235,7 +255,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       torch::Tensor loss;
       try {
         ModelInput input = BatchInput(batch, lookup.embeddings);
-        torch::Tensor labels = BatchLabels(batch, spec.label_index);
+        torch::Tensor labels = BatchLabels(batch, spec.label_index).to(device);
         ModelOutput out;
         if (shared_phase) input.scenario = torch::zeros_like(input.scenario);
         if (shared.defined() && shared.sum().item<double>() > 0) {
@@ -335,6 +355,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     MSREC_RETURN_IF_ERROR(store.Restore(best_rows, spec.table));
     bridge = EmbeddingBridge(store.client.get(), spec.table.name, spec.table.dim,
                              spec.scenario_private_embeddings);
+    bridge.set_device(device);
     std::remove(best_dense.c_str());
     std::remove(best_rows.c_str());
   }
@@ -359,6 +380,7 @@ struct LoadedJob {
   ScenarioMap scenario_map;
   std::shared_ptr<Model> model;
   EmbeddedStore store;
+  torch::Device device = torch::kCPU;
 };
 
 Result<LoadedJob> LoadJob(const EvalOptions& options) {
@@ -371,6 +393,8 @@ Result<LoadedJob> LoadJob(const EvalOptions& options) {
                          ScenarioMap::Load(options.model_dir + "/scenario_map.tsv"));
   MSREC_ASSIGN_OR_RETURN(job.model, BuiltinModels().Create(job.spec.model, job.spec.model_config));
   MSREC_RETURN_IF_ERROR(LoadDenseParameters(job.model.get(), options.model_dir + "/dense.pt"));
+  MSREC_ASSIGN_OR_RETURN(job.device, ParseDevice(options.device));
+  job.model->to(job.device);
   MSREC_ASSIGN_OR_RETURN(job.store,
                          OpenEmbeddedStore(job.spec.store, options.model_dir, /*load=*/true));
   MSREC_RETURN_IF_ERROR(job.store.client->CreateTable(job.spec.table));
@@ -382,6 +406,7 @@ Result<EvalMetrics> Evaluate(const EvalOptions& options) {
   MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
   EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim,
                          job.spec.scenario_private_embeddings);
+  bridge.set_device(job.device);
   return EvaluateFiles(*job.model, bridge, options.files, job.schema, job.scenario_map,
                        job.spec.label_index, options.batch_size, options.reader_threads,
                        options.max_bad_rows);
@@ -391,6 +416,7 @@ Status Predict(const EvalOptions& options, const std::string& output) {
   MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
   EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim,
                          job.spec.scenario_private_embeddings);
+  bridge.set_device(job.device);
   std::ofstream out(output);
   if (!out) return Status::IoError("cannot open prediction output " + output);
   out << "score\n";

@@ -63,6 +63,7 @@ struct TrainOptions {
                                          // epoch's model; 0 = train every epoch, keep the last
   std::string metrics_file;              // JSON lines; empty = <model_dir>/metrics.jsonl
   uint64_t seed = 2022;                  // torch and initialisation seed
+  std::string device = "cpu";            // "cpu" or "cuda[:i]": where the model runs
   std::string rocksdb_path;              // rocksdb store path; empty = <model_dir>/embeddings
   SharingOptions sharing;                // SSIM shared instances (docs/ssim.md); none by
                                          // default. Needs train_mode kMultiTask. A selector
@@ -100,6 +101,7 @@ struct EvalOptions {
   int intra_op_threads = 1;
   int reader_threads = 1;
   int64_t max_bad_rows = 100;
+  std::string device = "cpu";     // "cpu" or "cuda[:i]"
 };
 
 // Loads a trained model and computes per-scenario metrics on `files`.
@@ -108,6 +110,9 @@ Result<EvalMetrics> Evaluate(const EvalOptions& options);
 // Loads a trained model and writes one probability per input record to
 // `output` ("nan" for a record that was reported as bad).
 Status Predict(const EvalOptions& options, const std::string& output);
+
+// Parses "cpu", "cuda", "cuda:1"; Unavailable if CUDA is asked for but absent.
+Result<torch::Device> ParseDevice(const std::string& name);
 
 // Scenario names of a model directory, index = id.
 Result<std::vector<std::string>> ScenarioNames(const std::string& model_dir);
