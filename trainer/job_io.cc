@@ -1,5 +1,7 @@
 #include "trainer/job_io.h"
 
+#include "common/key_value_file.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -12,17 +14,13 @@ std::string JoinInts(const std::vector<int64_t>& v) {
   return s;
 }
 
-Result<std::vector<int64_t>> ParseInts(const std::string& s) {
+// "64,32" -> {64, 32}; throws std::invalid_argument on a bad item.
+std::vector<int64_t> ParseInts(const std::string& s) {
   std::vector<int64_t> out;
   std::stringstream in(s);
   std::string item;
   while (std::getline(in, item, ',')) {
-    if (item.empty()) continue;
-    try {
-      out.push_back(std::stoll(item));
-    } catch (...) {
-      return Status::InvalidArgument("not an integer list: '" + s + "'");
-    }
+    if (!item.empty()) out.push_back(std::stoll(item));
   }
   return out;
 }
@@ -58,52 +56,38 @@ Status SaveJobSpec(const JobSpec& spec, const std::string& path) {
 }
 
 Result<JobSpec> LoadJobSpec(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot open " + path + " (is it a model directory?)");
   JobSpec spec;
   ModelConfig& c = spec.model_config;
   SparseOptimizerConfig& o = spec.table.optimizer;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    const size_t eq = line.find('=');
-    const std::string where = path + ":" + std::to_string(line_no);
-    if (eq == std::string::npos) return Status::Corruption(where + ": expected key=value");
-    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    try {
-      if (key == "format") {
-        if (value != "1") return Status::Corruption(where + ": unsupported format " + value);
-      } else if (key == "model") spec.model = value;
-      else if (key == "num_fields") c.num_fields = std::stoi(value);
-      else if (key == "embedding_dim") c.embedding_dim = std::stoi(value);
-      else if (key == "num_dense") c.num_dense = std::stoi(value);
-      else if (key == "num_scenarios") c.num_scenarios = std::stoi(value);
-      else if (key == "hidden") { MSREC_ASSIGN_OR_RETURN(c.hidden, ParseInts(value)); }
-      else if (key == "batch_norm") c.batch_norm = value == "1";
-      else if (key == "dropout") c.dropout = std::stod(value);
-      else if (key.rfind("extra.", 0) == 0) c.extra[key.substr(6)] = value;
-      else if (key == "schema") spec.schema = value;
-      else if (key == "table") spec.table.name = value;
-      else if (key == "dim") spec.table.dim = std::stoi(value);
-      else if (key == "init_scale") spec.table.init_scale = std::stof(value);
-      else if (key == "seed") spec.table.seed = std::stoull(value);
-      else if (key == "sparse_optimizer") o.kind = SparseOptimizerKind(std::stoi(value));
-      else if (key == "sparse_lr") o.learning_rate = std::stof(value);
-      else if (key == "sparse_beta1") o.beta1 = std::stof(value);
-      else if (key == "sparse_beta2") o.beta2 = std::stof(value);
-      else if (key == "sparse_epsilon") o.epsilon = std::stof(value);
-      else if (key == "sparse_initial_accumulator") o.initial_accumulator = std::stof(value);
-      else if (key == "sparse_weight_decay") o.weight_decay = std::stof(value);
-      else if (key == "store") spec.store = value;
-      else if (key == "label_index") spec.label_index = std::stoi(value);
-      else if (key == "scenario_private_embeddings") spec.scenario_private_embeddings = value == "1";
-      else return Status::Corruption(where + ": unknown key '" + key + "'");
-    } catch (const std::exception&) {
-      return Status::Corruption(where + ": bad value '" + value + "' for " + key);
-    }
-  }
+  MSREC_RETURN_IF_ERROR(ReadKeyValueFile(
+      path, "a model directory", 1, [&](const std::string& key, const std::string& value) {
+        if (key == "model") spec.model = value;
+        else if (key == "num_fields") c.num_fields = std::stoi(value);
+        else if (key == "embedding_dim") c.embedding_dim = std::stoi(value);
+        else if (key == "num_dense") c.num_dense = std::stoi(value);
+        else if (key == "num_scenarios") c.num_scenarios = std::stoi(value);
+        else if (key == "hidden") c.hidden = ParseInts(value);
+        else if (key == "batch_norm") c.batch_norm = value == "1";
+        else if (key == "dropout") c.dropout = std::stod(value);
+        else if (key.rfind("extra.", 0) == 0) c.extra[key.substr(6)] = value;
+        else if (key == "schema") spec.schema = value;
+        else if (key == "table") spec.table.name = value;
+        else if (key == "dim") spec.table.dim = std::stoi(value);
+        else if (key == "init_scale") spec.table.init_scale = std::stof(value);
+        else if (key == "seed") spec.table.seed = std::stoull(value);
+        else if (key == "sparse_optimizer") o.kind = SparseOptimizerKind(std::stoi(value));
+        else if (key == "sparse_lr") o.learning_rate = std::stof(value);
+        else if (key == "sparse_beta1") o.beta1 = std::stof(value);
+        else if (key == "sparse_beta2") o.beta2 = std::stof(value);
+        else if (key == "sparse_epsilon") o.epsilon = std::stof(value);
+        else if (key == "sparse_initial_accumulator") o.initial_accumulator = std::stof(value);
+        else if (key == "sparse_weight_decay") o.weight_decay = std::stof(value);
+        else if (key == "store") spec.store = value;
+        else if (key == "label_index") spec.label_index = std::stoi(value);
+        else if (key == "scenario_private_embeddings") spec.scenario_private_embeddings = value == "1";
+        else return false;
+        return true;
+      }));
   return spec;
 }
 

@@ -1,4 +1,6 @@
 #include "trainer/ssim_search.h"
+
+#include "common/key_value_file.h"
 #include "common/file_util.h"
 
 #include <cmath>
@@ -75,52 +77,29 @@ Status SaveSsimSettings(const SsimSettings& s, const std::string& path) {
 }
 
 Result<SsimSettings> LoadSsimSettings(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot open " + path + " (is it an ssim-search artefact?)");
   SsimSettings s;
-  std::string line;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    const size_t eq = line.find('=');
-    const std::string where = path + ":" + std::to_string(line_no);
-    if (eq == std::string::npos) return Status::Corruption(where + ": expected key=value");
-    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    try {
-      if (key == "format") {
-        if (value != "1") return Status::Corruption(where + ": unsupported format " + value);
-      } else if (key == "selector_hidden") {
-        s.selector_hidden.clear();
-        std::stringstream items(value);
-        std::string item;
-        while (std::getline(items, item, ',')) {
-          if (!item.empty()) s.selector_hidden.push_back(std::stoll(item));
-        }
-      } else if (key == "eps")
-        s.eps = std::stod(value);
-      else if (key == "t_final")
-        s.t_final = std::stod(value);
-      else if (key == "mask_lambda")
-        s.mask_lambda = std::stod(value);
-      else if (key == "mask_loss") {
-        if (!ParseMaskLossForm(value, &s.mask_loss)) throw std::invalid_argument(value);
-      } else if (key == "backbone_lr")
-        s.backbone_lr = std::stod(value);
-      else if (key == "backbone_weight_decay")
-        s.backbone_weight_decay = std::stod(value);
-      else if (key == "selector_lr")
-        s.selector_lr = std::stod(value);
-      else if (key == "batch_size")
-        s.batch_size = std::stoi(value);
-      else if (key == "steps_in_epoch")
-        s.steps_in_epoch = std::stoll(value);
-      else
-        return Status::Corruption(where + ": unknown key '" + key + "'");
-    } catch (const std::exception&) {
-      return Status::Corruption(where + ": bad value '" + value + "' for " + key);
-    }
-  }
+  MSREC_RETURN_IF_ERROR(ReadKeyValueFile(
+      path, "an ssim-search artefact", 1, [&](const std::string& key, const std::string& value) {
+        if (key == "selector_hidden") {
+          s.selector_hidden.clear();
+          std::stringstream items(value);
+          std::string item;
+          while (std::getline(items, item, ',')) {
+            if (!item.empty()) s.selector_hidden.push_back(std::stoll(item));
+          }
+        } else if (key == "eps") s.eps = std::stod(value);
+        else if (key == "t_final") s.t_final = std::stod(value);
+        else if (key == "mask_lambda") s.mask_lambda = std::stod(value);
+        else if (key == "mask_loss") {
+          if (!ParseMaskLossForm(value, &s.mask_loss)) throw std::invalid_argument(value);
+        } else if (key == "backbone_lr") s.backbone_lr = std::stod(value);
+        else if (key == "backbone_weight_decay") s.backbone_weight_decay = std::stod(value);
+        else if (key == "selector_lr") s.selector_lr = std::stod(value);
+        else if (key == "batch_size") s.batch_size = std::stoi(value);
+        else if (key == "steps_in_epoch") s.steps_in_epoch = std::stoll(value);
+        else return false;
+        return true;
+      }));
   return s;
 }
 

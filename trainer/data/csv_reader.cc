@@ -302,21 +302,8 @@ class CsvReader : public Reader {
 
 Result<std::unique_ptr<Reader>> OpenCsvReader(const std::vector<std::string>& paths,
                                               const ReaderOptions& options) {
-  if (paths.empty()) return Status::InvalidArgument("no input files");
-  if (options.batch_size <= 0) return Status::InvalidArgument("batch_size must be > 0");
   if (options.num_threads <= 0) return Status::InvalidArgument("num_threads must be > 0");
-  if (options.queue_capacity <= 0) return Status::InvalidArgument("queue_capacity must be > 0");
-  if (options.num_parts <= 0 || options.part_index < 0 || options.part_index >= options.num_parts) {
-    return Status::InvalidArgument("part_index must be in [0, num_parts)");
-  }
-  uint64_t total = 0;
-  for (const std::string& p : paths) {
-    struct stat st;
-    if (::stat(p.c_str(), &st) != 0) {
-      return Status::IoError("cannot open " + p + ": " + std::strerror(errno));
-    }
-    total += static_cast<uint64_t>(st.st_size);
-  }
+  MSREC_ASSIGN_OR_RETURN(const uint64_t total, CheckReaderInputs(paths, options));
   Schema schema;
   MSREC_ASSIGN_OR_RETURN(OpenFile first, OpenCsvFile(paths[0], options, &schema, nullptr));
   return std::unique_ptr<Reader>(

@@ -1,5 +1,10 @@
 #include "trainer/data/reader.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "trainer/data/csv_reader.h"
 #include "trainer/data/internal/byte_source.h"
 #include "trainer/data/internal/csv_split.h"
@@ -45,6 +50,25 @@ std::string ReaderStats::ToString() const {
   if (blank_lines > 0) s += " blank_lines=" + std::to_string(blank_lines);
   s += " files_done=" + std::to_string(files_done);
   return s;
+}
+
+Result<uint64_t> CheckReaderInputs(const std::vector<std::string>& paths,
+                                   const ReaderOptions& options) {
+  if (paths.empty()) return Status::InvalidArgument("no input files");
+  if (options.batch_size <= 0) return Status::InvalidArgument("batch_size must be > 0");
+  if (options.queue_capacity <= 0) return Status::InvalidArgument("queue_capacity must be > 0");
+  if (options.num_parts <= 0 || options.part_index < 0 || options.part_index >= options.num_parts) {
+    return Status::InvalidArgument("part_index must be in [0, num_parts)");
+  }
+  uint64_t total = 0;
+  for (const std::string& p : paths) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0) {
+      return Status::IoError("cannot open " + p + ": " + std::strerror(errno));
+    }
+    total += static_cast<uint64_t>(st.st_size);
+  }
+  return total;
 }
 
 Result<std::unique_ptr<Reader>> OpenReader(const std::vector<std::string>& paths,

@@ -102,6 +102,12 @@ class Reader {
 Result<std::unique_ptr<Reader>> OpenReader(const std::vector<std::string>& paths,
                                            const ReaderOptions& options);
 
+// Checks the options both readers share (batch size, queue capacity, parts)
+// and returns the total size in bytes of `paths` (for Progress()); IoError
+// names a file that cannot be opened.
+Result<uint64_t> CheckReaderInputs(const std::vector<std::string>& paths,
+                                   const ReaderOptions& options);
+
 // Reads the header of a CSV/TSV file (delimiter 0 = detect).
 Result<std::vector<std::string>> ReadCsvHeader(const std::string& path, char delimiter = 0);
 
