@@ -92,6 +92,65 @@ std::string FormatEta(double seconds) {
   return buf;
 }
 
+// The task loss of one training batch (plus the model's auxiliary losses):
+// own-path BCE; with SSIM's per-instance `shared` mask (0/1, undefined when
+// off) shared instances train every scenario's path; kAllShared trains every
+// path for every instance (MT-Backbone-S).
+torch::Tensor StepLoss(Model& model, const ModelInput& input, const torch::Tensor& labels,
+                       const torch::Tensor& shared, TrainMode mode, int num_scenarios) {
+  ModelOutput out;
+  torch::Tensor loss;
+  if (shared.defined() && shared.sum().item<double>() > 0) {
+    out = model.ForwardAllScenarios(input, num_scenarios);
+    loss = SsimLoss(out.logits, labels, input.scenario, shared);
+  } else if (mode == TrainMode::kAllShared) {
+    out = model.ForwardAllScenarios(input, num_scenarios);
+    // The mean over instances and paths.
+    loss = torch::binary_cross_entropy_with_logits(out.logits, labels.unsqueeze(1).expand_as(out.logits));
+  } else {
+    out = model.Forward(input);
+    loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
+  }
+  for (auto& aux : out.aux_losses) loss = loss + aux.second;
+  return loss;
+}
+
+// Running loss and throughput between two progress lines. Not thread-safe.
+class ProgressWindow {
+ public:
+  void Add(int64_t samples, double loss) {
+    loss_sum_ += loss;
+    ++steps_;
+    samples_ += samples;
+  }
+  // Logs "epoch E step S loss L samples/s R progress P% ETA T", appends the
+  // same as a JSON line to `metrics`, and starts a new window. `fraction` is
+  // the share of the whole job done, `elapsed` its seconds so far.
+  void Log(int epoch, int64_t step, double fraction, double elapsed, std::ostream& metrics) {
+    const double rate = samples_ / std::max(timer_.Seconds(), 1e-9);
+    const double loss = loss_sum_ / std::max<int64_t>(steps_, 1);
+    fraction = std::min(std::max(fraction, 1e-9), 1.0);
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "epoch %d step %lld loss %.5f samples/s %.0f progress %.1f%% ETA %s", epoch,
+                  static_cast<long long>(step), loss, rate, 100 * fraction,
+                  FormatEta(elapsed / fraction - elapsed).c_str());
+    LOG(INFO) << line;
+    metrics << "{\"event\":\"train\",\"epoch\":" << epoch << ",\"step\":" << step
+            << ",\"loss\":" << loss << ",\"samples_per_sec\":" << rate << "}\n";
+    metrics.flush();
+    loss_sum_ = 0;
+    steps_ = 0;
+    samples_ = 0;
+    timer_.Reset();
+  }
+
+ private:
+  double loss_sum_ = 0;
+  int64_t steps_ = 0, samples_ = 0;
+  Timer timer_;
+};
+
 // Finetune's hand-over: every parameter "tower0.X" is copied to "towerK.X".
 Status CopyScenarioZeroToAll(Model& model) {
   torch::NoGradGuard no_grad;
@@ -225,9 +284,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   TrainResult result;
   result.val.overall.auc = -1;
   Timer train_timer;
-  double loss_sum = 0;
-  int64_t loss_count = 0, window_samples = 0;
-  Timer window_timer;
+  ProgressWindow progress;
   bool done = false;
   for (int epoch = 1; epoch <= options.epochs && !done; ++epoch) {
     MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader(options.train_files, schema_spec, scenario_map,
@@ -255,21 +312,9 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       torch::Tensor loss;
       try {
         ModelInput input = BatchInput(batch, lookup.embeddings);
-        torch::Tensor labels = BatchLabels(batch, spec.label_index).to(device);
-        ModelOutput out;
         if (shared_phase) input.scenario = torch::zeros_like(input.scenario);
-        if (shared.defined() && shared.sum().item<double>() > 0) {
-          out = model->ForwardAllScenarios(input, spec.model_config.num_scenarios);
-          loss = SsimLoss(out.logits, labels, input.scenario, shared);
-        } else if (options.train_mode == TrainMode::kAllShared) {
-          out = model->ForwardAllScenarios(input, spec.model_config.num_scenarios);
-          labels = labels.unsqueeze(1).expand_as(out.logits);  // mean over instances and paths
-          loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
-        } else {
-          out = model->Forward(input);
-          loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
-        }
-        for (auto& aux : out.aux_losses) loss = loss + aux.second;
+        loss = StepLoss(*model, input, BatchLabels(batch, spec.label_index).to(device), shared,
+                        options.train_mode, spec.model_config.num_scenarios);
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
@@ -286,32 +331,13 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
         return Status::Internal("loss is " + std::to_string(loss_value) + " at step " +
                                 std::to_string(step) + "; lower the learning rates");
       }
-      loss_sum += loss_value;
-      ++loss_count;
       result.samples += batch.size;
-      window_samples += batch.size;
+      progress.Add(batch.size, loss_value);
       if (step % options.log_every == 0) {
-        const double rate = window_samples / std::max(window_timer.Seconds(), 1e-9);
-        double fraction = options.max_steps > 0
-                              ? double(step) / options.max_steps
-                              : (epoch - 1 + reader->Progress()) / options.epochs;
-        fraction = std::min(std::max(fraction, 1e-9), 1.0);
-        const double elapsed = train_timer.Seconds();
-        const double eta = elapsed / fraction - elapsed;
-        char line[256];
-        std::snprintf(line, sizeof(line),
-                      "epoch %d step %lld loss %.5f samples/s %.0f progress %.1f%% ETA %s", epoch,
-                      static_cast<long long>(step), loss_sum / loss_count, rate, 100 * fraction,
-                      FormatEta(eta).c_str());
-        LOG(INFO) << line;
-        metrics_out << "{\"event\":\"train\",\"epoch\":" << epoch << ",\"step\":" << step
-                    << ",\"loss\":" << loss_sum / loss_count << ",\"samples_per_sec\":" << rate
-                    << "}\n";
-        metrics_out.flush();
-        loss_sum = 0;
-        loss_count = 0;
-        window_samples = 0;
-        window_timer.Reset();
+        const double fraction = options.max_steps > 0
+                                    ? double(step) / options.max_steps
+                                    : (epoch - 1 + reader->Progress()) / options.epochs;
+        progress.Log(epoch, step, fraction, train_timer.Seconds(), metrics_out);
       }
       if (options.max_steps > 0 && step >= options.max_steps) {
         done = true;
