@@ -50,7 +50,7 @@ DEFINE_int32(batch_size, 2048, "Training mini-batch size");
 DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
-DEFINE_int32(threads, 1, "LibTorch intra-op threads");
+DEFINE_int32(threads, 1, "Compute threads: LibTorch intra-op threads; OpenBLAS is held to 1 thread inside them");
 DEFINE_string(device, "cpu", "Where the model runs: cpu, cuda, cuda:N (CUDA builds only)");
 DEFINE_string(train_mode, "mt",
               "mt (own scenario's path), all_shared (MT-Backbone-S), st (ST-Backbone: "

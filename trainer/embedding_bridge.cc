@@ -1,5 +1,7 @@
 #include "trainer/embedding_bridge.h"
 
+#include <dlfcn.h>
+
 #include "common/hash.h"
 
 namespace msrec {
@@ -79,6 +81,14 @@ Status EmbeddingBridge::PushGradients(const EmbeddingLookup& lookup, int64_t ste
   grad = grad.to(torch::kCPU).contiguous();
   return client_->Push(table_, lookup.unique_keys.data(), lookup.unique_keys.size(),
                        grad.data_ptr<float>(), step);
+}
+
+void SetComputeThreads(int intra_op_threads) {
+  at::set_num_threads(intra_op_threads);
+  using SetThreads = void (*)(int);
+  if (auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
+    set_blas(1);
+  }
 }
 
 ModelInput BatchInput(const Batch& batch, torch::Tensor embeddings) {

@@ -60,6 +60,13 @@ class EmbeddingBridge {
   std::vector<uint64_t> salted_;  // scratch: per-scenario keys
 };
 
+// Sets LibTorch's intra-op threads to `intra_op_threads` and OpenBLAS's own
+// thread pool (when OpenBLAS is the BLAS in use) to one thread: LibTorch
+// already parallelises around BLAS calls, and a second pool of spinning BLAS
+// threads on top of the OpenMP ones and the reader threads oversubscribed a
+// 2-core machine (2 intra-op threads ran 3x slower than 1).
+void SetComputeThreads(int intra_op_threads);
+
 // The model inputs of `batch` besides the embeddings: dense features and
 // scenario ids (int64), as owned tensors.
 ModelInput BatchInput(const Batch& batch, torch::Tensor embeddings);

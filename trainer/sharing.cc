@@ -184,7 +184,7 @@ Status RestoreInitialBackbone(const std::string& selector_dir, const std::string
 Result<int64_t> ExportSharedFlags(const SharedFlagsExportOptions& options) {
   if (options.inputs.empty()) return Status::InvalidArgument("no input files (--input)");
   if (options.output.empty()) return Status::InvalidArgument("no output file (--output)");
-  at::set_num_threads(options.intra_op_threads);
+  SetComputeThreads(options.intra_op_threads);
   MSREC_ASSIGN_OR_RETURN(auto selector, SelectorSharing::Open(options.selector_dir, options.topk));
   MSREC_ASSIGN_OR_RETURN(SchemaSpec schema, SchemaSpec::Parse(selector->schema()));
   MSREC_ASSIGN_OR_RETURN(ScenarioMap map,

@@ -125,7 +125,7 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
   if (set.batch_size <= 0) return Status::InvalidArgument("batch size must be positive");
   MSREC_RETURN_IF_ERROR(MakeDirs(options.output_dir));
   torch::manual_seed(options.seed);
-  at::set_num_threads(options.intra_op_threads);
+  SetComputeThreads(options.intra_op_threads);
 
   MSREC_ASSIGN_OR_RETURN(SchemaSpec schema_spec, SchemaSpec::Parse(spec.schema));
   ScenarioMap map;

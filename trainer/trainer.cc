@@ -211,7 +211,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   if (options.model_dir.empty()) return Status::InvalidArgument("no model directory (--model_dir)");
   MSREC_RETURN_IF_ERROR(MakeDirs(options.model_dir).WithContext("model directory"));
   torch::manual_seed(options.seed);
-  at::set_num_threads(options.intra_op_threads);
+  SetComputeThreads(options.intra_op_threads);
 
   MSREC_ASSIGN_OR_RETURN(SchemaSpec schema_spec, SchemaSpec::Parse(spec.schema));
   ScenarioMap scenario_map;
@@ -411,7 +411,7 @@ struct LoadedJob {
 
 Result<LoadedJob> LoadJob(const EvalOptions& options) {
   if (options.files.empty()) return Status::InvalidArgument("no input files");
-  at::set_num_threads(options.intra_op_threads);
+  SetComputeThreads(options.intra_op_threads);
   LoadedJob job;
   MSREC_ASSIGN_OR_RETURN(job.spec, LoadJobSpec(options.model_dir + "/job.txt"));
   MSREC_ASSIGN_OR_RETURN(job.schema, SchemaSpec::Parse(job.spec.schema));
