@@ -19,11 +19,13 @@
 namespace msrec {
 namespace {
 
+constexpr int kWarmup = 8;
+
 double MedianStepMs(Model& model, const ModelConfig& c, int64_t batch, int steps) {
   model.train();
   torch::optim::Adam opt(model.parameters(), torch::optim::AdamOptions(1e-3));
   std::vector<double> times;
-  for (int s = 0; s < steps + 3; ++s) {
+  for (int s = 0; s < steps + kWarmup; ++s) {
     ModelInput in;
     in.embeddings = torch::randn({batch, c.num_fields, c.embedding_dim}).requires_grad_(true);
     in.dense = torch::randn({batch, c.num_dense});
@@ -38,7 +40,7 @@ double MedianStepMs(Model& model, const ModelConfig& c, int64_t batch, int steps
     opt.step();
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (s >= 3) times.push_back(ms);  // the first steps warm up allocators and kernels
+    if (s >= kWarmup) times.push_back(ms);  // the first steps warm up allocators and kernels
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
