@@ -93,6 +93,42 @@ TEST_F(EndToEndTest, TrainsToNearBayesAucThenEvalsAndPredicts) {
   }
 }
 
+// Early stopping keeps the best epoch: the saved model reproduces the kept
+// epoch's validation metrics, whichever epoch that was.
+TEST_F(EndToEndTest, EarlyStoppingKeepsTheBestEpochsModel) {
+  GeneratorOptions gen;
+  gen.seed = 9;
+  gen.num_rows = 40000;
+  gen.vocab_sizes = {20, 50, 2000, 20000};
+  ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
+  ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
+  JobSpec spec;
+  spec.model = "mt_backbone";
+  spec.model_config.hidden = {64, 32};
+  spec.schema = SyntheticModel(gen).SchemaSpecString();
+  spec.table.optimizer.learning_rate = 0.05f;  // large steps: validation AUC peaks early
+  TrainOptions options;
+  options.train_files = {dir_ + "/data/train.csv"};
+  options.val_files = {dir_ + "/data/val.csv"};
+  options.model_dir = dir_ + "/model";
+  options.epochs = 6;
+  options.batch_size = 512;
+  options.learning_rate = 0.01;
+  options.early_stopping_patience = 1;
+  auto result = Train(spec, options);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_GE(result->best_epoch, 1);
+  EvalOptions eval;
+  eval.model_dir = options.model_dir;
+  eval.files = options.val_files;
+  auto metrics = Evaluate(eval);
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  EXPECT_NEAR(metrics->overall.auc, result->val.overall.auc, 1e-6) << "kept epoch "
+                                                                   << result->best_epoch;
+  EXPECT_NEAR(metrics->overall.logloss, result->val.overall.logloss, 1e-6);
+  EXPECT_FALSE(PathExists(options.model_dir + "/best_embeddings.bin"));  // snapshot cleaned up
+}
+
 TEST_F(EndToEndTest, TooManyBadRowsStopsTheJobWithFileAndLine) {
   std::ofstream(dir_ + "/t.csv") << "label,scenario,a\n1,0,x\n0,0,y\n2,0,z\n1,1,w\n";
   JobSpec spec;
