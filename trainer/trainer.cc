@@ -151,6 +151,55 @@ class ProgressWindow {
   Timer timer_;
 };
 
+// Early stopping on validation AUC. With patience > 0 it snapshots the dense
+// weights and every embedding row whenever validation AUC improves and can
+// restore that snapshot at the end; with patience 0 the last epoch is kept.
+class BestEpochKeeper {
+ public:
+  BestEpochKeeper(int patience, const std::string& model_dir)
+      : patience_(patience),
+        dense_path_(model_dir + "/best_dense.pt"),
+        rows_path_(model_dir + "/best_embeddings.bin") {}
+
+  // Records epoch `epoch`'s validation metrics into `result` if they are the
+  // best so far (or always without patience). Returns true when training
+  // should stop.
+  Result<bool> EndOfEpoch(int epoch, const EvalMetrics& val, Model& model, EmbeddedStore& store,
+                          TrainResult* result) {
+    if (patience_ <= 0 || !(val.overall.auc <= result->val.overall.auc)) {
+      result->val = val;
+      result->best_epoch = epoch;
+      if (patience_ > 0) {
+        MSREC_RETURN_IF_ERROR(SaveDenseParameters(model, dense_path_));
+        MSREC_RETURN_IF_ERROR(store.Snapshot(rows_path_));
+      }
+      return false;
+    }
+    if (epoch - result->best_epoch < patience_) return false;
+    LOG(INFO) << "early stopping after epoch " << epoch << ": best validation AUC "
+              << result->val.overall.auc << " at epoch " << result->best_epoch;
+    return true;
+  }
+
+  // Restores the snapshot of `best_epoch` (if one was taken) into `model` and
+  // `store` and deletes it. Returns whether it restored (the store's client is
+  // then a new object).
+  Result<bool> RestoreBest(int best_epoch, Model* model, EmbeddedStore* store,
+                           const TableConfig& table) {
+    if (patience_ <= 0 || best_epoch <= 0) return false;
+    LOG(INFO) << "restoring the model of epoch " << best_epoch;
+    MSREC_RETURN_IF_ERROR(LoadDenseParameters(model, dense_path_));
+    MSREC_RETURN_IF_ERROR(store->Restore(rows_path_, table));
+    std::remove(dense_path_.c_str());
+    std::remove(rows_path_.c_str());
+    return true;
+  }
+
+ private:
+  const int patience_;
+  const std::string dense_path_, rows_path_;
+};
+
 // Finetune's hand-over: every parameter "tower0.X" is copied to "towerK.X".
 Status CopyScenarioZeroToAll(Model& model) {
   torch::NoGradGuard no_grad;
@@ -279,8 +328,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   if (options.early_stopping_patience > 0 && options.val_files.empty()) {
     return Status::InvalidArgument("early stopping needs validation files (--val)");
   }
-  const std::string best_dense = options.model_dir + "/best_dense.pt";
-  const std::string best_rows = options.model_dir + "/best_embeddings.bin";
+  BestEpochKeeper keeper(options.early_stopping_patience, options.model_dir);
   TrainResult result;
   result.val.overall.auc = -1;
   Timer train_timer;
@@ -357,33 +405,21 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       metrics_out << "{\"event\":\"eval\",\"split\":\"val\",\"epoch\":" << epoch
                   << ",\"step\":" << result.steps << ",\"metrics\":" << val.ToJson() << "}\n";
       metrics_out.flush();
-      if (options.early_stopping_patience <= 0 || !(val.overall.auc <= result.val.overall.auc)) {
-        result.val = val;
-        result.best_epoch = epoch;
-        if (options.early_stopping_patience > 0) {
-          MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model, best_dense));
-          MSREC_RETURN_IF_ERROR(store.Snapshot(best_rows));
-        }
-      } else if (epoch - result.best_epoch >= options.early_stopping_patience) {
-        LOG(INFO) << "early stopping after epoch " << epoch << ": best validation AUC "
-                  << result.val.overall.auc << " at epoch " << result.best_epoch;
-        done = true;
-      }
+      MSREC_ASSIGN_OR_RETURN(const bool stop,
+                             keeper.EndOfEpoch(epoch, val, *model, store, &result));
+      done = done || stop;  // max_steps may have ended the job already
       result.train_seconds -= train_timer.Seconds() - paused;
     } else {
       result.best_epoch = epoch;
     }
   }
   result.train_seconds += train_timer.Seconds();
-  if (options.early_stopping_patience > 0 && result.best_epoch > 0) {
-    LOG(INFO) << "restoring the model of epoch " << result.best_epoch;
-    MSREC_RETURN_IF_ERROR(LoadDenseParameters(model.get(), best_dense));
-    MSREC_RETURN_IF_ERROR(store.Restore(best_rows, spec.table));
+  MSREC_ASSIGN_OR_RETURN(const bool restored_best,
+                         keeper.RestoreBest(result.best_epoch, model.get(), &store, spec.table));
+  if (restored_best) {
     bridge = EmbeddingBridge(store.client.get(), spec.table.name, spec.table.dim,
                              spec.scenario_private_embeddings);
     bridge.set_device(device);
-    std::remove(best_dense.c_str());
-    std::remove(best_rows.c_str());
   }
   if (!options.test_files.empty()) {
     MSREC_ASSIGN_OR_RETURN(result.test,
