@@ -46,16 +46,6 @@ torch::Tensor ScenarioRows::Scatter(const std::vector<torch::Tensor>& parts) con
   return torch::cat(present, 0).index_select(0, inverse_);
 }
 
-torch::Tensor RouteByScenario(std::vector<Mlp>& towers, const torch::Tensor& x,
-                              const torch::Tensor& scenario) {
-  ScenarioRows rows(scenario, int64_t(towers.size()));
-  std::vector<torch::Tensor> parts(towers.size());
-  for (size_t k = 0; k < towers.size(); ++k) {
-    if (!rows.empty(k)) parts[k] = towers[k]->forward(rows.Select(x, k)).squeeze(1);
-  }
-  return rows.Scatter(parts);
-}
-
 MtBackboneModel::MtBackboneModel(const ModelConfig& config) {
   const std::string backbone = config.ExtraString("backbone", "dnn");
   for (int k = 0; k < config.num_scenarios; ++k) {

@@ -56,9 +56,5 @@ class MtBackboneModel : public Model {
   std::vector<std::shared_ptr<Backbone>> towers_;  // registered as "tower<k>"
 };
 
-// Runs `towers[k]` on the rows of `x` whose scenario is k and scatters the
-// B outputs (each tower's output must be B_k x 1) back in row order.
-torch::Tensor RouteByScenario(std::vector<Mlp>& towers, const torch::Tensor& x,
-                              const torch::Tensor& scenario);
 
 }  // namespace msrec

@@ -21,6 +21,18 @@ class EndToEndTest : public ::testing::Test {
     dir_ = tmpl;
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
+
+  // Writes dir_/data/{train,val,test}.csv from `gen` and returns an
+  // MT-Backbone job ([64,32] towers) over their schema.
+  JobSpec GenerateData(const GeneratorOptions& gen) {
+    EXPECT_TRUE(MakeDirs(dir_ + "/data").ok());
+    EXPECT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
+    JobSpec spec;
+    spec.model = "mt_backbone";
+    spec.model_config.hidden = {64, 32};
+    spec.schema = SyntheticModel(gen).SchemaSpecString();
+    return spec;
+  }
   std::string dir_;
 };
 
@@ -29,13 +41,8 @@ TEST_F(EndToEndTest, TrainsToNearBayesAucThenEvalsAndPredicts) {
   gen.seed = 5;
   gen.num_rows = 500000;
   gen.vocab_sizes = {20, 50, 100, 300, 1000};  // learnable vocabularies
-  ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
-  ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
-
-  JobSpec spec;
-  spec.model = "mt_backbone";
-  spec.model_config.hidden = {64, 32};
-  spec.schema = SyntheticModel(gen).SchemaSpecString();
+  JobSpec spec = GenerateData(gen);
+  ASSERT_FALSE(HasFailure());
   spec.table.dim = 16;
   spec.table.optimizer.learning_rate = 3e-3f;
   TrainOptions options;
@@ -100,12 +107,8 @@ TEST_F(EndToEndTest, EarlyStoppingKeepsTheBestEpochsModel) {
   gen.seed = 9;
   gen.num_rows = 40000;
   gen.vocab_sizes = {20, 50, 2000, 20000};
-  ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
-  ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
-  JobSpec spec;
-  spec.model = "mt_backbone";
-  spec.model_config.hidden = {64, 32};
-  spec.schema = SyntheticModel(gen).SchemaSpecString();
+  JobSpec spec = GenerateData(gen);
+  ASSERT_FALSE(HasFailure());
   spec.table.optimizer.learning_rate = 0.05f;  // large steps: validation AUC peaks early
   TrainOptions options;
   options.train_files = {dir_ + "/data/train.csv"};

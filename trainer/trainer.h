@@ -64,7 +64,6 @@ struct TrainOptions {
   std::string metrics_file;              // JSON lines; empty = <model_dir>/metrics.jsonl
   uint64_t seed = 2022;                  // torch and initialisation seed
   std::string device = "cpu";            // "cpu" or "cuda[:i]": where the model runs
-  std::string rocksdb_path;              // rocksdb store path; empty = <model_dir>/embeddings
   SharingOptions sharing;                // SSIM shared instances (docs/ssim.md); none by
                                          // default. Needs train_mode kMultiTask. A selector
                                          // also fixes the scenario map (its own) unless
