@@ -1,6 +1,8 @@
 // Topology: where this process sits in a job (rank, role, local rank).
-// The embedded default is one process that is both worker and server.
-// Multi-process roles (mpirun) arrive with the parameter-server issue.
+// The embedded default is one process that is both worker and server. Under
+// mpirun with --num_servers S, the LAST S ranks of MPI_COMM_WORLD are servers
+// and ranks 0 .. world_size - S - 1 are workers (so rank 0, which logs the
+// metrics, is always a worker).
 #pragma once
 
 #include <string>
@@ -19,6 +21,17 @@ struct Topology {
   // The embedded default: one process, store in-process.
   static Topology Embedded() { return Topology(); }
   bool embedded() const { return world_size == 1 && num_servers == 0; }
+
+  int num_workers() const { return num_servers == 0 ? world_size : world_size - num_servers; }
+  bool is_worker() const { return role != Role::kServer; }
+  bool is_server() const { return role == Role::kServer; }
+  // Index of this worker among the workers (0 .. num_workers - 1); -1 on a server.
+  int worker_index() const { return is_worker() ? rank : -1; }
+  // Index of this server among the servers (0 .. num_servers - 1); -1 on a worker.
+  int server_index() const { return is_server() ? rank - num_workers() : -1; }
+  // Global rank of server `s` (0 <= s < num_servers).
+  int ServerRank(int s) const { return num_workers() + s; }
+
   std::string ToString() const;
 };
 

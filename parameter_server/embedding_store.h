@@ -54,6 +54,11 @@ class EmbeddingStore {
   virtual Status Write(const std::string& table, const uint64_t* keys, size_t n,
                        const std::string* rows) = 0;
 
+  // Removes the rows of `n` keys of `table` as one batch (RocksDB: one
+  // WriteBatch of deletes). Keys without a row are skipped; repeats are fine.
+  // NotFound if the table does not exist.
+  virtual Status Delete(const std::string& table, const uint64_t* keys, size_t n) = 0;
+
   // Makes every write so far durable (RocksDB: flushes the memtables to SST
   // files; memory: nothing to do).
   virtual Status Flush() = 0;
@@ -69,6 +74,13 @@ class EmbeddingStore {
 
   // Exact number of rows of `table` (RocksDB: a full scan, O(rows)).
   virtual Result<uint64_t> Count(const std::string& table) const = 0;
+
+  // Approximate bytes of memory the store holds now, for monitoring (memory:
+  // hash slots and row arena; RocksDB: memtables + table readers (index and
+  // filter blocks outside the block cache) + block cache usage; a cached store:
+  // its cache plus its backing store). 0 when an implementation does not know.
+  // Errors: the failure of a backing store's query.
+  virtual Result<uint64_t> MemoryUsageBytes() const { return uint64_t{0}; }
 };
 
 // Checks a table name for CreateTable (shared by the implementations).

@@ -1,6 +1,22 @@
 #include "parameter_server/local_client.h"
 
 namespace msrec {
+namespace {
+
+class ReadyFuture : public PsFuture {
+ public:
+  explicit ReadyFuture(Status status) : status_(std::move(status)) {}
+  Status Wait(double) override { return status_; }
+
+ private:
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<PsFuture> MakeReadyFuture(Status status) {
+  return std::make_unique<ReadyFuture>(std::move(status));
+}
 
 LocalClient::LocalClient(std::unique_ptr<EmbeddingStore> store) : shard_(std::move(store)) {}
 

@@ -54,6 +54,13 @@ class MemoryStore : public EmbeddingStore {
     return Status::OK();
   }
 
+  Status Delete(const std::string& table, const uint64_t* keys, size_t n) override {
+    MSREC_ASSIGN_OR_RETURN(Table * t, Find(table));
+    std::unique_lock<std::shared_mutex> lock(t->mu);
+    for (size_t i = 0; i < n; ++i) t->rows.Erase(keys[i]);
+    return Status::OK();
+  }
+
   Status Flush() override { return Status::OK(); }
 
   Status ForEach(const std::string& table,
@@ -74,6 +81,16 @@ class MemoryStore : public EmbeddingStore {
     MSREC_ASSIGN_OR_RETURN(Table * t, Find(table));
     std::shared_lock<std::shared_mutex> lock(t->mu);
     return static_cast<uint64_t>(t->rows.size());
+  }
+
+  Result<uint64_t> MemoryUsageBytes() const override {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    uint64_t bytes = 0;
+    for (const auto& [name, t] : tables_) {
+      std::shared_lock<std::shared_mutex> table_lock(t->mu);
+      bytes += t->rows.MemoryBytes();
+    }
+    return bytes;
   }
 
  private:

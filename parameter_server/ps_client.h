@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,20 @@
 #include "parameter_server/table_config.h"
 
 namespace msrec {
+
+// A call in flight (see PsClient::PullAsync). Thread safety: one thread waits.
+class PsFuture {
+ public:
+  virtual ~PsFuture() = default;
+  // Waits until the call has completed or `timeout_s` seconds have passed:
+  // the call's Status, or Timeout naming who did not answer. After a Timeout
+  // the call is abandoned (its buffers may still be written until the
+  // client is destroyed, so a caller that times out should stop).
+  virtual Status Wait(double timeout_s) = 0;
+};
+
+// A future that is already complete with `status`.
+std::unique_ptr<PsFuture> MakeReadyFuture(Status status);
 
 class PsClient {
  public:
@@ -31,6 +46,23 @@ class PsClient {
   // missing rows (from their initial value) first, bumps frequency, sets last step.
   virtual Status Push(const std::string& table, const uint64_t* keys, size_t n, const float* grads,
                       int64_t step) = 0;
+
+  // Asynchronous Pull: starts it and returns; `weights` must stay valid until
+  // the future's Wait returns. `step` is the global step the rows are for
+  // (0: any): a synchronous remote server answers only once the pushes of
+  // step - 1 are applied, so a pull for step t+1 may be issued before the
+  // push of step t. The default runs Pull at once.
+  virtual std::unique_ptr<PsFuture> PullAsync(const std::string& table, const uint64_t* keys,
+                                              size_t n, float* weights, int64_t step) {
+    return MakeReadyFuture(Pull(table, keys, n, weights));
+  }
+
+  // Asynchronous Push (same contract as Push; `grads` must stay valid until
+  // Wait returns). The default runs Push at once.
+  virtual std::unique_ptr<PsFuture> PushAsync(const std::string& table, const uint64_t* keys,
+                                              size_t n, const float* grads, int64_t step) {
+    return MakeReadyFuture(Push(table, keys, n, grads, step));
+  }
 
   // Makes every update durable in the backing store (flushes caches).
   virtual Status Flush() = 0;

@@ -43,15 +43,26 @@ Status FromRocks(const rocksdb::Status& s, const std::string& context) {
 
 rocksdb::ColumnFamilyOptions MakeCfOptions(const RocksDbStoreOptions& o,
                                            const std::shared_ptr<rocksdb::Cache>& cache) {
+  // Each setting's reason: docs/parameter_server.md, "RocksDB settings".
   rocksdb::ColumnFamilyOptions cf;
   cf.compression = rocksdb::kNoCompression;  // float rows barely compress
   cf.bottommost_compression = rocksdb::kNoCompression;
   cf.write_buffer_size = o.write_buffer_bytes;
   cf.max_write_buffer_number = o.max_write_buffer_number;
   cf.level_compaction_dynamic_level_bytes = true;
+  if (o.memtable_bloom) {
+    // A whole-key bloom filter in the memtable: lookups of absent keys skip the
+    // skip-list search (no prefix extractor, so it is whole-key only).
+    cf.memtable_whole_key_filtering = true;
+    cf.memtable_prefix_bloom_size_ratio = 0.02;
+  }
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;
   t.block_size = o.block_size;
+  // A hash index inside each data block: a point lookup finds its key in the
+  // block without a binary search over restart points.
+  t.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+  t.data_block_hash_table_util_ratio = 0.75;
   if (o.bloom_bits_per_key > 0) {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(o.bloom_bits_per_key));
     t.cache_index_and_filter_blocks = true;
@@ -170,6 +181,21 @@ class RocksDbStore : public EmbeddingStore {
     return Status::OK();
   }
 
+  Status Delete(const std::string& table, const uint64_t* keys, size_t n) override {
+    MSREC_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, Find(table));
+    rocksdb::WriteBatch batch;
+    char key_bytes[kKeyBytes];
+    for (size_t i = 0; i < n; ++i) {
+      EncodeKey(keys[i], key_bytes);
+      rocksdb::Status s = batch.Delete(cf, rocksdb::Slice(key_bytes, kKeyBytes));
+      if (!s.ok())
+        return FromRocks(s, Where(table) + ": batching delete of " + std::to_string(keys[i]));
+    }
+    rocksdb::Status s = db_->Write(write_options_, &batch);
+    if (!s.ok()) return FromRocks(s, Where(table) + ": deleting " + std::to_string(n) + " rows");
+    return Status::OK();
+  }
+
   Status Flush() override {
     std::vector<rocksdb::ColumnFamilyHandle*> all;
     {
@@ -208,6 +234,21 @@ class RocksDbStore : public EmbeddingStore {
       return true;
     }));
     return count;
+  }
+
+  Result<uint64_t> MemoryUsageBytes() const override {
+    // Index and filter blocks live in the block cache (cache_index_and_filter_
+    // blocks), so table-readers memory does not count them twice.
+    uint64_t total = cache_->GetUsage();
+    for (const char* property :
+         {"rocksdb.cur-size-all-mem-tables", "rocksdb.estimate-table-readers-mem"}) {
+      uint64_t value = 0;
+      if (!db_->GetAggregatedIntProperty(property, &value)) {
+        return Status::Internal("RocksDB at " + path_ + ": cannot read property " + property);
+      }
+      total += value;
+    }
+    return total;
   }
 
  private:

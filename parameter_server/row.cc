@@ -39,7 +39,7 @@ Status RowCorruption(const std::string& table, uint64_t key, const std::string& 
   return Status::Corruption("table '" + table + "' key " + std::to_string(key) + ": " + what);
 }
 
-bool ValidKind(uint8_t kind) { return kind <= static_cast<uint8_t>(SparseOptimizerKind::kAdam); }
+bool ValidKind(uint8_t kind) { return kind <= static_cast<uint8_t>(SparseOptimizerKind::kFtrl); }
 
 // Checks the parts that do not depend on an expected layout.
 Status CheckSelf(std::string_view bytes, const std::string& table, uint64_t key, Header* h) {

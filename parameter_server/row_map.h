@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace msrec {
@@ -35,11 +36,20 @@ class RowMap {
   }
 
   // Inserts or replaces. A row of the same size is overwritten in place;
-  // another size takes new arena space (the old bytes are not reused: rows of
-  // one table normally all have the same size).
+  // another size takes the space of an erased row of that size or new arena
+  // space (the old bytes are not reused: rows of one table normally all have
+  // the same size).
   void Put(uint64_t key, std::string_view row);
 
+  // Removes `key`; false if it had no row. The row's arena space goes to a
+  // free list of its size and is reused by the next Put of a row that size.
+  // Views of other keys stay valid.
+  bool Erase(uint64_t key);
+
   size_t size() const { return size_; }
+
+  // Bytes held: the slot array plus every arena block (erased rows included).
+  size_t MemoryBytes() const;
 
   // All keys, in no particular order.
   std::vector<uint64_t> Keys() const;
@@ -60,8 +70,9 @@ class RowMap {
   std::vector<Slot> slots_;  // power-of-two size, at most half full
   size_t size_ = 0;
   std::vector<std::unique_ptr<char[]>> blocks_;
-  size_t block_used_ = 0;  // bytes used in blocks_.back()
-  size_t block_size_ = 0;  // size of blocks_.back()
+  size_t block_used_ = 0;                                  // bytes used in blocks_.back()
+  size_t block_size_ = 0;                                  // size of blocks_.back()
+  std::unordered_map<uint32_t, std::vector<char*>> free_;  // erased rows by size
 };
 
 }  // namespace msrec

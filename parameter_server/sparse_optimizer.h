@@ -22,8 +22,10 @@ class SparseOptimizer {
   // Number of state floats stored per row of dimension `dim`.
   virtual int StateFloats(int dim) const = 0;
 
-  // Writes the state of a new row (StateFloats(dim) floats).
-  virtual void InitState(float* state, int dim) const = 0;
+  // Writes the state of a new row (StateFloats(dim) floats) whose weights are
+  // `weights` (dim floats, the table's initial values). Only FTRL reads them:
+  // it starts z so that the weights computed from (z, n) equal `weights`.
+  virtual void InitState(const float* weights, float* state, int dim) const = 0;
 
   // Updates `weights` (dim floats) and `state` (StateFloats(dim) floats) in
   // place from `grad` (dim floats) at global step `step` (>= 1). With weight
@@ -33,11 +35,12 @@ class SparseOptimizer {
 };
 
 // Builds the optimizer of `config`; InvalidArgument on a bad hyperparameter
-// (learning_rate <= 0, beta outside [0, 1), epsilon <= 0, weight_decay < 0,
-// initial_accumulator < 0) or an unknown kind.
+// (learning_rate <= 0, beta1/beta2 outside [0, 1), epsilon <= 0,
+// weight_decay < 0, initial_accumulator < 0, ftrl_beta <= 0, ftrl_l1 < 0,
+// ftrl_l2 < 0) or an unknown kind.
 Result<std::unique_ptr<SparseOptimizer>> MakeSparseOptimizer(const SparseOptimizerConfig& config);
 
-// "sgd" | "adagrad" | "adam".
+// "sgd" | "adagrad" | "adam" | "rowwise_adagrad" | "ftrl" ("unknown" otherwise).
 const char* SparseOptimizerKindName(SparseOptimizerKind kind);
 
 }  // namespace msrec

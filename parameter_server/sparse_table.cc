@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -15,7 +16,8 @@ namespace {
 struct Scratch {
   std::vector<std::pair<uint64_t, uint32_t>> order;  // (key, position in the request)
   std::vector<uint64_t> unique_keys;
-  std::vector<uint32_t> first_pos;  // request position of the first occurrence of unique_keys[u]
+  std::vector<uint64_t> write_keys;  // Push: the keys of rows[0 .. write_keys.size())
+  std::vector<uint32_t> first_pos;   // request position of the first occurrence of unique_keys[u]
   std::vector<std::string> rows;
   std::vector<float> weights;
   std::vector<float> state;
@@ -48,6 +50,15 @@ Status CheckConfig(const TableConfig& c) {
   }
   if (!(c.init_scale >= 0.0f)) {
     return Status::InvalidArgument("table '" + c.name + "': init_scale must be >= 0");
+  }
+  if (c.admit_after < 1) {
+    return Status::InvalidArgument("table '" + c.name + "': admit_after must be >= 1");
+  }
+  if (c.admit_after > 1 && c.admission_capacity == 0) {
+    return Status::InvalidArgument("table '" + c.name + "': admission_capacity must be > 0");
+  }
+  if (c.ttl_steps < 0) {
+    return Status::InvalidArgument("table '" + c.name + "': ttl_steps must be >= 0");
   }
   return ValidateTableName(c.name);
 }
@@ -136,6 +147,7 @@ Status SparseTable::Push(const uint64_t* keys, size_t n, const float* grads, int
   s.weights.resize(dim);
   s.state.resize(std::max(layout_.state_floats(), 1));
   if (s.rows.size() < n) s.rows.resize(n);
+  s.write_keys.clear();
   MSREC_RETURN_IF_ERROR(store_->MultiGetVisit(
       config_.name, s.unique_keys.data(), n, /*sorted=*/true,
       [&](size_t u, bool found, std::string_view row) {
@@ -145,16 +157,67 @@ Status SparseTable::Push(const uint64_t* keys, size_t n, const float* grads, int
         if (found) {
           MSREC_RETURN_IF_ERROR(layout_.Check(row, config_.name, key));
           layout_.Read(row, s.weights.data(), s.state.data(), &frequency, &last_step);
-        } else {
+        } else if (Admit(key)) {
           InitialWeights(key, config_.seed, config_.init_scale, dim, s.weights.data());
-          optimizer_->InitState(s.state.data(), dim);
+          optimizer_->InitState(s.weights.data(), s.state.data(), dim);
+        } else {
+          return Status::OK();  // sighting counted, no row yet
         }
         optimizer_->Apply(s.weights.data(), s.state.data(), grads + pos * static_cast<size_t>(dim),
                           dim, step);
-        layout_.Write(s.weights.data(), s.state.data(), frequency + 1, step, &s.rows[u]);
+        layout_.Write(s.weights.data(), s.state.data(), frequency + 1, step,
+                      &s.rows[s.write_keys.size()]);
+        s.write_keys.push_back(key);
         return Status::OK();
       }));
-  return store_->Write(config_.name, s.unique_keys.data(), n, s.rows.data());
+  if (s.write_keys.empty()) return Status::OK();
+  return store_->Write(config_.name, s.write_keys.data(), s.write_keys.size(), s.rows.data());
+}
+
+bool SparseTable::Admit(uint64_t key) {
+  if (config_.admit_after <= 1) return true;
+  auto it = pending_.find(key);
+  if (it == pending_.end()) {
+    // Full: age every count (halve, forget zeros) until there is room.
+    while (pending_.size() >= config_.admission_capacity) {
+      for (auto p = pending_.begin(); p != pending_.end();) {
+        p->second /= 2;
+        p = p->second == 0 ? pending_.erase(p) : std::next(p);
+      }
+    }
+    it = pending_.emplace(key, 0).first;
+  }
+  if (++it->second < static_cast<uint32_t>(config_.admit_after)) return false;
+  pending_.erase(it);
+  return true;
+}
+
+size_t SparseTable::PendingAdmissions() const {
+  std::lock_guard<std::mutex> lock(push_mu_);
+  return pending_.size();
+}
+
+Result<uint64_t> SparseTable::EvictExpired(int64_t current_step) {
+  if (config_.ttl_steps == 0) return uint64_t{0};
+  std::lock_guard<std::mutex> lock(push_mu_);
+  const int64_t oldest_kept = current_step - config_.ttl_steps;
+  std::vector<uint64_t> expired;
+  Status row_status;
+  MSREC_RETURN_IF_ERROR(store_->ForEach(config_.name, [&](uint64_t key, std::string_view row) {
+    row_status = layout_.Check(row, config_.name, key);
+    if (!row_status.ok()) return false;
+    int64_t last_step = 0;
+    layout_.Read(row, nullptr, nullptr, nullptr, &last_step);
+    if (last_step < oldest_kept) expired.push_back(key);
+    return true;
+  }));
+  MSREC_RETURN_IF_ERROR(row_status);
+  constexpr size_t kDeleteBatch = 65536;
+  for (size_t i = 0; i < expired.size(); i += kDeleteBatch) {
+    const size_t m = std::min(kDeleteBatch, expired.size() - i);
+    MSREC_RETURN_IF_ERROR(store_->Delete(config_.name, expired.data() + i, m));
+  }
+  return static_cast<uint64_t>(expired.size());
 }
 
 SparseShard::SparseShard(std::unique_ptr<EmbeddingStore> store) : store_(std::move(store)) {
@@ -211,5 +274,19 @@ Status SparseShard::Push(const std::string& table, const uint64_t* keys, size_t 
 }
 
 Status SparseShard::Flush() { return store_->Flush(); }
+
+Result<uint64_t> SparseShard::EvictExpired(int64_t current_step) {
+  std::vector<SparseTable*> tables;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    for (const auto& [name, table] : tables_) tables.push_back(table.get());
+  }
+  uint64_t total = 0;
+  for (SparseTable* table : tables) {
+    MSREC_ASSIGN_OR_RETURN(const uint64_t evicted, table->EvictExpired(current_step));
+    total += evicted;
+  }
+  return total;
+}
 
 }  // namespace msrec

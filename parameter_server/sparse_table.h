@@ -11,6 +11,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "common/status.h"
 #include "parameter_server/embedding_store.h"
@@ -25,9 +26,10 @@ namespace msrec {
 // only, so any shard count, batch order or process gives the same values.
 void InitialWeights(uint64_t key, uint64_t seed, float init_scale, int dim, float* out);
 
-// Thread safety: Pull is safe to call concurrently with anything; Push calls on
-// one table are serialized by a mutex (each is a read-modify-write of its
-// rows). A Pull concurrent with a Push sees each row before or after it.
+// Thread safety: Pull is safe to call concurrently with anything; Push and
+// EvictExpired calls on one table are serialized by a mutex (each is a
+// read-modify-write of its rows). A Pull concurrent with a Push sees each row
+// before or after it.
 class SparseTable {
  public:
   // Builds the table; InvalidArgument if `config` is invalid (dim <= 0,
@@ -42,18 +44,38 @@ class SparseTable {
   // See PsClient::Pull. Corruption if a stored row does not match the table.
   Status Pull(const uint64_t* keys, size_t n, float* weights) const;
 
-  // See PsClient::Push. InvalidArgument if keys repeat or step < 1.
+  // See PsClient::Push. InvalidArgument if keys repeat or step < 1. Keys
+  // without a row are subject to admission (TableConfig::admit_after): a key
+  // not yet admitted has its sighting counted and its gradient dropped.
   Status Push(const uint64_t* keys, size_t n, const float* grads, int64_t step);
+
+  // Deletes the rows (and so their optimizer state) whose last push is older
+  // than ttl_steps: last_step < current_step - ttl_steps. Returns how many
+  // were deleted; 0 without a scan when ttl_steps == 0. A deleted key starts
+  // over: initial value, admission count from zero. Scans the whole table
+  // (ForEach) and deletes in batches; Push to this table waits meanwhile.
+  // Errors: the store's, Corruption for a row that does not match the table
+  // (nothing is deleted after it).
+  Result<uint64_t> EvictExpired(int64_t current_step);
+
+  // Keys counted for admission now (tests, monitoring).
+  size_t PendingAdmissions() const;
 
  private:
   SparseTable(const TableConfig& config, std::unique_ptr<SparseOptimizer> optimizer,
               EmbeddingStore* store);
 
+  // Counts one sighting of a key that has no row; true when the key is
+  // admitted now (its count is then forgotten). Caller holds push_mu_.
+  bool Admit(uint64_t key);
+
   const TableConfig config_;
   const std::unique_ptr<SparseOptimizer> optimizer_;
   const RowLayout layout_;
   EmbeddingStore* const store_;
-  std::mutex push_mu_;  // serializes Push
+  mutable std::mutex push_mu_;  // serializes Push and EvictExpired
+  // Sightings of keys waiting for admission; guarded by push_mu_.
+  std::unordered_map<uint64_t, uint32_t> pending_;
 };
 
 // The tables of one store. Thread safety: safe for concurrent calls.
@@ -73,6 +95,10 @@ class SparseShard {
   Status Push(const std::string& table, const uint64_t* keys, size_t n, const float* grads,
               int64_t step);
   Status Flush();
+
+  // SparseTable::EvictExpired on every table; the total deleted. Stops at the
+  // first error.
+  Result<uint64_t> EvictExpired(int64_t current_step);
 
   // The backing store (dumps, checkpoints, tests). Owned by the shard.
   EmbeddingStore* store() const { return store_.get(); }

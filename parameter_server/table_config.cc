@@ -9,6 +9,10 @@ bool ParseSparseOptimizerKind(const std::string& name, SparseOptimizerKind* kind
     *kind = SparseOptimizerKind::kAdagrad;
   } else if (name == "adam") {
     *kind = SparseOptimizerKind::kAdam;
+  } else if (name == "rowwise_adagrad") {
+    *kind = SparseOptimizerKind::kRowwiseAdagrad;
+  } else if (name == "ftrl") {
+    *kind = SparseOptimizerKind::kFtrl;
   } else {
     return false;
   }

@@ -25,7 +25,16 @@ TEST(SparseOptimizerTest, ParseKind) {
   EXPECT_EQ(kind, SparseOptimizerKind::kAdagrad);
   ASSERT_TRUE(ParseSparseOptimizerKind("adam", &kind));
   EXPECT_EQ(kind, SparseOptimizerKind::kAdam);
-  EXPECT_FALSE(ParseSparseOptimizerKind("ftrl", &kind));
+  ASSERT_TRUE(ParseSparseOptimizerKind("rowwise_adagrad", &kind));
+  EXPECT_EQ(kind, SparseOptimizerKind::kRowwiseAdagrad);
+  ASSERT_TRUE(ParseSparseOptimizerKind("ftrl", &kind));
+  EXPECT_EQ(kind, SparseOptimizerKind::kFtrl);
+  EXPECT_FALSE(ParseSparseOptimizerKind("lamb", &kind));
+  // Rows store the numeric kind: the values never change.
+  EXPECT_EQ(static_cast<int>(SparseOptimizerKind::kRowwiseAdagrad), 3);
+  EXPECT_EQ(static_cast<int>(SparseOptimizerKind::kFtrl), 4);
+  EXPECT_STREQ(SparseOptimizerKindName(SparseOptimizerKind::kRowwiseAdagrad), "rowwise_adagrad");
+  EXPECT_STREQ(SparseOptimizerKindName(SparseOptimizerKind::kFtrl), "ftrl");
 }
 
 TEST(SparseOptimizerTest, SgdTwoSteps) {
@@ -73,7 +82,7 @@ TEST(SparseOptimizerTest, AdagradTwoSteps) {
   ASSERT_EQ(opt->StateFloats(2), 2);
   std::vector<float> w = {1.0f, -1.0f};
   std::vector<float> acc(2, -1.0f);
-  opt->InitState(acc.data(), 2);
+  opt->InitState(nullptr, acc.data(), 2);
   EXPECT_EQ(acc, std::vector<float>({0.0f, 0.0f}));
   const float g1[] = {0.5f, 2.0f};
   opt->Apply(w.data(), acc.data(), g1, 2, 1);
@@ -99,7 +108,7 @@ TEST(SparseOptimizerTest, AdagradInitialAccumulator) {
   auto opt = Make(c);
   float w = 0.0f;
   float acc;
-  opt->InitState(&acc, 1);
+  opt->InitState(nullptr, &acc, 1);
   EXPECT_EQ(acc, 0.75f);
   const float g = 0.5f;
   opt->Apply(&w, &acc, &g, 1, 1);
@@ -122,7 +131,7 @@ TEST(SparseOptimizerTest, AdamTwoSteps) {
   ASSERT_EQ(opt->StateFloats(2), 5);  // m[2], v[2], t
   std::vector<float> w = {1.0f, -0.5f};
   std::vector<float> state(5, 7.0f);
-  opt->InitState(state.data(), 2);
+  opt->InitState(nullptr, state.data(), 2);
   EXPECT_EQ(state, std::vector<float>(5, 0.0f));
 
   const float g1[] = {0.5f, 0.0f};
@@ -153,6 +162,78 @@ TEST(SparseOptimizerTest, AdamTwoSteps) {
   EXPECT_NEAR(w[1], -0.50744137f, 2e-6f);
 }
 
+TEST(SparseOptimizerTest, RowwiseAdagradTwoSteps) {
+  SparseOptimizerConfig c;
+  c.kind = SparseOptimizerKind::kRowwiseAdagrad;
+  c.learning_rate = 0.1f;
+  c.epsilon = 1e-8f;
+  auto opt = Make(c);
+  ASSERT_EQ(opt->StateFloats(2), 1);
+  float acc = -1.0f;
+  opt->InitState(nullptr, &acc, 2);
+  EXPECT_EQ(acc, 0.0f);
+  std::vector<float> w = {1.0f, -2.0f};
+  const float g1[] = {3.0f, 4.0f};
+  opt->Apply(w.data(), &acc, g1, 2, 1);
+  // acc = (9 + 16) / 2 = 12.5; rate = 0.1 / sqrt(12.5) = 0.02828427
+  // w = 1 - 3 * rate = 0.91514719; -2 - 4 * rate = -2.11313708
+  EXPECT_NEAR(acc, 12.5f, kTol);
+  EXPECT_NEAR(w[0], 0.91514719f, kTol);
+  EXPECT_NEAR(w[1], -2.11313708f, 2e-6f);
+  const float g2[] = {1.0f, -1.0f};
+  opt->Apply(w.data(), &acc, g2, 2, 2);
+  // acc = 12.5 + 1 = 13.5; rate = 0.1 / sqrt(13.5) = 0.02721655
+  // w = 0.91514719 - rate = 0.88793063; -2.11313708 + rate = -2.08592053
+  EXPECT_NEAR(acc, 13.5f, kTol);
+  EXPECT_NEAR(w[0], 0.88793063f, kTol);
+  EXPECT_NEAR(w[1], -2.08592053f, 2e-6f);
+}
+
+TEST(SparseOptimizerTest, FtrlTwoSteps) {
+  SparseOptimizerConfig c;
+  c.kind = SparseOptimizerKind::kFtrl;
+  c.learning_rate = 0.5f;  // alpha
+  c.ftrl_beta = 1.0f;
+  c.ftrl_l1 = 0.1f;
+  c.ftrl_l2 = 0.2f;
+  auto opt = Make(c);
+  ASSERT_EQ(opt->StateFloats(2), 4);  // z[2], n[2]
+  std::vector<float> w = {0.05f, 0.0f};
+  std::vector<float> state(4, -1.0f);
+  opt->InitState(w.data(), state.data(), 2);
+  // D0 = beta / alpha + l2 = 2.2; z = -(w D0 + sign(w) l1): -(0.11 + 0.1) = -0.21, 0.
+  // Check: w = -(z + l1) / D0 = 0.11 / 2.2 = 0.05, the initial weight is kept.
+  EXPECT_NEAR(state[0], -0.21f, kTol);
+  EXPECT_EQ(state[1], 0.0f);
+  EXPECT_EQ(state[2], 0.0f);
+  EXPECT_EQ(state[3], 0.0f);
+  const float g1[] = {0.3f, -0.2f};
+  opt->Apply(w.data(), state.data(), g1, 2, 1);
+  // j=0: n = 0.09; sigma = 0.3 / 0.5 = 0.6; z = -0.21 + 0.3 - 0.6 * 0.05 = 0.06;
+  //      |z| <= l1, so w = 0.
+  // j=1: n = 0.04; sigma = 0.2 / 0.5 = 0.4; z = 0 - 0.2 - 0 = -0.2;
+  //      w = -(-0.2 + 0.1) / ((1 + 0.2) / 0.5 + 0.2) = 0.1 / 2.6 = 0.03846154
+  EXPECT_NEAR(state[0], 0.06f, kTol);
+  EXPECT_NEAR(state[1], -0.2f, kTol);
+  EXPECT_NEAR(state[2], 0.09f, kTol);
+  EXPECT_NEAR(state[3], 0.04f, kTol);
+  EXPECT_EQ(w[0], 0.0f);
+  EXPECT_NEAR(w[1], 0.03846154f, kTol);
+  const float g2[] = {-0.4f, 0.1f};
+  opt->Apply(w.data(), state.data(), g2, 2, 2);
+  // j=0: n = 0.25; sigma = (0.5 - 0.3) / 0.5 = 0.4; z = 0.06 - 0.4 - 0 = -0.34;
+  //      w = -(-0.34 + 0.1) / ((1 + 0.5) / 0.5 + 0.2) = 0.24 / 3.2 = 0.075
+  // j=1: n = 0.05; sigma = (0.22360680 - 0.2) / 0.5 = 0.04721360;
+  //      z = -0.2 + 0.1 - 0.04721360 * 0.03846154 = -0.10181591;
+  //      w = 0.00181591 / ((1 + 0.22360680) / 0.5 + 0.2) = 0.00181591 / 2.64721360 = 0.00068597
+  EXPECT_NEAR(state[0], -0.34f, kTol);
+  EXPECT_NEAR(state[1], -0.10181591f, kTol);
+  EXPECT_NEAR(state[2], 0.25f, kTol);
+  EXPECT_NEAR(state[3], 0.05f, kTol);
+  EXPECT_NEAR(w[0], 0.075f, kTol);
+  EXPECT_NEAR(w[1], 0.00068597f, kTol);
+}
+
 TEST(SparseOptimizerTest, RejectsBadHyperparameters) {
   SparseOptimizerConfig c;
   c.learning_rate = 0.0f;
@@ -167,6 +248,22 @@ TEST(SparseOptimizerTest, RejectsBadHyperparameters) {
   c = SparseOptimizerConfig();
   c.weight_decay = -0.1f;
   EXPECT_EQ(MakeSparseOptimizer(c).status().code(), Status::Code::kInvalidArgument);
+  c = SparseOptimizerConfig();
+  c.kind = SparseOptimizerKind::kRowwiseAdagrad;
+  c.epsilon = 0.0f;
+  EXPECT_EQ(MakeSparseOptimizer(c).status().code(), Status::Code::kInvalidArgument);
+  c = SparseOptimizerConfig();
+  c.kind = SparseOptimizerKind::kFtrl;
+  c.ftrl_beta = 0.0f;
+  EXPECT_EQ(MakeSparseOptimizer(c).status().code(), Status::Code::kInvalidArgument);
+  c.ftrl_beta = 1.0f;
+  c.ftrl_l1 = -0.1f;
+  EXPECT_EQ(MakeSparseOptimizer(c).status().code(), Status::Code::kInvalidArgument);
+  c.ftrl_l1 = 0.0f;
+  c.ftrl_l2 = -0.1f;
+  EXPECT_EQ(MakeSparseOptimizer(c).status().code(), Status::Code::kInvalidArgument);
+  c.ftrl_l2 = 0.0f;
+  EXPECT_TRUE(MakeSparseOptimizer(c).ok());
 }
 
 }  // namespace

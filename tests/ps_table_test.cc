@@ -1,5 +1,6 @@
 // SparseTable / LocalClient semantics: deterministic initial values, argument
-// checks, table config checks, corrupt rows, concurrent use.
+// checks, table config checks, corrupt rows, concurrent use, the new
+// optimizers through a table, admission, TTL eviction.
 #include <algorithm>
 #include <random>
 #include <thread>
@@ -7,8 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include "parameter_server/cached_store.h"
 #include "parameter_server/local_client.h"
 #include "parameter_server/memory_store.h"
+#include "parameter_server/row.h"
 #include "parameter_server/sparse_table.h"
 
 namespace msrec {
@@ -143,6 +146,152 @@ TEST(SparseTableTest, ConcurrentPullAndPush) {
     });
   }
   for (auto& th : threads) th.join();
+}
+
+// A row pushed with zero gradients under FTRL keeps its initial value (z
+// starts where the computed weight is the initial weight); row-wise Adagrad
+// stores one state float.
+TEST(SparseTableTest, NewOptimizersThroughTheTable) {
+  SparseShard shard(MakeMemoryStore());
+  TableConfig ftrl = Config(4, SparseOptimizerKind::kFtrl);
+  ftrl.name = "ftrl";
+  ftrl.optimizer.learning_rate = 0.05f;
+  ftrl.optimizer.ftrl_l1 = 0.0f;
+  TableConfig rowwise = Config(4, SparseOptimizerKind::kRowwiseAdagrad);
+  rowwise.name = "rowwise";
+  ASSERT_TRUE(shard.CreateTable(ftrl).ok());
+  ASSERT_TRUE(shard.CreateTable(rowwise).ok());
+  const uint64_t key = 42;
+  const float zero[4] = {};
+  std::vector<float> init(4), w(4);
+  InitialWeights(key, ftrl.seed, ftrl.init_scale, 4, init.data());
+  ASSERT_TRUE(shard.Push("ftrl", &key, 1, zero, 1).ok());
+  ASSERT_TRUE(shard.Pull("ftrl", &key, 1, w.data()).ok());
+  for (int j = 0; j < 4; ++j) EXPECT_NEAR(w[j], init[j], 1e-7f);
+  ASSERT_TRUE(shard.Push("rowwise", &key, 1, zero, 1).ok());
+  std::vector<std::string> rows;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(shard.store()->MultiGet("rowwise", &key, 1, true, &rows, &found).ok());
+  Row row;
+  ASSERT_TRUE(DecodeRow(rows[0], "rowwise", key, &row).ok());
+  EXPECT_EQ(row.kind, SparseOptimizerKind::kRowwiseAdagrad);
+  EXPECT_EQ(row.state.size(), 1u);
+}
+
+TEST(SparseTableTest, AdmissionAfterNPushes) {
+  auto store = MakeMemoryStore();
+  TableConfig c = Config(4);
+  c.admit_after = 3;
+  ASSERT_TRUE(store->CreateTable(c.name).ok());
+  auto table = SparseTable::Create(c, store.get());
+  ASSERT_TRUE(table.ok());
+  const uint64_t keys[] = {7, 8};
+  const float grads[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  std::vector<float> init(8), w(8);
+  InitialWeights(7, c.seed, c.init_scale, 4, init.data());
+  InitialWeights(8, c.seed, c.init_scale, 4, init.data() + 4);
+  for (int64_t step = 1; step <= 2; ++step) {
+    ASSERT_TRUE(table.value()->Push(keys, 2, grads, step).ok());
+    EXPECT_EQ(store->Count(c.name).value(), 0u) << "no row before admission";
+    ASSERT_TRUE(table.value()->Pull(keys, 2, w.data()).ok());
+    EXPECT_EQ(w, init);
+  }
+  EXPECT_EQ(table.value()->PendingAdmissions(), 2u);
+  ASSERT_TRUE(table.value()->Push(keys, 1, grads, 3).ok());  // key 7's third push
+  EXPECT_EQ(store->Count(c.name).value(), 1u);
+  EXPECT_EQ(table.value()->PendingAdmissions(), 1u);
+  ASSERT_TRUE(table.value()->Pull(keys, 2, w.data()).ok());
+  for (int j = 0; j < 4; ++j) EXPECT_LT(w[j], init[j]) << "the admitting push trains the row";
+  EXPECT_TRUE(std::equal(w.begin() + 4, w.end(), init.begin() + 4));
+  std::vector<std::string> rows;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(store->MultiGet(c.name, keys, 1, true, &rows, &found).ok());
+  Row row;
+  ASSERT_TRUE(DecodeRow(rows[0], c.name, 7, &row).ok());
+  EXPECT_EQ(row.frequency, 1u);  // pushes applied
+  EXPECT_EQ(row.last_step, 3);
+}
+
+TEST(SparseTableTest, FullAdmissionMapForgetsRareKeysFirst) {
+  auto store = MakeMemoryStore();
+  TableConfig c = Config(2);
+  c.admit_after = 10;
+  c.admission_capacity = 4;
+  ASSERT_TRUE(store->CreateTable(c.name).ok());
+  auto table = std::move(SparseTable::Create(c, store.get())).value();
+  const float grads[2] = {};
+  const uint64_t frequent = 1;
+  for (int64_t step = 1; step <= 4; ++step)
+    ASSERT_TRUE(table->Push(&frequent, 1, grads, step).ok());
+  for (uint64_t rare = 100; rare < 103; ++rare) ASSERT_TRUE(table->Push(&rare, 1, grads, 5).ok());
+  EXPECT_EQ(table->PendingAdmissions(), 4u);  // full
+  const uint64_t newcomer = 200;
+  ASSERT_TRUE(table->Push(&newcomer, 1, grads, 6).ok());
+  // Counts halved: the rare keys (1 -> 0) are forgotten, key 1 keeps 2.
+  EXPECT_EQ(table->PendingAdmissions(), 2u);
+  // Key 1 needs 10 - 2 = 8 more pushes now.
+  for (int64_t step = 7; step < 14; ++step)
+    ASSERT_TRUE(table->Push(&frequent, 1, grads, step).ok());
+  EXPECT_EQ(store->Count(c.name).value(), 0u);
+  ASSERT_TRUE(table->Push(&frequent, 1, grads, 14).ok());
+  EXPECT_EQ(store->Count(c.name).value(), 1u);
+}
+
+TEST(SparseTableTest, EvictExpiredDeletesRowsWithTheirState) {
+  for (bool cached : {false, true}) {
+    std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+    if (cached) {
+      RowCacheOptions o;
+      o.capacity_bytes = 2048;
+      store = std::move(MakeCachedStore(std::move(store), o)).value();
+    }
+    SparseShard shard(std::move(store));
+    TableConfig c = Config(4, SparseOptimizerKind::kAdagrad);
+    c.ttl_steps = 10;
+    TableConfig forever = Config(4);
+    forever.name = "forever";
+    ASSERT_TRUE(shard.CreateTable(c).ok());
+    ASSERT_TRUE(shard.CreateTable(forever).ok());
+    std::vector<uint64_t> keys(100);
+    for (uint64_t k = 0; k < keys.size(); ++k) keys[k] = k;
+    std::vector<float> grads(keys.size() * 4, 0.5f);
+    ASSERT_TRUE(shard.Push("emb", keys.data(), 100, grads.data(), 5).ok());  // all at step 5
+    ASSERT_TRUE(shard.Push("emb", keys.data(), 30, grads.data(), 12).ok());  // 0..29 at 12
+    ASSERT_TRUE(shard.Push("forever", keys.data(), 100, grads.data(), 1).ok());
+    // At step 15 the rows last pushed before 15 - 10 = 5 expire: none.
+    EXPECT_EQ(shard.EvictExpired(15).value(), 0u);
+    // At step 16: last_step 5 < 6 expires (keys 30..99); "forever" has ttl 0.
+    EXPECT_EQ(shard.EvictExpired(16).value(), 70u);
+    EXPECT_EQ(shard.store()->Count("emb").value(), 30u);
+    EXPECT_EQ(shard.store()->Count("forever").value(), 100u);
+    // An evicted key comes back as a new row: initial value, fresh state.
+    std::vector<float> w(4), init(4);
+    ASSERT_TRUE(shard.Pull("emb", &keys[50], 1, w.data()).ok());
+    InitialWeights(50, c.seed, c.init_scale, 4, init.data());
+    EXPECT_EQ(w, init);
+    ASSERT_TRUE(shard.Push("emb", &keys[50], 1, grads.data(), 17).ok());
+    std::vector<std::string> rows;
+    std::vector<uint8_t> found;
+    ASSERT_TRUE(shard.store()->MultiGet("emb", &keys[50], 1, true, &rows, &found).ok());
+    Row row;
+    ASSERT_TRUE(DecodeRow(rows[0], "emb", 50, &row).ok());
+    EXPECT_EQ(row.frequency, 1u);
+    EXPECT_FLOAT_EQ(row.state[0], 0.25f);  // acc = 0 + 0.5^2: the old state is gone
+  }
+}
+
+TEST(SparseTableTest, AdmissionAndTtlConfigChecks) {
+  auto client = MakeLocalClient(MakeMemoryStore());
+  TableConfig c = Config(4);
+  c.admit_after = 0;
+  EXPECT_EQ(client->CreateTable(c).code(), Status::Code::kInvalidArgument);
+  c = Config(4);
+  c.ttl_steps = -1;
+  EXPECT_EQ(client->CreateTable(c).code(), Status::Code::kInvalidArgument);
+  c = Config(4);
+  c.admit_after = 2;
+  c.admission_capacity = 0;
+  EXPECT_EQ(client->CreateTable(c).code(), Status::Code::kInvalidArgument);
 }
 
 }  // namespace

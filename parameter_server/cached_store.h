@@ -1,0 +1,80 @@
+// A DRAM row cache in front of another EmbeddingStore (normally RocksDB): hot
+// rows are read and rewritten in memory; cold rows go to the backing store
+// when they are evicted (write-back). Details in docs/parameter_server.md,
+// "Row cache".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "parameter_server/embedding_store.h"
+
+namespace msrec {
+
+struct RowCacheOptions {
+  // Byte budget of the cache. Charged per cached row: the row's heap bytes plus
+  // a fixed bookkeeping charge (the LRU list node with the 8-byte key and the
+  // table id, the hash-index node and its bucket; about 140 bytes on 64-bit
+  // Linux). Split evenly over the shards. Must be > 0. Default: 1 GiB.
+  size_t capacity_bytes = size_t{1} << 30;
+  // Number of independently locked shards; a key goes to shard
+  // Mix64(key) % shards, whatever its table. 1..1024. Default: 16.
+  int shards = 16;
+};
+
+// The store returned by MakeCachedStore.
+//
+// Semantics: the same as the backing store's (embedding_store.h), with these
+// additions:
+// - Write puts the rows in the cache marked dirty; the backing store gets them
+//   only when they are evicted (least recently used first, one backing Write
+//   per table per eviction batch) or at Flush. If a write-back fails, the
+//   rows stay cached and dirty and the call that triggered the eviction
+//   returns the error.
+// - MultiGetVisit serves cached rows and fetches all the others with one
+//   backing MultiGetVisit (same `sorted` flag); the fetched rows are cached
+//   clean. Keys without a row are not cached.
+// - Flush writes every dirty row back (one Write per table), then flushes the
+//   backing store.
+// - ForEach and Count first write the dirty rows back (they stay cached,
+//   clean), then ask the backing store.
+// - Delete drops the keys from the cache and deletes them from the backing
+//   store (one backing Delete per call).
+// - Destruction writes the dirty rows back (errors are logged) before the
+//   backing store is destroyed.
+// A request can overshoot the budget while it runs (rows reserved for its
+// misses); the shard is trimmed back to its budget when the request ends.
+//
+// Thread safety: safe for concurrent calls. Each shard has a mutex; a read
+// that misses reserves the keys before fetching them, so a write or eviction
+// that runs meanwhile is never overwritten by the older fetched row.
+class CachedStore : public EmbeddingStore {
+ public:
+  struct Stats {
+    uint64_t hits = 0;                // keys MultiGetVisit found in the cache
+    uint64_t misses = 0;              // keys MultiGetVisit asked the backing store for
+    double hit_rate = 0.0;            // hits / (hits + misses); 0 before any lookup
+    uint64_t bytes_used = 0;          // bytes charged now (see RowCacheOptions)
+    uint64_t capacity_bytes = 0;      // the budget
+    uint64_t rows = 0;                // rows cached now
+    uint64_t dirty_rows = 0;          // cached rows not yet written to the backing store
+    uint64_t evictions = 0;           // rows evicted (clean and dirty)
+    uint64_t write_backs = 0;         // dirty rows written to the backing store (evictions,
+                                      // Flush, ForEach/Count)
+    uint64_t write_back_batches = 0;  // backing Write calls that carried them
+  };
+
+  // A consistent snapshot per shard (the counters of different shards are
+  // read one after another).
+  virtual Stats stats() const = 0;
+};
+
+// Wraps `backing` (owned; its existing tables are served too) in a row cache.
+// InvalidArgument if `backing` is null, capacity_bytes is 0 or shards is
+// outside 1..1024. The result is a CachedStore: dynamic_cast it to read
+// stats().
+Result<std::unique_ptr<EmbeddingStore>> MakeCachedStore(std::unique_ptr<EmbeddingStore> backing,
+                                                        const RowCacheOptions& options);
+
+}  // namespace msrec

@@ -1,0 +1,300 @@
+#include "parameter_server/ps_server.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_map>
+#include <utility>
+
+namespace msrec {
+namespace {
+
+double Percentile(std::vector<double>* v, double q) {
+  if (v->empty()) return 0;
+  const size_t k = static_cast<size_t>(q * (v->size() - 1));
+  std::nth_element(v->begin(), v->begin() + k, v->end());
+  return (*v)[k];
+}
+
+}  // namespace
+
+PsServer::PsServer(SparseShard* shard, MpiMessenger* messenger, PsServerOptions options)
+    : shard_(shard),
+      messenger_(messenger),
+      options_(std::move(options)),
+      last_push_(options_.num_workers, 0),
+      done_(options_.num_workers, false) {
+  CHECK(shard_ != nullptr && messenger_ != nullptr);
+  CHECK_GT(options_.num_workers, 0);
+}
+
+int PsServer::ActiveWorkers() const {
+  return static_cast<int>(std::count(done_.begin(), done_.end(), false));
+}
+
+Status PsServer::Run() {
+  Timer idle;
+  Backoff backoff(/*max_sleep_us=*/500);
+  while (ActiveWorkers() > 0 || messenger_->PendingSends() > 0) {
+    Pending p;
+    MSREC_ASSIGN_OR_RETURN(bool got, messenger_->TryReceive(MPI_ANY_SOURCE, kRequestTag, &p.message));
+    MaybeLogStats();
+    if (!got) {
+      if (ActiveWorkers() > 0 && idle.Seconds() > options_.idle_timeout_s) {
+        return Status::Timeout("parameter server " + std::to_string(options_.server_index) +
+                               ": no request for " + std::to_string(options_.idle_timeout_s) +
+                               " s while " + std::to_string(ActiveWorkers()) +
+                               " worker(s) have not finished (a worker died?)");
+      }
+      if (ActiveWorkers() == 0 && idle.Seconds() > options_.idle_timeout_s) break;  // sends stuck
+      backoff.Pause();
+      continue;
+    }
+    idle.Reset();
+    backoff.Reset();
+    p.arrived_s = since_start_.Seconds();
+    Handle(std::move(p));
+  }
+  LOG(INFO) << "parameter server " << options_.server_index << " done: " << StatsText();
+  return shard_->Flush();
+}
+
+void PsServer::Handle(Pending p) {
+  ++requests_;
+  RequestView r;
+  Status decoded = p.message.oversized
+                       ? Status::InvalidArgument("request of " + std::to_string(p.message.size) +
+                                                 " bytes exceeds the limit of " +
+                                                 std::to_string(messenger_->max_message_bytes()))
+                       : DecodeRequest(p.message.bytes, options_.limits, &r);
+  if (decoded.ok() && (r.header.worker < 0 || r.header.worker >= options_.num_workers)) {
+    decoded = Status::InvalidArgument("worker index " + std::to_string(r.header.worker) +
+                                      " outside [0, " + std::to_string(options_.num_workers) + ")");
+  }
+  if (!decoded.ok()) {
+    ++bad_requests_;
+    LOG(WARNING) << "parameter server " << options_.server_index << ": bad request from rank "
+                 << p.message.source << ": " << decoded.message();
+    uint32_t id = 0;
+    const bool routable = PeekRequestId(p.message.bytes, &id);
+    messenger_->Send(p.message.source, routable ? ReplyTag(id) : kUnroutableReplyTag,
+                     EncodeReply(0, id, decoded.WithContext("malformed request"), nullptr, 0))
+        .ok();
+    return;
+  }
+  if (!Serve(&p, r)) {
+    if (r.header.type == RequestType::kPull) deferred_pulls_.push_back(std::move(p));
+    // a deferred push is kept in its table's state by ServePush
+  }
+}
+
+bool PsServer::Serve(Pending* p, const RequestView& r) {
+  const std::string table(r.table);
+  const RequestHeader& h = r.header;
+  switch (h.type) {
+    case RequestType::kCreateTable: {
+      TableConfig config;
+      config.name = table;
+      Status s = DecodeTableConfig(r.payload, &config);
+      if (s.ok()) s = shard_->CreateTable(config);
+      if (s.ok()) {
+        // The creating worker says which step was applied last (0 for a new
+        // job, the checkpoint's step on resume); a table keeps its first value.
+        auto [it, inserted] = tables_.try_emplace(table);
+        it->second.dim = config.dim;
+        if (inserted) it->second.applied = std::max<int64_t>(h.step, 0);
+      }
+      Reply(*p, r, s);
+      return true;
+    }
+    case RequestType::kPull: {
+      auto it = tables_.find(table);
+      if (it == tables_.end() || it->second.dim != static_cast<int>(h.dim)) {
+        Reply(*p, r, Status::NotFound("no table '" + table + "' of dim " + std::to_string(h.dim)));
+        return true;
+      }
+      if (!PullReady(it->second, h.step)) return false;
+      std::vector<float> rows(h.num_keys * h.dim);
+      Status s = shard_->Pull(table, r.keys, h.num_keys, rows.data());
+      if (s.ok()) {
+        keys_pulled_ += h.num_keys;
+        interval_pulled_ += h.num_keys;
+      }
+      Reply(*p, r, s, rows.data(), rows.size());
+      return true;
+    }
+    case RequestType::kPush: {
+      bool deferred = false;
+      Status s = ServePush(p, r, &deferred);
+      if (!s.ok()) Reply(*p, r, s);
+      return true;  // replies (now or when the step is applied) are ServePush's
+    }
+    case RequestType::kFlush:
+      Reply(*p, r, shard_->Flush());
+      return true;
+    case RequestType::kDone: {
+      done_[h.worker] = true;
+      Reply(*p, r, Status::OK());
+      // A step may now be complete without this worker.
+      for (auto& [name, t] : tables_) {
+        if (!t.pushes.empty() && static_cast<int>(t.pushes.size()) >= ActiveWorkers()) {
+          Status s = ApplySyncStep(name, &t);
+          if (!s.ok()) LOG(ERROR) << s.ToString();
+        }
+      }
+      RetryDeferred();
+      return true;
+    }
+    case RequestType::kStats: {
+      const std::string text = StatsText();
+      Reply(*p, r, Status::OK(), nullptr, 0, text);
+      return true;
+    }
+    case RequestType::kEvict: {
+      Result<uint64_t> evicted = shard_->EvictExpired(h.step);
+      if (evicted.ok()) {
+        LOG(INFO) << "parameter server " << options_.server_index << ": evicted "
+                  << evicted.value() << " rows older than their TTL at step " << h.step;
+      }
+      Reply(*p, r, evicted.status());
+      return true;
+    }
+  }
+  return true;
+}
+
+bool PsServer::PullReady(const TableState& t, int64_t step) const {
+  if (step <= 0) return true;
+  if (options_.sync) return t.applied >= step - 1;
+  int64_t slowest = INT64_MAX;
+  for (size_t w = 0; w < done_.size(); ++w) {
+    if (!done_[w]) slowest = std::min(slowest, last_push_[w]);
+  }
+  return slowest == INT64_MAX || step - 1 - slowest <= options_.max_staleness;
+}
+
+Status PsServer::ServePush(Pending* p, const RequestView& r, bool* deferred) {
+  const std::string table(r.table);
+  const RequestHeader& h = r.header;
+  auto it = tables_.find(table);
+  if (it == tables_.end() || it->second.dim != static_cast<int>(h.dim)) {
+    return Status::NotFound("no table '" + table + "' of dim " + std::to_string(h.dim));
+  }
+  if (h.step < 1) return Status::InvalidArgument("push at step " + std::to_string(h.step));
+  TableState& t = it->second;
+  last_push_[h.worker] = std::max(last_push_[h.worker], h.step);
+  if (!options_.sync) {
+    Status s = shard_->Push(table, r.keys, h.num_keys, r.floats, h.step);
+    if (s.ok()) {
+      keys_pushed_ += h.num_keys;
+      interval_pushed_ += h.num_keys;
+      if (t.applied < h.step) t.applied = h.step;
+    }
+    Reply(*p, r, s);
+    RetryDeferred();
+    return Status::OK();
+  }
+  if (t.pushes.empty()) t.pending_step = h.step;
+  if (h.step != t.pending_step || h.step != t.applied + 1) {
+    return Status::InvalidArgument(
+        "synchronous push for step " + std::to_string(h.step) + " from worker " +
+        std::to_string(h.worker) + " while step " +
+        std::to_string(t.pushes.empty() ? t.applied + 1 : t.pending_step) + " is expected");
+  }
+  if (t.pushes.count(h.worker) != 0) {
+    return Status::InvalidArgument("worker " + std::to_string(h.worker) + " pushed step " +
+                                   std::to_string(h.step) + " twice");
+  }
+  *deferred = true;
+  t.pushes.emplace(h.worker, std::move(*p));
+  if (static_cast<int>(t.pushes.size()) >= ActiveWorkers()) {
+    MSREC_RETURN_IF_ERROR(ApplySyncStep(table, &t));
+    RetryDeferred();
+  }
+  return Status::OK();
+}
+
+Status PsServer::ApplySyncStep(const std::string& table, TableState* t) {
+  // Sum in worker order (std::map), so the result does not depend on arrival.
+  std::vector<uint64_t> keys;
+  std::vector<float> grads;
+  std::unordered_map<uint64_t, size_t> index;
+  const size_t dim = static_cast<size_t>(t->dim);
+  std::vector<RequestView> views(t->pushes.size());
+  size_t v = 0;
+  for (auto& [worker, pending] : t->pushes) {
+    RequestView& r = views[v++];
+    CHECK(DecodeRequest(pending.message.bytes, options_.limits, &r).ok());
+    for (size_t i = 0; i < r.header.num_keys; ++i) {
+      auto [pos, inserted] = index.emplace(r.keys[i], keys.size());
+      if (inserted) {
+        keys.push_back(r.keys[i]);
+        grads.insert(grads.end(), r.floats + i * dim, r.floats + (i + 1) * dim);
+      } else {
+        float* g = &grads[pos->second * dim];
+        for (size_t j = 0; j < dim; ++j) g[j] += r.floats[i * dim + j];
+      }
+    }
+  }
+  const float scale = 1.0f / static_cast<float>(t->pushes.size());
+  for (float& g : grads) g *= scale;
+  const int64_t step = t->pending_step;
+  Status s = shard_->Push(table, keys.data(), keys.size(), grads.data(), step);
+  if (s.ok()) {
+    keys_pushed_ += keys.size();
+    interval_pushed_ += keys.size();
+    t->applied = step;
+  }
+  v = 0;
+  for (auto& [worker, pending] : t->pushes) Reply(pending, views[v++], s);
+  t->pushes.clear();
+  t->pending_step = -1;
+  return s;
+}
+
+void PsServer::RetryDeferred() {
+  const size_t n = deferred_pulls_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Pending p = std::move(deferred_pulls_.front());
+    deferred_pulls_.pop_front();
+    RequestView r;
+    CHECK(DecodeRequest(p.message.bytes, options_.limits, &r).ok());
+    if (!Serve(&p, r)) deferred_pulls_.push_back(std::move(p));
+  }
+}
+
+void PsServer::Reply(const Pending& to, const RequestView& r, const Status& status,
+                     const float* floats, uint64_t n, std::string_view text) {
+  Status sent = messenger_->Send(
+      to.message.source, ReplyTag(r.header.request_id),
+      EncodeReply(static_cast<uint16_t>(r.header.type), r.header.request_id, status, floats, n,
+                  text));
+  if (!sent.ok()) LOG(WARNING) << "reply to rank " << to.message.source << ": " << sent.ToString();
+  latencies_us_.push_back((since_start_.Seconds() - to.arrived_s) * 1e6);
+}
+
+std::string PsServer::StatsText() {
+  const double total_s = std::max(since_start_.Seconds(), 1e-9);
+  const double interval_s = std::max(since_stats_.Seconds(), 1e-9);
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "server %d: requests %llu (bad %llu), keys pulled %llu (%.0f/s now), pushed %llu "
+                "(%.0f/s now), latency p50 %.0f us p99 %.0f us, up %.0f s",
+                options_.server_index, static_cast<unsigned long long>(requests_),
+                static_cast<unsigned long long>(bad_requests_),
+                static_cast<unsigned long long>(keys_pulled_), interval_pulled_ / interval_s,
+                static_cast<unsigned long long>(keys_pushed_), interval_pushed_ / interval_s,
+                Percentile(&latencies_us_, 0.5), Percentile(&latencies_us_, 0.99), total_s);
+  std::string text = line;
+  if (options_.extra_stats) text += ", " + options_.extra_stats();
+  return text;
+}
+
+void PsServer::MaybeLogStats() {
+  if (options_.stats_interval_s <= 0 || since_stats_.Seconds() < options_.stats_interval_s) return;
+  LOG(INFO) << "parameter " << StatsText();
+  since_stats_.Reset();
+  interval_pulled_ = interval_pushed_ = 0;
+  latencies_us_.clear();
+}
+
+}  // namespace msrec

@@ -1,0 +1,99 @@
+// PsServer: the loop of one server rank. It owns nothing but its state: the
+// tables live in a SparseShard (over RocksDB, the row cache or memory), the
+// bytes travel through an MpiMessenger. Requests come from any worker on
+// kRequestTag; each gets exactly one reply on its reply tag, an error reply
+// when the request is malformed (the server keeps serving).
+//
+// Synchronous mode (default): the pushes of all active workers for step t of a
+// table are buffered, summed in worker order (deterministic), averaged over
+// the workers that pushed, and applied once; their replies go out after the
+// update, and a pull for step t+1 waits until step t is applied.
+// Asynchronous mode: each push is applied on arrival; a pull for step s waits
+// while some active worker's last push is older than s - 1 - max_staleness.
+//
+//   PsServer server(&shard, &messenger, options);
+//   MSREC_RETURN_IF_ERROR(server.Run());  // until every worker sent Done
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cluster/messenger.h"
+#include "common/status.h"
+#include "common/timer.h"
+#include "parameter_server/sparse_table.h"
+#include "parameter_server/wire_format.h"
+
+namespace msrec {
+
+struct PsServerOptions {
+  int server_index = 0;         // this server's index (logs, stats)
+  int num_workers = 1;          // workers that will talk to it (sync: pushes per step)
+  bool sync = true;             // false: asynchronous, apply each push on arrival
+  int64_t max_staleness = 0;    // async only: steps a pull may run ahead of the slowest worker
+  double idle_timeout_s = 600;  // Run fails when no request arrives this long while
+                                // workers are active (a dead worker must not hang it)
+  double stats_interval_s = 60; // log statistics this often (0: never)
+  WireLimits limits;            // request limits beyond the messenger's byte limit
+  // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).
+  std::function<std::string()> extra_stats;
+};
+
+// Thread safety: Run on one thread; nothing else touches the server meanwhile.
+class PsServer {
+ public:
+  // `shard` and `messenger` are not owned and must outlive the server.
+  PsServer(SparseShard* shard, MpiMessenger* messenger, PsServerOptions options);
+
+  // Serves until every worker has sent Done (then flushes the shard), or fails:
+  // Timeout when idle past options.idle_timeout_s, Unavailable on MPI errors.
+  Status Run();
+
+  // The statistics since the start: keys pulled/pushed and per second,
+  // requests, p50/p99 latency of the last interval, extra_stats.
+  std::string StatsText();
+
+ private:
+  struct Pending {  // a request that waits (a pull for a later step, a push of a step)
+    Message message;
+    double arrived_s = 0;  // since_start_ when it came off the wire
+  };
+  struct TableState {
+    int dim = 0;
+    int64_t applied = 0;                  // last applied step (set by CreateTable)
+    std::map<int, Pending> pushes;        // sync: pushes of step applied+1 by worker
+    int64_t pending_step = -1;            // the step those pushes are for
+  };
+
+  void Handle(Pending pending);
+  // Serves a decoded request and replies, or keeps it for later (false).
+  bool Serve(Pending* pending, const RequestView& request);
+  Status ServePush(Pending* pending, const RequestView& r, bool* deferred);
+  bool PullReady(const TableState& t, int64_t step) const;
+  Status ApplySyncStep(const std::string& table, TableState* t);
+  void RetryDeferred();
+  void Reply(const Pending& to, const RequestView& r, const Status& status,
+             const float* floats = nullptr, uint64_t n = 0, std::string_view text = {});
+  int ActiveWorkers() const;
+  void MaybeLogStats();
+
+  SparseShard* shard_;
+  MpiMessenger* messenger_;
+  PsServerOptions options_;
+  std::map<std::string, TableState> tables_;
+  std::deque<Pending> deferred_pulls_;
+  std::vector<int64_t> last_push_;  // per worker: last step pushed (async staleness)
+  std::vector<bool> done_;          // per worker: sent Done
+  // Statistics.
+  Timer since_start_;
+  Timer since_stats_;
+  uint64_t keys_pulled_ = 0, keys_pushed_ = 0, requests_ = 0, bad_requests_ = 0;
+  uint64_t interval_pulled_ = 0, interval_pushed_ = 0;
+  std::vector<double> latencies_us_;  // of the current interval
+};
+
+}  // namespace msrec

@@ -1,0 +1,285 @@
+#include "parameter_server/remote_client.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "common/timer.h"
+
+namespace msrec {
+namespace {
+
+const char* TypeName(RequestType type) {
+  switch (type) {
+    case RequestType::kCreateTable: return "create-table";
+    case RequestType::kPull: return "pull";
+    case RequestType::kPush: return "push";
+    case RequestType::kFlush: return "flush";
+    case RequestType::kDone: return "done";
+    case RequestType::kStats: return "stats";
+    case RequestType::kEvict: return "evict";
+  }
+  return "?";
+}
+
+// One request to one server and what to do with its reply.
+struct Part {
+  int server = 0;
+  int rank = 0;
+  uint32_t id = 0;
+  std::vector<uint32_t> positions;  // pull: where each returned row goes in the output
+  std::vector<float> rows;          // pull: the reply's rows
+  std::string text;                 // the reply's text (stats)
+  bool done = false;
+};
+
+// The future of one call: the requests are sent, Wait collects the replies.
+class RemoteCall : public PsFuture {
+ public:
+  RemoteCall(MpiMessenger* messenger, RequestType type, std::string table, int dim, float* out)
+      : messenger_(messenger), type_(type), table_(std::move(table)), dim_(dim), out_(out) {}
+
+  std::vector<Part>& parts() { return parts_; }
+  void Fail(Status status) { failed_ = std::move(status); }
+
+  Status Wait(double timeout_s) override {
+    if (!failed_.ok()) return failed_;
+    Timer timer;
+    Backoff backoff;
+    size_t remaining = 0;
+    for (const Part& p : parts_) remaining += p.done ? 0 : 1;
+    while (remaining > 0) {
+      bool progressed = false;
+      for (Part& p : parts_) {
+        if (p.done) continue;
+        Message m;
+        MSREC_ASSIGN_OR_RETURN(bool got, messenger_->TryReceive(p.rank, ReplyTag(p.id), &m));
+        if (!got) continue;
+        MSREC_RETURN_IF_ERROR(Collect(&p, m));
+        p.done = true;
+        --remaining;
+        progressed = true;
+      }
+      if (remaining == 0) break;
+      if (progressed) backoff.Reset();
+      if (timer.Seconds() > timeout_s) return TimeoutStatus(timeout_s);
+      backoff.Pause();
+    }
+    return Status::OK();
+  }
+
+ private:
+  Status Collect(Part* p, const Message& m) {
+    const std::string where = std::string(TypeName(type_)) + " of table '" + table_ +
+                              "' on parameter server rank " + std::to_string(p->rank) +
+                              " (server " + std::to_string(p->server) + ")";
+    if (m.oversized) return Status::Unavailable(where + ": reply larger than the message limit");
+    const uint64_t expected = type_ == RequestType::kPull ? p->positions.size() * dim_ : 0;
+    p->rows.resize(expected);
+    Status carried;
+    Status decoded = DecodeReply(m.bytes, p->id, expected, p->rows.data(), &carried, &p->text);
+    if (!decoded.ok()) return decoded.WithContext(where);
+    if (!carried.ok()) return carried.WithContext(where);
+    if (type_ == RequestType::kPull) {
+      const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
+      for (size_t i = 0; i < p->positions.size(); ++i) {
+        std::memcpy(out_ + static_cast<size_t>(p->positions[i]) * dim_, &p->rows[i * dim_],
+                    row_bytes);
+      }
+    }
+    return Status::OK();
+  }
+
+  Status TimeoutStatus(double timeout_s) const {
+    std::string ranks;
+    for (const Part& p : parts_) {
+      if (p.done) continue;
+      ranks += (ranks.empty() ? "" : ", ") + std::to_string(p.rank) + " (server " +
+               std::to_string(p.server) + ")";
+    }
+    return Status::Timeout("no reply to " + std::string(TypeName(type_)) + " of table '" +
+                           table_ + "' within " + std::to_string(timeout_s) +
+                           " s from parameter server rank " + ranks +
+                           ": the server died or is stuck");
+  }
+
+  MpiMessenger* messenger_;
+  RequestType type_;
+  std::string table_;
+  int dim_;
+  float* out_;
+  std::vector<Part> parts_;
+  Status failed_;
+};
+
+}  // namespace
+
+RemoteClient::TableInfo RemoteClient::InfoOf(const std::string& table) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tables_.find(table);
+  return it == tables_.end() ? TableInfo() : it->second;
+}
+
+RemoteClient::RemoteClient(MpiMessenger* messenger, RemoteClientOptions options)
+    : messenger_(messenger), options_(std::move(options)) {
+  CHECK(messenger_ != nullptr);
+  CHECK(!options_.server_ranks.empty()) << "a remote client needs at least one server";
+}
+
+std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, const uint64_t* keys,
+                                                  size_t n, float* weights, int64_t step) {
+  // The table's dim is the reply's row width; it travels in the request so the
+  // server can check it against its table.
+  const int dim = InfoOf(table).dim;
+  auto call = std::make_unique<RemoteCall>(messenger_, RequestType::kPull, table, dim, weights);
+  if (dim <= 0) {
+    call->Fail(Status::NotFound("pull of table '" + table + "': CreateTable it first"));
+    return call;
+  }
+  const int num_servers = static_cast<int>(options_.server_ranks.size());
+  std::vector<std::vector<uint64_t>> server_keys(num_servers);
+  std::vector<Part>& parts = call->parts();
+  parts.resize(num_servers);
+  for (size_t i = 0; i < n; ++i) {
+    const int s = KeyServer(keys[i], options_.num_buckets, num_servers);
+    server_keys[s].push_back(keys[i]);
+    parts[s].positions.push_back(static_cast<uint32_t>(i));
+  }
+  for (int s = 0; s < num_servers; ++s) {
+    Part& p = parts[s];
+    p.server = s;
+    p.rank = options_.server_ranks[s];
+    p.done = server_keys[s].empty();
+    if (p.done) continue;
+    p.id = NextId();
+    RequestHeader h;
+    h.type = RequestType::kPull;
+    h.request_id = p.id;
+    h.worker = options_.worker_index;
+    h.step = step;
+    h.num_keys = server_keys[s].size();
+    h.dim = static_cast<uint32_t>(dim);
+    Status sent = messenger_->Send(p.rank, kRequestTag,
+                                   EncodeRequest(h, table, server_keys[s].data(), nullptr, {}));
+    if (!sent.ok()) {
+      call->Fail(sent);
+      break;
+    }
+  }
+  return call;
+}
+
+std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, const uint64_t* keys,
+                                                  size_t n, const float* grads, int64_t step) {
+  const int dim = InfoOf(table).dim;
+  auto call = std::make_unique<RemoteCall>(messenger_, RequestType::kPush, table, dim, nullptr);
+  if (dim <= 0) {
+    call->Fail(Status::NotFound("push to table '" + table + "': CreateTable it first"));
+    return call;
+  }
+  const int num_servers = static_cast<int>(options_.server_ranks.size());
+  std::vector<std::vector<uint64_t>> server_keys(num_servers);
+  std::vector<std::vector<float>> server_grads(num_servers);
+  for (size_t i = 0; i < n; ++i) {
+    const int s = KeyServer(keys[i], options_.num_buckets, num_servers);
+    server_keys[s].push_back(keys[i]);
+    server_grads[s].insert(server_grads[s].end(), grads + i * dim, grads + (i + 1) * dim);
+  }
+  std::vector<Part>& parts = call->parts();
+  parts.resize(num_servers);
+  for (int s = 0; s < num_servers; ++s) {  // every server, even without keys
+    Part& p = parts[s];
+    p.server = s;
+    p.rank = options_.server_ranks[s];
+    p.id = NextId();
+    RequestHeader h;
+    h.type = RequestType::kPush;
+    h.request_id = p.id;
+    h.worker = options_.worker_index;
+    h.step = step;
+    h.num_keys = server_keys[s].size();
+    h.dim = static_cast<uint32_t>(dim);
+    Status sent = messenger_->Send(
+        p.rank, kRequestTag,
+        EncodeRequest(h, table, server_keys[s].data(), server_grads[s].data(), {}));
+    if (!sent.ok()) {
+      call->Fail(sent);
+      break;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TableInfo& info = tables_[table];
+    info.last_push_step = std::max(info.last_push_step, step);
+  }
+  return call;
+}
+
+Status RemoteClient::Pull(const std::string& table, const uint64_t* keys, size_t n,
+                          float* weights) {
+  const int64_t step = InfoOf(table).last_push_step + 1;
+  return PullAsync(table, keys, n, weights, step)->Wait(options_.timeout_s);
+}
+
+Status RemoteClient::Push(const std::string& table, const uint64_t* keys, size_t n,
+                          const float* grads, int64_t step) {
+  if (step < 1) {
+    return Status::InvalidArgument("push to table '" + table + "' at step " +
+                                   std::to_string(step) + ", steps start at 1");
+  }
+  return PushAsync(table, keys, n, grads, step)->Wait(options_.timeout_s);
+}
+
+Status RemoteClient::Broadcast(RequestType type, const std::string& table, int64_t step,
+                               std::string_view payload, std::vector<std::string>* texts) {
+  RemoteCall call(messenger_, type, table, 0, nullptr);
+  std::vector<Part>& parts = call.parts();
+  const int num_servers = static_cast<int>(options_.server_ranks.size());
+  parts.resize(num_servers);
+  for (int s = 0; s < num_servers; ++s) {
+    Part& p = parts[s];
+    p.server = s;
+    p.rank = options_.server_ranks[s];
+    p.id = NextId();
+    RequestHeader h;
+    h.type = type;
+    h.request_id = p.id;
+    h.worker = options_.worker_index;
+    h.step = step;
+    MSREC_RETURN_IF_ERROR(
+        messenger_->Send(p.rank, kRequestTag, EncodeRequest(h, table, nullptr, nullptr, payload)));
+  }
+  MSREC_RETURN_IF_ERROR(call.Wait(options_.timeout_s));
+  if (texts != nullptr) {
+    texts->clear();
+    for (const Part& p : parts) texts->push_back(p.text);
+  }
+  return Status::OK();
+}
+
+Status RemoteClient::CreateTable(const TableConfig& config) {
+  MSREC_RETURN_IF_ERROR(
+      Broadcast(RequestType::kCreateTable, config.name, options_.start_step,
+                EncodeTableConfig(config), nullptr));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    TableInfo& info = tables_[config.name];
+    info.dim = config.dim;
+    info.last_push_step = std::max(info.last_push_step, options_.start_step);
+  }
+  return Status::OK();
+}
+
+Status RemoteClient::Flush() { return Broadcast(RequestType::kFlush, "", 0, {}, nullptr); }
+Status RemoteClient::Done() { return Broadcast(RequestType::kDone, "", 0, {}, nullptr); }
+Status RemoteClient::Evict(int64_t step) {
+  return Broadcast(RequestType::kEvict, "", step, {}, nullptr);
+}
+
+Result<std::vector<std::string>> RemoteClient::Stats() {
+  std::vector<std::string> texts;
+  MSREC_RETURN_IF_ERROR(Broadcast(RequestType::kStats, "", 0, {}, &texts));
+  return texts;
+}
+
+}  // namespace msrec

@@ -1,0 +1,417 @@
+// The DRAM row cache (cached_store.h): random operation sequences against a
+// plain MemoryStore, write-back on eviction and Flush, hit counting, one
+// backing call per request, concurrent use. Also EmbeddingStore::Delete and
+// MemoryUsageBytes on every store.
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "parameter_server/cached_store.h"
+#include "parameter_server/memory_store.h"
+#include "parameter_server/rocksdb_store.h"
+
+namespace msrec {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/msrec_cache_test_XXXXXX";
+    CHECK(mkdtemp(tmpl) != nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Forwards to a MemoryStore and counts the calls (the fake of these tests).
+class CountingStore : public EmbeddingStore {
+ public:
+  CountingStore() : store_(MakeMemoryStore()) {}
+  Status CreateTable(const std::string& t) override { return store_->CreateTable(t); }
+  std::vector<std::string> TableNames() const override { return store_->TableNames(); }
+  Status MultiGetVisit(const std::string& t, const uint64_t* keys, size_t n, bool sorted,
+                       const RowVisitor& fn) const override {
+    ++multigets;
+    last_sorted = sorted;
+    return store_->MultiGetVisit(t, keys, n, sorted, fn);
+  }
+  Status Write(const std::string& t, const uint64_t* keys, size_t n,
+               const std::string* rows) override {
+    ++writes;
+    return store_->Write(t, keys, n, rows);
+  }
+  Status Delete(const std::string& t, const uint64_t* keys, size_t n) override {
+    return store_->Delete(t, keys, n);
+  }
+  Status Flush() override { return store_->Flush(); }
+  Status ForEach(const std::string& t,
+                 const std::function<bool(uint64_t, std::string_view)>& fn) const override {
+    return store_->ForEach(t, fn);
+  }
+  Result<uint64_t> Count(const std::string& t) const override { return store_->Count(t); }
+
+  mutable std::atomic<int> multigets{0};
+  mutable std::atomic<bool> last_sorted{false};
+  std::atomic<int> writes{0};
+
+ private:
+  std::unique_ptr<EmbeddingStore> store_;
+};
+
+std::unique_ptr<EmbeddingStore> Cached(std::unique_ptr<EmbeddingStore> backing, size_t bytes,
+                                       int shards = 4) {
+  RowCacheOptions o;
+  o.capacity_bytes = bytes;
+  o.shards = shards;
+  auto store = MakeCachedStore(std::move(backing), o);
+  CHECK(store.ok()) << store.status().ToString();
+  return std::move(store).value();
+}
+
+CachedStore::Stats StatsOf(const EmbeddingStore& store) {
+  return dynamic_cast<const CachedStore&>(store).stats();
+}
+
+std::string RowFor(uint64_t key, int version) {
+  return "row-" + std::to_string(key) + "-v" + std::to_string(version) + std::string(40, 'x');
+}
+
+// Every store kind, for Delete and MemoryUsageBytes.
+enum class Kind { kMemory, kRocksDb, kCachedMemory, kCachedRocksDb };
+
+class AnyStoreTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  std::unique_ptr<EmbeddingStore> MakeStore() {
+    auto rocks = [&] {
+      RocksDbStoreOptions o;
+      o.write_buffer_bytes = 4 << 20;
+      o.block_cache_bytes = 8 << 20;
+      auto s = OpenRocksDbStore(dir_.path() + "/db", o);
+      CHECK(s.ok()) << s.status().ToString();
+      return std::move(s).value();
+    };
+    switch (GetParam()) {
+      case Kind::kMemory:
+        return MakeMemoryStore();
+      case Kind::kRocksDb:
+        return rocks();
+      case Kind::kCachedMemory:
+        return Cached(MakeMemoryStore(), 4096);
+      case Kind::kCachedRocksDb:
+        return Cached(rocks(), 4096);
+    }
+    return nullptr;
+  }
+  TempDir dir_;
+};
+
+TEST_P(AnyStoreTest, DeleteRemovesRows) {
+  auto store = MakeStore();
+  ASSERT_TRUE(store->CreateTable("t").ok());
+  std::vector<uint64_t> keys;
+  std::vector<std::string> rows;
+  for (uint64_t k = 0; k < 500; ++k) {
+    keys.push_back(k * 7919);
+    rows.push_back(RowFor(k, 0));
+  }
+  ASSERT_TRUE(store->Write("t", keys.data(), keys.size(), rows.data()).ok());
+  std::vector<uint64_t> gone;
+  for (size_t i = 0; i < keys.size(); i += 3) gone.push_back(keys[i]);
+  gone.push_back(123456789);  // never written: skipped
+  gone.push_back(keys[0]);    // repeated
+  ASSERT_TRUE(store->Delete("t", gone.data(), gone.size()).ok());
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(store->MultiGet("t", keys.data(), keys.size(), true, &got, &found).ok());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_EQ(found[i] != 0, i % 3 != 0) << i;
+    if (found[i]) {
+      EXPECT_EQ(got[i], rows[i]);
+    }
+  }
+  EXPECT_EQ(store->Count("t").value(), 500u - 167u);
+  // Deleted keys can be written again (memory: the freed row space is reused).
+  ASSERT_TRUE(store->Write("t", gone.data(), 1, &rows[0]).ok());
+  EXPECT_EQ(store->Count("t").value(), 500u - 166u);
+  EXPECT_EQ(store->Delete("missing", keys.data(), 1).code(), Status::Code::kNotFound);
+  auto bytes = store->MemoryUsageBytes();
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_GT(bytes.value(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, AnyStoreTest,
+                         ::testing::Values(Kind::kMemory, Kind::kRocksDb, Kind::kCachedMemory,
+                                           Kind::kCachedRocksDb));
+
+TEST(MemoryStoreDeleteTest, RandomEraseMatchesMap) {
+  auto store = MakeMemoryStore();
+  ASSERT_TRUE(store->CreateTable("t").ok());
+  std::map<uint64_t, std::string> ref;
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 4000; ++round) {
+    const uint64_t key = rng() % 3000;  // dense keys: long probe runs
+    if (rng() % 3 == 0) {
+      ASSERT_TRUE(store->Delete("t", &key, 1).ok());
+      ref.erase(key);
+    } else {
+      const std::string row = RowFor(key, round);
+      ASSERT_TRUE(store->Write("t", &key, 1, &row).ok());
+      ref[key] = row;
+    }
+  }
+  std::map<uint64_t, std::string> have;
+  ASSERT_TRUE(store
+                  ->ForEach("t",
+                            [&](uint64_t k, std::string_view row) {
+                              have[k] = std::string(row);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(have, ref);
+  for (uint64_t key = 0; key < 3000; ++key) {
+    std::vector<std::string> got;
+    std::vector<uint8_t> found;
+    ASSERT_TRUE(store->MultiGet("t", &key, 1, true, &got, &found).ok());
+    ASSERT_EQ(found[0] != 0, ref.count(key) != 0) << key;
+  }
+}
+
+// Random Write / MultiGet / Delete / Flush / Count through a cache far too
+// small for the data give exactly what a plain MemoryStore gives.
+TEST(CachedStoreTest, RandomOpsMatchMemoryStore) {
+  for (int shards : {1, 4, 16}) {
+    auto cache = Cached(MakeMemoryStore(), 3000, shards);
+    auto ref = MakeMemoryStore();
+    for (auto* s : {cache.get(), ref.get()}) {
+      ASSERT_TRUE(s->CreateTable("a").ok());
+      ASSERT_TRUE(s->CreateTable("b").ok());
+    }
+    std::mt19937_64 rng(shards);
+    for (int op = 0; op < 3000; ++op) {
+      const std::string table = rng() % 2 ? "a" : "b";
+      std::vector<uint64_t> keys(1 + rng() % 20);
+      for (auto& k : keys) k = rng() % 200;
+      const int what = static_cast<int>(rng() % 10);
+      if (what < 4) {
+        std::vector<std::string> rows;
+        for (uint64_t k : keys) rows.push_back(RowFor(k, op));
+        ASSERT_TRUE(cache->Write(table, keys.data(), keys.size(), rows.data()).ok());
+        ASSERT_TRUE(ref->Write(table, keys.data(), keys.size(), rows.data()).ok());
+      } else if (what < 8) {
+        const bool sorted = what == 7;
+        if (sorted) std::sort(keys.begin(), keys.end());
+        std::vector<std::string> got, want;
+        std::vector<uint8_t> got_found, want_found;
+        ASSERT_TRUE(
+            cache->MultiGet(table, keys.data(), keys.size(), sorted, &got, &got_found).ok());
+        ASSERT_TRUE(
+            ref->MultiGet(table, keys.data(), keys.size(), sorted, &want, &want_found).ok());
+        ASSERT_EQ(got_found, want_found) << "op " << op;
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (want_found[i]) {
+            ASSERT_EQ(got[i], want[i]) << "op " << op;
+          }
+        }
+      } else if (what == 8) {
+        ASSERT_TRUE(cache->Delete(table, keys.data(), 2 < keys.size() ? 2 : 1).ok());
+        ASSERT_TRUE(ref->Delete(table, keys.data(), 2 < keys.size() ? 2 : 1).ok());
+      } else if (rng() % 4 == 0) {
+        ASSERT_TRUE(cache->Flush().ok());
+        EXPECT_EQ(StatsOf(*cache).dirty_rows, 0u);
+      } else {
+        ASSERT_EQ(cache->Count(table).value(), ref->Count(table).value()) << "op " << op;
+      }
+      ASSERT_LE(StatsOf(*cache).bytes_used, 3000u) << "op " << op;
+    }
+  }
+}
+
+TEST(CachedStoreTest, EvictionWritesBackDirtyRowsInBatches) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  auto cache = Cached(std::move(backing_owner), 8192, 2);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  std::vector<uint64_t> keys(1000);
+  std::vector<std::string> rows;
+  for (uint64_t k = 0; k < keys.size(); ++k) {
+    keys[k] = k;
+    rows.push_back(RowFor(k, 1));
+  }
+  for (size_t i = 0; i < keys.size(); i += 100) {
+    ASSERT_TRUE(cache->Write("t", &keys[i], 100, &rows[i]).ok());
+  }
+  CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_LE(st.bytes_used, 8192u);
+  EXPECT_GT(st.evictions, 0u);
+  EXPECT_EQ(st.rows + st.evictions, 1000u);
+  EXPECT_EQ(st.dirty_rows, st.rows);  // nothing was read: every cached row is dirty
+  EXPECT_EQ(st.write_backs, st.evictions);
+  // At most one backing Write per shard per Write call, never one per key.
+  EXPECT_EQ(backing->writes.load(), static_cast<int>(st.write_back_batches));
+  EXPECT_LE(st.write_back_batches, 2u * 10u);
+  // Every evicted row is in the backing store with its content.
+  std::map<uint64_t, std::string> in_backing;
+  ASSERT_TRUE(backing
+                  ->ForEach("t",
+                            [&](uint64_t k, std::string_view row) {
+                              in_backing[k] = std::string(row);
+                              return true;
+                            })
+                  .ok());
+  EXPECT_EQ(in_backing.size(), st.evictions);
+  for (const auto& [k, row] : in_backing) EXPECT_EQ(row, rows[k]);
+  // Flush persists everything.
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_EQ(StatsOf(*cache).dirty_rows, 0u);
+  EXPECT_EQ(backing->Count("t").value(), 1000u);
+  EXPECT_EQ(backing->writes.load(), static_cast<int>(st.write_back_batches) + 1);
+}
+
+TEST(CachedStoreTest, HitsMissesAndOneBackingLookupPerRequest) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  ASSERT_TRUE(backing->CreateTable("t").ok());
+  std::vector<uint64_t> old_keys = {100, 101, 102, 103};
+  std::vector<std::string> old_rows = {"a", "b", "c", std::string(100, 'd')};
+  ASSERT_TRUE(backing->Write("t", old_keys.data(), 4, old_rows.data()).ok());
+  auto cache = Cached(std::move(backing_owner), 1 << 20);  // existing tables are served
+  std::vector<uint64_t> new_keys = {1, 2};
+  std::vector<std::string> new_rows = {"x", "y"};
+  ASSERT_TRUE(cache->Write("t", new_keys.data(), 2, new_rows.data()).ok());
+  EXPECT_EQ(backing->writes.load(), 1);  // only the setup write: write-back, not write-through
+
+  // 2 hits (1, 2), 4 misses from the backing store, 1 miss not anywhere.
+  const std::vector<uint64_t> keys = {1, 2, 100, 101, 102, 103, 999};
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(cache->MultiGet("t", keys.data(), keys.size(), true, &got, &found).ok());
+  EXPECT_EQ(backing->multigets.load(), 1);
+  EXPECT_TRUE(backing->last_sorted.load());
+  EXPECT_EQ(found, std::vector<uint8_t>({1, 1, 1, 1, 1, 1, 0}));
+  EXPECT_EQ(got[0], "x");
+  EXPECT_EQ(got[5], old_rows[3]);
+  CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_EQ(st.hits, 2u);
+  EXPECT_EQ(st.misses, 5u);
+  EXPECT_EQ(st.rows, 6u);  // fetched rows are cached; the absent key is not
+  EXPECT_EQ(st.dirty_rows, 2u);
+
+  // Unsorted, with a repeat: everything found is now a hit.
+  const std::vector<uint64_t> again = {103, 1, 103, 999};
+  ASSERT_TRUE(cache->MultiGet("t", again.data(), again.size(), false, &got, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({1, 1, 1, 0}));
+  EXPECT_EQ(got[2], old_rows[3]);
+  EXPECT_EQ(backing->multigets.load(), 2);  // only for 999
+  EXPECT_FALSE(backing->last_sorted.load());
+  st = StatsOf(*cache);
+  EXPECT_EQ(st.hits, 5u);
+  EXPECT_EQ(st.misses, 6u);
+  EXPECT_DOUBLE_EQ(st.hit_rate, 5.0 / 11.0);
+  EXPECT_GT(st.bytes_used, 6 * 100u);
+  EXPECT_EQ(st.capacity_bytes, 1u << 20);
+
+  // All hits: no backing lookup at all.
+  ASSERT_TRUE(cache->MultiGet("t", keys.data(), 6, true, &got, &found).ok());
+  EXPECT_EQ(backing->multigets.load(), 2);
+  // ForEach and Count see the dirty rows.
+  EXPECT_EQ(cache->Count("t").value(), 6u);
+  EXPECT_EQ(StatsOf(*cache).dirty_rows, 0u);
+}
+
+TEST(CachedStoreTest, RejectsBadOptions) {
+  RowCacheOptions o;
+  o.capacity_bytes = 0;
+  EXPECT_EQ(MakeCachedStore(MakeMemoryStore(), o).status().code(), Status::Code::kInvalidArgument);
+  o = RowCacheOptions();
+  o.shards = 0;
+  EXPECT_EQ(MakeCachedStore(MakeMemoryStore(), o).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(MakeCachedStore(nullptr, RowCacheOptions()).status().code(),
+            Status::Code::kInvalidArgument);
+  auto cache = Cached(MakeMemoryStore(), 1000);
+  const uint64_t key = 1;
+  std::vector<std::string> rows;
+  std::vector<uint8_t> found;
+  EXPECT_EQ(cache->MultiGet("nope", &key, 1, true, &rows, &found).code(), Status::Code::kNotFound);
+}
+
+// Writers own disjoint key ranges and bump a version per key; readers check
+// every row they see is well formed and never older than a version its
+// writer had already finished before the read began.
+TEST(CachedStoreTest, ConcurrentReadersAndWriters) {
+  constexpr int kWriters = 3;
+  constexpr int kReaders = 3;
+  constexpr uint64_t kKeysPerWriter = 200;
+  constexpr int kRounds = 60;
+  auto cache = Cached(MakeMemoryStore(), 16 << 10, 4);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  std::vector<std::atomic<int>> done(kWriters);  // last round finished by each writer
+  for (auto& d : done) d = -1;
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      std::vector<uint64_t> keys(kKeysPerWriter);
+      std::vector<std::string> rows(kKeysPerWriter);
+      for (int round = 0; round < kRounds; ++round) {
+        for (uint64_t i = 0; i < kKeysPerWriter; ++i) {
+          keys[i] = w * kKeysPerWriter + i;
+          rows[i] = RowFor(keys[i], round);
+        }
+        if (!cache->Write("t", keys.data(), keys.size(), rows.data()).ok()) failed = true;
+        done[w] = round;
+      }
+    });
+  }
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&, r] {
+      std::mt19937_64 rng(r);
+      std::vector<std::string> got;
+      std::vector<uint8_t> found;
+      for (int it = 0; it < 300; ++it) {
+        std::vector<uint64_t> keys(32);
+        for (auto& k : keys) k = rng() % (kWriters * kKeysPerWriter);
+        std::vector<int> floor(keys.size());
+        for (size_t i = 0; i < keys.size(); ++i) floor[i] = done[keys[i] / kKeysPerWriter];
+        if (!cache->MultiGet("t", keys.data(), keys.size(), false, &got, &found).ok()) {
+          failed = true;
+        }
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (!found[i]) {
+            if (floor[i] >= 0) failed = true;
+            continue;
+          }
+          const std::string prefix = "row-" + std::to_string(keys[i]) + "-v";
+          if (got[i].compare(0, prefix.size(), prefix) != 0) failed = true;
+          const int version = std::stoi(got[i].substr(prefix.size()));
+          if (version < floor[i]) failed = true;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_FALSE(failed.load());
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_EQ(cache->Count("t").value(), kWriters * kKeysPerWriter);
+  std::vector<uint64_t> keys(kWriters * kKeysPerWriter);
+  for (uint64_t k = 0; k < keys.size(); ++k) keys[k] = k;
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(cache->MultiGet("t", keys.data(), keys.size(), true, &got, &found).ok());
+  for (uint64_t k = 0; k < keys.size(); ++k) EXPECT_EQ(got[k], RowFor(k, kRounds - 1));
+}
+
+}  // namespace
+}  // namespace msrec
