@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cluster/mpi_env.h"
 #include "launch/flags.h"
 #include "models/layers.h"
 #include "models/model.h"
@@ -82,9 +83,14 @@ Status RunConvert() {
 }
 
 Status RunTrain() {
+  if (LaunchedByMpirun()) return RunTrainUnderMpi();
   MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
   MSREC_ASSIGN_OR_RETURN(const TrainOptions options, TrainOptionsFromFlags());
   MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, options));
+  return PrintTrainResult(result, options);
+}
+
+Status PrintTrainResult(const TrainResult& result, const TrainOptions& options) {
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ScenarioNames(options.model_dir));
   std::printf("trained %lld steps, %lld samples in %.1f s (%.0f samples/s)\n",
               static_cast<long long>(result.steps), static_cast<long long>(result.samples),

@@ -2,8 +2,16 @@
 #pragma once
 
 #include "common/status.h"
+#include "trainer/trainer.h"
 
 namespace msrec {
+
+// `msrec train` as one rank of an mpirun job (launch/distributed_train.cc):
+// server ranks serve until every worker is done; worker ranks train data-
+// parallel. A rank that fails ends the whole job (MPI_Abort).
+Status RunTrainUnderMpi();
+// Prints what `msrec train` prints at the end (throughput, val and test tables).
+Status PrintTrainResult(const TrainResult& result, const TrainOptions& options);
 
 Status RunGen();
 Status RunConvert();

@@ -37,11 +37,39 @@ DEFINE_string(model_opts, "", "Model-specific options, key=value pairs separated
 DEFINE_int32(label_index, 0, "Which label column (in schema order) is the target");
 // Embeddings.
 DEFINE_int32(embedding_dim, 16, "Embedding dimension d");
-DEFINE_string(sparse_optimizer, "adam", "Server-side sparse optimizer: sgd, adagrad, adam");
+DEFINE_string(sparse_optimizer, "adam", "Server-side sparse optimizer: sgd, adagrad, rowwise_adagrad, adam, ftrl");
 DEFINE_double(sparse_lr, 1e-3, "Sparse optimizer learning rate");
 DEFINE_double(sparse_weight_decay, 0.0, "Sparse optimizer L2 weight decay");
 DEFINE_double(init_scale, 0.01, "Initial embedding weights ~ U(-init_scale, init_scale)");
-DEFINE_string(store, "memory", "Embedded store: memory (saved as embeddings.bin) or rocksdb");
+DEFINE_string(store, "memory",
+              "Row store: memory (embedded: saved as embeddings.bin) or rocksdb (embedded: "
+              "<model_dir>/embeddings; servers: <ps_dir>/server-<s>)");
+DEFINE_int32(admit_after, 1, "A key gets a trainable row after this many pushes (default row until then)");
+DEFINE_int64(ttl_steps, 0, "Rows not pushed for this many steps are evicted (0: never)");
+DEFINE_double(ftrl_beta, 1.0, "FTRL beta (--sparse_optimizer ftrl; alpha is --sparse_lr)");
+DEFINE_double(ftrl_l1, 0.0, "FTRL L1 strength");
+DEFINE_double(ftrl_l2, 0.0, "FTRL L2 strength");
+// Multi-process jobs under mpirun (docs/parameter_server.md, docs/cluster.md).
+DEFINE_int32(num_servers, 0,
+             "mpirun: the last N ranks are parameter servers, the others workers (several "
+             "workers need N >= 1)");
+DEFINE_bool(ps_sync, true, "Servers average all workers' pushes of a step and apply them once "
+                           "(false: apply each push on arrival)");
+DEFINE_int64(ps_max_staleness, 0, "Asynchronous servers: steps a pull may run ahead of the slowest worker");
+DEFINE_double(ps_timeout_s, 120, "Workers: seconds to wait for a server's reply before failing");
+DEFINE_double(ps_idle_timeout_s, 600, "Servers: fail after this many seconds without a request "
+                                      "while workers are active");
+DEFINE_int64(ps_cache_mb, 256, "Servers with --store rocksdb: DRAM row cache in MiB (0: none)");
+DEFINE_string(ps_dir, "", "Servers: directory of their stores (default <model_dir>/ps)");
+DEFINE_double(ps_stats_interval_s, 60, "Servers: log statistics this often (0: never)");
+DEFINE_int64(ps_max_message_mb, 512, "Largest request a server accepts, MiB");
+DEFINE_string(data_sharding, "chunks",
+              "Workers: chunks (CSV chunks / shard blocks dealt round-robin) or batches (every "
+              "worker reads all, takes every W-th batch; exact vs one process)");
+DEFINE_double(bucket_mb, 25, "Workers: dense gradient all-reduce bucket size, MiB");
+DEFINE_bool(check_parameters, false, "Workers: check after step 1 and every epoch that all "
+                                     "workers hold the same dense parameters");
+DEFINE_double(comm_timeout_s, 300, "Workers: seconds a collective waits for the other workers");
 // Training.
 DEFINE_string(model_dir, "", "Model directory (train writes it; eval/predict read it)");
 DEFINE_int32(epochs, 1, "Passes over the training data");
@@ -141,9 +169,14 @@ Result<JobSpec> JobSpecFromFlags(bool need_schema) {
   spec.table.init_scale = float(FLAGS_init_scale);
   if (!ParseSparseOptimizerKind(FLAGS_sparse_optimizer, &spec.table.optimizer.kind)) {
     return Status::InvalidArgument("--sparse_optimizer: unknown '" + FLAGS_sparse_optimizer +
-                                   "' (sgd, adagrad, adam)");
+                                   "' (sgd, adagrad, rowwise_adagrad, adam, ftrl)");
   }
   spec.table.optimizer.learning_rate = float(FLAGS_sparse_lr);
+  spec.table.optimizer.ftrl_beta = float(FLAGS_ftrl_beta);
+  spec.table.optimizer.ftrl_l1 = float(FLAGS_ftrl_l1);
+  spec.table.optimizer.ftrl_l2 = float(FLAGS_ftrl_l2);
+  spec.table.admit_after = FLAGS_admit_after;
+  spec.table.ttl_steps = FLAGS_ttl_steps;
   spec.table.optimizer.weight_decay = float(FLAGS_sparse_weight_decay);
   if (FLAGS_store != "memory" && FLAGS_store != "rocksdb") {
     return Status::InvalidArgument("--store: unknown '" + FLAGS_store + "' (memory, rocksdb)");

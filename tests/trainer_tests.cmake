@@ -17,3 +17,10 @@ target_precompile_headers(models_zoo_test REUSE_FROM msrec_models)
 msrec_add_test(NAME ssim_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ssim_test.cc
                LIBS msrec_trainer LABELS unit)
 target_precompile_headers(ssim_test REUSE_FROM msrec_models)
+
+# Data-parallel training with real mpirun processes (2 workers + 1 server).
+msrec_add_test(NAME distributed_train_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/distributed_train_test.cc
+  LIBS msrec_trainer LABELS mpi TIMEOUT 600)
+target_compile_definitions(distributed_train_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
+target_precompile_headers(distributed_train_test REUSE_FROM msrec_models)
+add_dependencies(distributed_train_test msrec)

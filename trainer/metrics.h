@@ -43,6 +43,13 @@ class MetricsAccumulator {
            const float* oracle);
   EvalMetrics Compute() const;
 
+  // The accumulated instances (all the same length, oracle empty when absent),
+  // e.g. to merge the accumulators of several workers.
+  std::vector<float>& probs() { return probs_; }
+  std::vector<float>& labels() { return labels_; }
+  std::vector<float>& oracle() { return oracle_; }
+  std::vector<int32_t>& scenario() { return scenario_; }
+
  private:
   GroupMetrics ComputeGroup(const std::vector<size_t>& idx) const;
   int num_scenarios_;

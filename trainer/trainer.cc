@@ -55,8 +55,11 @@ Status RunInference(Model& model, EmbeddingBridge& bridge, Reader& reader, int l
 // Opens a reader over `files` with the job's schema and fixed scenario map.
 Result<std::unique_ptr<Reader>> OpenJobReader(const std::vector<std::string>& files,
                                               const SchemaSpec& schema, ScenarioMap& map,
-                                              int batch_size, int threads, int64_t max_bad_rows) {
+                                              int batch_size, int threads, int64_t max_bad_rows,
+                                              int part_index = 0, int num_parts = 1) {
   ReaderOptions ro;
+  ro.part_index = part_index;
+  ro.num_parts = num_parts;
   ro.schema = schema;
   ro.scenario_map = &map;
   ro.batch_size = batch_size;
@@ -65,15 +68,20 @@ Result<std::unique_ptr<Reader>> OpenJobReader(const std::vector<std::string>& fi
   return OpenReader(files, ro);
 }
 
+// Evaluates `files`; with `workers`, each worker scores its part and the
+// metrics are computed over every worker's predictions.
 Result<EvalMetrics> EvaluateFiles(Model& model, EmbeddingBridge& bridge,
                                   const std::vector<std::string>& files, const SchemaSpec& schema,
                                   ScenarioMap& map, int label_index, int batch_size,
-                                  int threads, int64_t max_bad_rows) {
-  MSREC_ASSIGN_OR_RETURN(auto reader,
-                         OpenJobReader(files, schema, map, batch_size, threads, max_bad_rows));
+                                  int threads, int64_t max_bad_rows,
+                                  const WorkerGroup* workers = nullptr) {
+  MSREC_ASSIGN_OR_RETURN(
+      auto reader, OpenJobReader(files, schema, map, batch_size, threads, max_bad_rows,
+                                 workers ? workers->rank() : 0, workers ? workers->size() : 1));
   MetricsAccumulator metrics(map.size());
   MSREC_RETURN_IF_ERROR(RunInference(model, bridge, *reader, label_index, &metrics,
                                      [](const Batch&, const float*) {}));
+  if (workers != nullptr) MSREC_RETURN_IF_ERROR(GatherMetrics(*workers->comm, &metrics));
   LOG(INFO) << "evaluated " << files[0] << (files.size() > 1 ? " ..." : "") << ": "
             << reader->stats().ToString();
   return metrics.Compute();
@@ -114,6 +122,43 @@ torch::Tensor StepLoss(Model& model, const ModelInput& input, const torch::Tenso
   for (auto& aux : out.aux_losses) loss = loss + aux.second;
   return loss;
 }
+
+// The training batches of one epoch on this worker: skips empty batches,
+// keeps this worker's batches under DataSharding::kBatches, and ends the epoch
+// for every worker at once (AgreeOnStep). Not thread-safe.
+class EpochBatches {
+ public:
+  EpochBatches(std::unique_ptr<Reader> reader, const WorkerGroup* workers)
+      : reader_(std::move(reader)), workers_(workers) {}
+
+  Reader& reader() { return *reader_; }
+
+  // The next batch: false at the end of the epoch. *global_rows: the rows of
+  // this step over all workers.
+  Result<bool> Next(Batch* batch, int64_t* global_rows) {
+    bool have = false;
+    while (!have) {
+      MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(batch));
+      if (!more) break;
+      if (batch->size == 0) continue;
+      if (workers_ != nullptr && workers_->sharding == DataSharding::kBatches) {
+        const int64_t index = batches_read_++;
+        if (index % workers_->size() != workers_->rank()) continue;
+      }
+      have = true;
+    }
+    *global_rows = have ? batch->size : 0;
+    if (workers_ == nullptr) return have;
+    bool all_have = false;
+    MSREC_RETURN_IF_ERROR(AgreeOnStep(*workers_->comm, have, batch->size, &all_have, global_rows));
+    return all_have;
+  }
+
+ private:
+  std::unique_ptr<Reader> reader_;
+  const WorkerGroup* workers_;
+  int64_t batches_read_ = 0;
+};
 
 // Running loss and throughput between two progress lines. Not thread-safe.
 class ProgressWindow {
@@ -258,6 +303,17 @@ std::string PhaseTimes::ToString() const {
 Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   if (options.train_files.empty()) return Status::InvalidArgument("no training files (--train)");
   if (options.model_dir.empty()) return Status::InvalidArgument("no model directory (--model_dir)");
+  const WorkerGroup* workers = options.workers;
+  if (workers != nullptr && (workers->comm == nullptr || workers->ps == nullptr)) {
+    return Status::InvalidArgument("a data-parallel worker needs a communicator and a remote "
+                                   "parameter server (--num_servers >= 1)");
+  }
+  const bool chief = workers == nullptr || workers->rank() == 0;  // writes the model directory
+  if (workers != nullptr && options.early_stopping_patience > 0) {
+    return Status::InvalidArgument(
+        "early stopping keeps the best epoch's rows, which remote parameter servers cannot "
+        "snapshot yet: use --early_stopping_patience=0 with --num_servers");
+  }
   MSREC_RETURN_IF_ERROR(MakeDirs(options.model_dir).WithContext("model directory"));
   torch::manual_seed(options.seed);
   SetComputeThreads(options.intra_op_threads);
@@ -275,7 +331,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   scenario_map.set_fixed(true);
   MSREC_ASSIGN_OR_RETURN(Schema schema,
                          ResolveSchema(schema_spec, scenario_map, options.train_files[0]));
-  MSREC_RETURN_IF_ERROR(scenario_map.Save(options.model_dir + "/scenario_map.tsv"));
+  if (chief) MSREC_RETURN_IF_ERROR(scenario_map.Save(options.model_dir + "/scenario_map.tsv"));
   if (spec.label_index < 0 || spec.label_index >= schema.num_labels()) {
     return Status::InvalidArgument("label index " + std::to_string(spec.label_index) +
                                    " out of range: the schema has " +
@@ -287,7 +343,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   spec.model_config.embedding_dim = spec.table.dim;
   spec.table.seed = options.seed;
   spec.scenario_private_embeddings = options.train_mode == TrainMode::kSingle;
-  MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, options.model_dir + "/job.txt"));
+  if (chief) MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, options.model_dir + "/job.txt"));
 
   MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model,
                          BuiltinModels().Create(spec.model, spec.model_config));
@@ -310,11 +366,14 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   MSREC_RETURN_IF_ERROR(RestoreInitialBackbone(options.sharing.selector_dir, spec.model,
                                                spec.model_config, model.get(), &restored));
   if (restored) LOG(INFO) << "backbone restarts from the selector's pre-search state";
-  MSREC_ASSIGN_OR_RETURN(EmbeddedStore store,
-                         OpenEmbeddedStore(spec.store, options.model_dir, /*load=*/false));
-  MSREC_RETURN_IF_ERROR(store.client->CreateTable(spec.table));
-  EmbeddingBridge bridge(store.client.get(), spec.table.name, spec.table.dim,
-                         spec.scenario_private_embeddings);
+  if (workers != nullptr) MSREC_RETURN_IF_ERROR(BroadcastParameters(*model, *workers->comm));
+  EmbeddedStore store;  // the embedded default; a data-parallel job uses workers->ps
+  if (workers == nullptr) {
+    MSREC_ASSIGN_OR_RETURN(store, OpenEmbeddedStore(spec.store, options.model_dir, /*load=*/false));
+  }
+  PsClient* ps = workers != nullptr ? workers->ps : store.client.get();
+  MSREC_RETURN_IF_ERROR(ps->CreateTable(spec.table));
+  EmbeddingBridge bridge(ps, spec.table.name, spec.table.dim, spec.scenario_private_embeddings);
   bridge.set_device(device);
   torch::optim::Adam optimizer(
       model->parameters(),
@@ -322,8 +381,13 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
 
   const std::string metrics_path =
       options.metrics_file.empty() ? options.model_dir + "/metrics.jsonl" : options.metrics_file;
-  std::ofstream metrics_out(metrics_path, std::ios::app);
-  if (!metrics_out) return Status::IoError("cannot open metrics file " + metrics_path);
+  std::ofstream metrics_out;  // worker 0 only
+  if (chief) metrics_out.open(metrics_path, std::ios::app);
+  if (chief && !metrics_out) return Status::IoError("cannot open metrics file " + metrics_path);
+  std::unique_ptr<DenseGradientSync> gradient_sync;
+  if (workers != nullptr) {
+    gradient_sync = std::make_unique<DenseGradientSync>(*model, *workers->comm, workers->bucket_bytes);
+  }
 
   if (options.early_stopping_patience > 0 && options.val_files.empty()) {
     return Status::InvalidArgument("early stopping needs validation files (--val)");
@@ -335,18 +399,21 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   ProgressWindow progress;
   bool done = false;
   for (int epoch = 1; epoch <= options.epochs && !done; ++epoch) {
-    MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader(options.train_files, schema_spec, scenario_map,
-                                                      options.batch_size, options.reader_threads,
-                                                      options.max_bad_rows));
+    const bool by_chunks = workers != nullptr && workers->sharding == DataSharding::kChunks;
+    MSREC_ASSIGN_OR_RETURN(
+        auto reader, OpenJobReader(options.train_files, schema_spec, scenario_map,
+                                   options.batch_size, options.reader_threads, options.max_bad_rows,
+                                   by_chunks ? workers->rank() : 0, by_chunks ? workers->size() : 1));
+    EpochBatches batches(std::move(reader), workers);
     const bool shared_phase =
         options.train_mode == TrainMode::kFinetune && epoch <= options.finetune_shared_epochs;
     Batch batch;
     model->train();
     while (true) {
       Timer phase;
-      MSREC_ASSIGN_OR_RETURN(bool more, reader->Next(&batch));
+      int64_t global_rows = 0;
+      MSREC_ASSIGN_OR_RETURN(bool more, batches.Next(&batch, &global_rows));
       if (!more) break;
-      if (batch.size == 0) continue;
       const int64_t step = ++result.steps;
       result.phases.read += phase.Seconds();
       phase.Reset();
@@ -365,6 +432,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
                         options.train_mode, spec.model_config.num_scenarios);
         optimizer.zero_grad();
         loss.backward();
+        if (gradient_sync != nullptr) MSREC_RETURN_IF_ERROR(gradient_sync->Run());
         optimizer.step();
       } catch (const c10::Error& e) {
         return Status::Internal("training step " + std::to_string(step) + " failed: " +
@@ -379,12 +447,15 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
         return Status::Internal("loss is " + std::to_string(loss_value) + " at step " +
                                 std::to_string(step) + "; lower the learning rates");
       }
-      result.samples += batch.size;
-      progress.Add(batch.size, loss_value);
-      if (step % options.log_every == 0) {
+      result.samples += global_rows;
+      progress.Add(global_rows, loss_value);
+      if (workers != nullptr && workers->check_parameters && step == 1) {
+        MSREC_RETURN_IF_ERROR(CheckSameParameters(*model, *workers->comm));
+      }
+      if (chief && step % options.log_every == 0) {
         const double fraction = options.max_steps > 0
                                     ? double(step) / options.max_steps
-                                    : (epoch - 1 + reader->Progress()) / options.epochs;
+                                    : (epoch - 1 + batches.reader().Progress()) / options.epochs;
         progress.Log(epoch, step, fraction, train_timer.Seconds(), metrics_out);
       }
       if (options.max_steps > 0 && step >= options.max_steps) {
@@ -392,7 +463,10 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
         break;
       }
     }
-    LOG(INFO) << "epoch " << epoch << " read: " << reader->stats().ToString();
+    LOG(INFO) << "epoch " << epoch << " read: " << batches.reader().stats().ToString();
+    if (workers != nullptr && workers->check_parameters) {
+      MSREC_RETURN_IF_ERROR(CheckSameParameters(*model, *workers->comm));
+    }
     if (shared_phase) MSREC_RETURN_IF_ERROR(CopyScenarioZeroToAll(*model));
     LOG(INFO) << "time so far: " << result.phases.ToString();
     if (!options.val_files.empty()) {
@@ -400,7 +474,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       MSREC_ASSIGN_OR_RETURN(EvalMetrics val,
                              EvaluateFiles(*model, bridge, options.val_files, schema_spec, scenario_map,
                                            spec.label_index, options.eval_batch_size,
-                                           options.reader_threads, options.max_bad_rows));
+                                           options.reader_threads, options.max_bad_rows, workers));
       LOG(INFO) << "epoch " << epoch << " validation:\n" << val.ToTable(scenario_map.values());
       metrics_out << "{\"event\":\"eval\",\"split\":\"val\",\"epoch\":" << epoch
                   << ",\"step\":" << result.steps << ",\"metrics\":" << val.ToJson() << "}\n";
@@ -425,12 +499,16 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     MSREC_ASSIGN_OR_RETURN(result.test,
                            EvaluateFiles(*model, bridge, options.test_files, schema_spec, scenario_map,
                                          spec.label_index, options.eval_batch_size,
-                                         options.reader_threads, options.max_bad_rows));
+                                         options.reader_threads, options.max_bad_rows, workers));
     metrics_out << "{\"event\":\"eval\",\"split\":\"test\",\"step\":" << result.steps
                 << ",\"metrics\":" << result.test.ToJson() << "}\n";
   }
-  MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model, options.model_dir + "/dense.pt"));
-  MSREC_RETURN_IF_ERROR(store.Save());
+  if (chief) MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model, options.model_dir + "/dense.pt"));
+  if (workers == nullptr) {
+    MSREC_RETURN_IF_ERROR(store.Save());
+  } else if (chief) {
+    MSREC_RETURN_IF_ERROR(ps->Flush());  // every server makes its rows durable
+  }
   return result;
 }
 

@@ -1,4 +1,5 @@
-// The single-process training loop, evaluation and prediction.
+// The training loop (one process, or one data-parallel worker of many),
+// evaluation and prediction.
 // A trained model lives in a model directory:
 //   job.txt           the model name, ModelConfig, schema, table and label (key=value lines)
 //   scenario_map.tsv  scenario value -> id, shared by train, eval and predict
@@ -14,6 +15,7 @@
 #include "models/model.h"
 #include "parameter_server/table_config.h"
 #include "trainer/metrics.h"
+#include "trainer/distributed.h"
 #include "trainer/sharing.h"
 
 namespace msrec {
@@ -69,6 +71,10 @@ struct TrainOptions {
                                          // also fixes the scenario map (its own) unless
                                          // scenario_map_file is given, and restarts an
                                          // mt_backbone of its shapes from its initial state
+  const WorkerGroup* workers = nullptr;  // data-parallel job (not owned): the other workers
+                                         // and the remote parameter servers; null = one
+                                         // process with the embedded store. Worker 0 writes
+                                         // the model directory and the metrics
 };
 
 // Wall time of the training loop by phase, in seconds.

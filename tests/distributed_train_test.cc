@@ -1,0 +1,182 @@
+// Data-parallel training under real mpirun processes (2 workers + 1 server):
+// exactness against one process with the union batch, uneven data slices, and
+// a worker killed with SIGKILL. Runs the msrec binary (MSREC_BINARY).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/file_util.h"
+#include "common/timer.h"
+#include "parameter_server/memory_store.h"
+#include "parameter_server/row.h"
+#include "trainer/data/generator.h"
+#include "trainer/job_io.h"
+
+#ifndef MSREC_BINARY
+#error "MSREC_BINARY must name the msrec executable"
+#endif
+
+namespace msrec {
+namespace {
+
+const char kMpirun[] = "timeout 200 mpirun --allow-run-as-root --oversubscribe -np 3 ";
+
+class DistributedTrainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/msrec_dist.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    GeneratorOptions gen;
+    gen.seed = 11;
+    gen.num_rows = 40000;
+    gen.vocab_sizes = {30, 100, 1000, 5000};
+    ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
+    ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
+    common_ = std::string(" --schema '") + SyntheticModel(gen).SchemaSpecString() +
+              "' --train " + dir_ + "/data/train.csv --val " + dir_ + "/data/val.csv" +
+              " --model mt_backbone --hidden 32,16 --log_every 1000 --seed 3";
+  }
+  void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
+
+  // Runs a shell command; returns its exit code and (in *output) its output.
+  static int Run(const std::string& command, std::string* output) {
+    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) return -1;
+    char buffer[4096];
+    size_t got;
+    output->clear();
+    while ((got = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output->append(buffer, got);
+    const int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::string dir_;
+  std::string common_;
+};
+
+// key -> weights of every row in a SaveStore dump.
+std::map<uint64_t, std::vector<float>> ReadRows(const std::string& dump) {
+  std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+  Status loaded = LoadStore(dump, store.get());
+  EXPECT_TRUE(loaded.ok()) << loaded.ToString();
+  std::map<uint64_t, std::vector<float>> rows;
+  for (const std::string& table : store->TableNames()) {
+    EXPECT_TRUE(store
+                    ->ForEach(table,
+                              [&](uint64_t key, std::string_view bytes) {
+                                Row row;
+                                EXPECT_TRUE(DecodeRow(bytes, table, key, &row).ok());
+                                rows[key] = row.weights;
+                                return true;
+                              })
+                    .ok());
+  }
+  return rows;
+}
+
+std::vector<torch::Tensor> DenseParameters(const std::string& model_dir) {
+  Result<JobSpec> spec = LoadJobSpec(model_dir + "/job.txt");
+  EXPECT_TRUE(spec.ok()) << spec.status().ToString();
+  auto model = BuiltinModels().Create(spec->model, spec->model_config);
+  EXPECT_TRUE(model.ok());
+  EXPECT_TRUE(LoadDenseParameters(model.value().get(), model_dir + "/dense.pt").ok());
+  return model.value()->parameters();
+}
+
+TEST_F(DistributedTrainTest, TwoWorkersEqualOneProcessWithTheUnionBatch) {
+  const std::string steps = " --max_steps 15 --batch_size ";
+  std::string out;
+  ASSERT_EQ(0, Run(MSREC_BINARY " train" + common_ + steps + "256 --model_dir " + dir_ + "/single",
+                   &out))
+      << out;
+  ASSERT_EQ(0, Run(kMpirun + std::string(MSREC_BINARY " train") + common_ + steps +
+                       "128 --num_servers 1 --data_sharding batches --check_parameters "
+                       "--model_dir " + dir_ + "/dist",
+                   &out))
+      << out;
+  const std::vector<torch::Tensor> a = DenseParameters(dir_ + "/single");
+  const std::vector<torch::Tensor> b = DenseParameters(dir_ + "/dist");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LE((a[i] - b[i]).abs().max().item<double>(), 1e-5) << "dense parameter " << i;
+  }
+  const auto rows_a = ReadRows(dir_ + "/single/embeddings.bin");
+  const auto rows_b = ReadRows(dir_ + "/dist/ps/server-0.bin");
+  ASSERT_EQ(rows_a.size(), rows_b.size());
+  ASSERT_GT(rows_a.size(), 1000u);
+  double worst = 0;
+  for (const auto& [key, w] : rows_a) {
+    auto it = rows_b.find(key);
+    ASSERT_NE(it, rows_b.end()) << "row " << key << " missing";
+    for (size_t j = 0; j < w.size(); ++j) worst = std::max(worst, double(std::fabs(w[j] - it->second[j])));
+  }
+  EXPECT_LE(worst, 1e-5);
+}
+
+TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {
+  // 3 chunks of CSV dealt to 2 workers: one slice is twice the other.
+  std::string out;
+  Timer timer;
+  const int code = Run(kMpirun + std::string(MSREC_BINARY " train") + common_ +
+                           " --epochs 2 --batch_size 512 --num_servers 1 --data_sharding chunks "
+                           "--model_dir " + dir_ + "/uneven",
+                       &out);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_LT(timer.Seconds(), 120);
+  EXPECT_NE(out.find("== validation =="), std::string::npos) << out;
+}
+
+// The rank (OMPI_COMM_WORLD_RANK) of process `pid`, -1 if unknown.
+int RankOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
+  std::string var;
+  while (std::getline(in, var, '\0')) {
+    if (var.rfind("OMPI_COMM_WORLD_RANK=", 0) == 0) return std::atoi(var.c_str() + 21);
+  }
+  return -1;
+}
+
+TEST_F(DistributedTrainTest, KilledWorkerEndsTheJobWithAnError) {
+  const std::string model_dir = dir_ + "/killed";
+  const std::string command = kMpirun + std::string(MSREC_BINARY " train") + common_ +
+                              " --epochs 1000 --batch_size 256 --num_servers 1 --ps_timeout_s 10"
+                              " --comm_timeout_s 10 --model_dir " + model_dir;
+  std::string out;
+  Timer timer;
+  std::thread killer([&] {
+    // Find worker 1 of this job (its command line names model_dir) and kill it.
+    for (int tries = 0; tries < 100; ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::string pids;
+      Run("pgrep -f -- '--model_dir " + model_dir + "'", &pids);
+      std::istringstream list(pids);
+      pid_t pid;
+      while (list >> pid) {
+        if (RankOf(pid) == 1 && timer.Seconds() > 3) {
+          kill(pid, SIGKILL);
+          return;
+        }
+      }
+    }
+  });
+  const int code = Run(command, &out);
+  killer.join();
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(code, 124) << "the job hung:\n" << out;
+  EXPECT_LT(timer.Seconds(), 90) << out;
+  EXPECT_NE(out.find("rank 1"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace msrec

@@ -1,0 +1,112 @@
+#include "trainer/distributed.h"
+
+#include "cluster/bucketed_allreduce.h"
+
+namespace msrec {
+namespace {
+
+// The dense parameters as one contiguous CPU float vector, in parameters() order.
+std::vector<float> FlattenParameters(Model& model) {
+  std::vector<float> flat;
+  for (const torch::Tensor& p : model.parameters()) {
+    torch::Tensor c = p.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    flat.insert(flat.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  }
+  return flat;
+}
+
+}  // namespace
+
+bool ParseDataSharding(const std::string& name, DataSharding* sharding) {
+  if (name == "chunks") *sharding = DataSharding::kChunks;
+  else if (name == "batches") *sharding = DataSharding::kBatches;
+  else return false;
+  return true;
+}
+
+Status BroadcastParameters(Model& model, Communicator& comm) {
+  std::vector<float> flat = FlattenParameters(model);
+  MSREC_RETURN_IF_ERROR(comm.Broadcast(flat.data(), flat.size() * sizeof(float), 0)
+                            .WithContext("broadcasting the dense parameters from worker 0"));
+  torch::NoGradGuard no_grad;
+  size_t offset = 0;
+  for (torch::Tensor& p : model.parameters()) {
+    const int64_t n = p.numel();
+    p.copy_(torch::from_blob(flat.data() + offset, p.sizes(), torch::kFloat32).to(p.device()));
+    offset += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status CheckSameParameters(Model& model, Communicator& comm) {
+  const std::vector<float> flat = FlattenParameters(model);
+  return CheckSameAcrossRanks(comm, flat.data(), flat.size())
+      .WithContext("the workers' dense parameters differ");
+}
+
+Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* all_have,
+                   int64_t* global_rows) {
+  double v[2] = {have_batch ? 1.0 : 0.0, static_cast<double>(have_batch ? rows : 0)};
+  MSREC_RETURN_IF_ERROR(comm.AllReduceSum(v, 2).WithContext("agreeing on the next step"));
+  *all_have = v[0] == comm.size();
+  *global_rows = static_cast<int64_t>(v[1]);
+  return Status::OK();
+}
+
+DenseGradientSync::DenseGradientSync(Model& model, Communicator& comm, size_t bucket_bytes)
+    : params_(model.parameters()), comm_(comm), bucket_bytes_(bucket_bytes) {}
+
+Status DenseGradientSync::Run() {
+  // Which parameters have a gradient on some worker (a tower whose scenario
+  // is in no worker's batch has none anywhere and must keep none).
+  std::vector<float> defined(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) defined[i] = params_[i].grad().defined() ? 1.0f : 0.0f;
+  MSREC_RETURN_IF_ERROR(comm_.AllReduceSum(defined.data(), defined.size()));
+  std::vector<FloatSpan> spans;
+  std::vector<torch::Tensor> host;  // CPU copies of device gradients
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (defined[i] == 0) continue;
+    torch::Tensor& p = params_[i];
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    torch::Tensor g = p.grad();
+    if (!g.is_cpu() || !g.is_contiguous() || g.scalar_type() != torch::kFloat32) {
+      host.push_back(g.to(torch::kCPU, torch::kFloat32).contiguous());
+      g = host.back();
+    }
+    spans.push_back(FloatSpan{g.data_ptr<float>(), static_cast<size_t>(g.numel())});
+  }
+  BucketOptions options;
+  options.bucket_bytes = bucket_bytes_;
+  options.average = true;
+  MSREC_RETURN_IF_ERROR(AllReduceInBuckets(comm_, spans, options)
+                            .WithContext("all-reducing the dense gradients"));
+  // Copy device gradients back.
+  size_t h = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (defined[i] == 0) continue;
+    torch::Tensor g = params_[i].grad();
+    if (!g.is_cpu() || !g.is_contiguous() || g.scalar_type() != torch::kFloat32) {
+      g.copy_(host[h++]);
+    }
+  }
+  return Status::OK();
+}
+
+Status GatherMetrics(Communicator& comm, MetricsAccumulator* metrics) {
+  std::vector<float> merged;
+  MSREC_RETURN_IF_ERROR(comm.AllGatherV(metrics->probs(), &merged));
+  metrics->probs().swap(merged);
+  MSREC_RETURN_IF_ERROR(comm.AllGatherV(metrics->labels(), &merged));
+  metrics->labels().swap(merged);
+  MSREC_RETURN_IF_ERROR(comm.AllGatherV(metrics->oracle(), &merged));
+  metrics->oracle().swap(merged);
+  std::vector<int32_t> scenarios;
+  MSREC_RETURN_IF_ERROR(comm.AllGatherV(metrics->scenario(), &scenarios));
+  metrics->scenario().swap(scenarios);
+  if (!metrics->oracle().empty() && metrics->oracle().size() != metrics->probs().size()) {
+    metrics->oracle().clear();  // some worker had no oracle column: drop it everywhere
+  }
+  return Status::OK();
+}
+
+}  // namespace msrec

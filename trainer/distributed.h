@@ -1,0 +1,78 @@
+// Data-parallel training across worker processes: what Train() needs to know
+// about the other workers, and the collectives it runs between them. The
+// embedded default (one process) passes no WorkerGroup and none of this runs.
+//
+// Per step, every worker:
+//   1. AgreeOnStep: all-reduces (has a batch, batch rows); if any worker's
+//      slice is exhausted, every worker ends the epoch (no collective can
+//      hang on uneven slices; the longer slices' last rows are not used);
+//   2. computes its local loss (mean over its own rows) and backward;
+//   3. DenseGradientSync: all-reduces the dense gradients (mean over
+//      workers) in buckets; a parameter without a gradient on every worker
+//      keeps none, so the optimizer treats it as the single process would;
+//   4. pushes its sparse gradients; synchronous servers average them.
+// With equal batches this equals one process training on the union batch.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cluster/communicator.h"
+#include "common/status.h"
+#include "models/model.h"
+#include "parameter_server/ps_client.h"
+#include "trainer/metrics.h"
+
+namespace msrec {
+
+// How worker w's training rows are chosen.
+enum class DataSharding {
+  kChunks,   // "chunks": CSV chunks / shard blocks dealt round-robin (each byte read once)
+  kBatches,  // "batches": every worker reads everything and takes batches w, w+W, ...
+             // (W x the reading; step t's batches together are the single-process
+             // batch t of W x the batch size: used to check exactness)
+};
+bool ParseDataSharding(const std::string& name, DataSharding* sharding);
+
+// The other workers of a data-parallel job. Not owned by the trainer.
+struct WorkerGroup {
+  Communicator* comm = nullptr;  // the workers only; rank = worker index
+  PsClient* ps = nullptr;        // the remote parameter servers (required)
+  DataSharding sharding = DataSharding::kChunks;
+  size_t bucket_bytes = size_t{25} << 20;  // dense gradient bucket size
+  bool check_parameters = false;  // after the first step and every epoch, check every
+                                  // worker holds the same dense parameters
+
+  int rank() const { return comm->rank(); }
+  int size() const { return comm->size(); }
+};
+
+// Copies worker 0's dense parameters to every worker.
+Status BroadcastParameters(Model& model, Communicator& comm);
+
+// Checks every worker holds bitwise the same dense parameters.
+Status CheckSameParameters(Model& model, Communicator& comm);
+
+// Step agreement (see above): sets *all_have when every worker has a batch
+// and *global_rows to the rows of this step over all workers.
+Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* all_have,
+                   int64_t* global_rows);
+
+// Averages the dense gradients of `model` over the workers (see above).
+// Thread safety: one step at a time.
+class DenseGradientSync {
+ public:
+  DenseGradientSync(Model& model, Communicator& comm, size_t bucket_bytes);
+  Status Run();
+
+ private:
+  std::vector<torch::Tensor> params_;
+  Communicator& comm_;
+  size_t bucket_bytes_;
+};
+
+// Replaces `metrics`' instances by those of every worker (rank order), so each
+// worker computes the exact metrics over all predictions.
+Status GatherMetrics(Communicator& comm, MetricsAccumulator* metrics);
+
+}  // namespace msrec
