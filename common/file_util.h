@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -18,5 +19,19 @@ Status RemoveTree(const std::string& path);
 
 // True if `path` exists (any kind of file).
 bool PathExists(const std::string& path);
+
+// Names (not paths) of the entries of directory `dir`, sorted; "." and ".."
+// excluded. IoError if it cannot be read.
+Result<std::vector<std::string>> ListDir(const std::string& dir);
+
+// Writes `data` to `path` durably: into path.tmp, fsync, rename over `path`,
+// fsync of the directory. Readers see the old file or the whole new one.
+Status WriteFileDurably(const std::string& path, const std::string& data);
+
+// The whole content of `path`. IoError naming it if it cannot be read.
+Result<std::string> ReadFile(const std::string& path);
+
+// fsync of a file or directory (make a written file or a rename durable).
+Status SyncPath(const std::string& path);
 
 }  // namespace msrec

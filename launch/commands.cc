@@ -1,6 +1,9 @@
 #include "launch/commands.h"
 #include "common/file_util.h"
 
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 
@@ -82,15 +85,41 @@ Status RunConvert() {
   return Status::OK();
 }
 
+namespace {
+// Set by SIGTERM/SIGINT; Train finishes its step, checkpoints and returns.
+std::atomic<bool> stop_requested{false};
+void RequestStop(int) { stop_requested.store(true); }
+}  // namespace
+
+const std::atomic<bool>* InstallStopHandlers() {
+  struct sigaction action = {};
+  action.sa_handler = RequestStop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  return &stop_requested;
+}
+
 Status RunTrain() {
   if (LaunchedByMpirun()) return RunTrainUnderMpi();
   MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
-  MSREC_ASSIGN_OR_RETURN(const TrainOptions options, TrainOptionsFromFlags());
+  MSREC_ASSIGN_OR_RETURN(TrainOptions options, TrainOptionsFromFlags());
+  options.stop_requested = InstallStopHandlers();
   MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, options));
   return PrintTrainResult(result, options);
 }
 
 Status PrintTrainResult(const TrainResult& result, const TrainOptions& options) {
+  if (result.stopped) {
+    std::printf("stopped by a signal after step %lld; checkpoint: %s (continue with --resume)\n",
+                static_cast<long long>(result.steps),
+                result.last_checkpoint.empty() ? "none" : result.last_checkpoint.c_str());
+    return Status::OK();
+  }
+  if (result.resumed_from_step > 0) {
+    std::printf("resumed from step %lld (%s)\n", static_cast<long long>(result.resumed_from_step),
+                result.resumed_from.c_str());
+  }
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ScenarioNames(options.model_dir));
   std::printf("trained %lld steps, %lld samples in %.1f s (%.0f samples/s)\n",
               static_cast<long long>(result.steps), static_cast<long long>(result.samples),

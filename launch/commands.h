@@ -1,6 +1,8 @@
 // The subcommands of the msrec program; each reads its flags (launch/flags.h).
 #pragma once
 
+#include <atomic>
+
 #include "common/status.h"
 #include "trainer/trainer.h"
 
@@ -10,6 +12,8 @@ namespace msrec {
 // server ranks serve until every worker is done; worker ranks train data-
 // parallel. A rank that fails ends the whole job (MPI_Abort).
 Status RunTrainUnderMpi();
+// Makes SIGTERM and SIGINT set the returned flag (TrainOptions::stop_requested).
+const std::atomic<bool>* InstallStopHandlers();
 // Prints what `msrec train` prints at the end (throughput, val and test tables).
 Status PrintTrainResult(const TrainResult& result, const TrainOptions& options);
 

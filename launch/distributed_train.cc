@@ -63,18 +63,23 @@ Status Serve(const Topology& t) {
   const std::string dir = FLAGS_ps_dir.empty() ? FLAGS_model_dir + "/ps" : FLAGS_ps_dir;
   if (dir == "/ps") return Status::InvalidArgument("servers need --model_dir or --ps_dir");
   MSREC_RETURN_IF_ERROR(MakeDirs(dir));
+  // A job starts from nothing or from a checkpoint (--resume loads it): rows
+  // a previous job left in the server's database are not trusted.
+  MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/server-" + std::to_string(t.server_index())));
   MSREC_ASSIGN_OR_RETURN(auto store, OpenServerStore(dir, t.server_index()));
   SparseShard shard(std::move(store));
   MpiMessenger messenger(MPI_COMM_WORLD, MaxMessageBytes());
   PsServerOptions options;
   options.server_index = t.server_index();
   options.num_workers = t.num_workers();
+  options.num_servers = t.num_servers;
   options.sync = FLAGS_ps_sync;
   options.max_staleness = FLAGS_ps_max_staleness;
   options.idle_timeout_s = FLAGS_ps_idle_timeout_s;
   options.stats_interval_s = FLAGS_ps_stats_interval_s;
   options.extra_stats = [&shard] { return StoreStats(shard.store()); };
   PsServer server(&shard, &messenger, options);
+  InstallStopHandlers();  // a server keeps serving on SIGTERM until its workers are done
   LOG(INFO) << t.ToString() << ": serving from " << dir << " (" << FLAGS_store << ", "
             << (FLAGS_ps_sync ? "synchronous" : "asynchronous") << ")";
   MSREC_RETURN_IF_ERROR(server.Run());
@@ -109,6 +114,10 @@ Status Work(const MpiEnv& mpi) {
   group.bucket_bytes = static_cast<size_t>(FLAGS_bucket_mb * 1048576.0);
   group.check_parameters = FLAGS_check_parameters;
   options.workers = &group;
+  options.stop_requested = InstallStopHandlers();
+  if (options.deterministic && !FLAGS_ps_sync) {
+    return Status::InvalidArgument("--deterministic needs synchronous servers (--ps_sync)");
+  }
   LOG(INFO) << t.ToString() << ": worker " << t.worker_index() << " of " << t.num_workers();
   MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, options));
   MSREC_RETURN_IF_ERROR(comm->Barrier());

@@ -87,6 +87,17 @@ DEFINE_int32(finetune_shared_epochs, 1, "finetune: epochs of shared training bef
 DEFINE_int32(early_stopping_patience, 0,
              "Stop after N epochs without a better validation AUC and keep the best epoch (0: off)");
 DEFINE_int64(log_every, 50, "Progress line every N steps");
+// Checkpoints (docs/training.md, "Checkpoints").
+DEFINE_string(checkpoint_dir, "", "Checkpoint directory (default <model_dir>/checkpoints; 'none': off)");
+DEFINE_int64(checkpoint_every_steps, 0, "Also checkpoint every N global steps (0: epoch ends only)");
+DEFINE_bool(checkpoint_at_epoch_end, true, "Checkpoint at the end of every epoch");
+DEFINE_int32(keep_checkpoints, 2, "Complete checkpoints kept (the newest)");
+DEFINE_bool(resume, false, "Resume from the newest complete checkpoint (fresh start if none)");
+DEFINE_bool(resume_skip_corrupt, false,
+            "--resume: if the newest checkpoint fails its checksums, use the previous one");
+DEFINE_bool(deterministic, false,
+            "LibTorch deterministic algorithms; a killed and resumed job then ends exactly like "
+            "the uninterrupted one (same threads, synchronous servers)");
 DEFINE_string(metrics_file, "", "JSON-lines metrics file (default <model_dir>/metrics.jsonl)");
 DEFINE_uint64(seed, 2022, "Random seed (torch, embedding init)");
 // SSIM (docs/ssim.md): ssim-search, ssim-export, and train's shared-instance policies.
@@ -216,6 +227,16 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.sharing.random = FLAGS_ssim_random;
   o.sharing.topk = FLAGS_ssim_topk;
   o.sharing.seed = FLAGS_seed;
+  if (FLAGS_checkpoint_dir != "none") {
+    o.checkpoint.dir =
+        FLAGS_checkpoint_dir.empty() ? FLAGS_model_dir + "/checkpoints" : FLAGS_checkpoint_dir;
+  }
+  o.checkpoint.every_steps = FLAGS_checkpoint_every_steps;
+  o.checkpoint.at_epoch_end = FLAGS_checkpoint_at_epoch_end;
+  o.checkpoint.keep = FLAGS_keep_checkpoints;
+  o.checkpoint.resume = FLAGS_resume;
+  o.checkpoint.skip_corrupt = FLAGS_resume_skip_corrupt;
+  o.deterministic = FLAGS_deterministic;
   return o;
 }
 

@@ -64,6 +64,17 @@ class PsClient {
     return MakeReadyFuture(Push(table, keys, n, grads, step));
   }
 
+  // Checkpoint of every row into directory `dir` at global step `step`, and
+  // its restore (rows replaced by the checkpoint's; pushes continue at
+  // step + 1). The remote client implements them; the embedded trainer
+  // snapshots its store directly, so the default is Unavailable.
+  virtual Status SaveCheckpoint(const std::string& dir, int64_t step) {
+    return Status::Unavailable("this client cannot checkpoint");
+  }
+  virtual Status LoadCheckpoint(const std::string& dir, int64_t step) {
+    return Status::Unavailable("this client cannot restore checkpoints");
+  }
+
   // Makes every update durable in the backing store (flushes caches).
   virtual Status Flush() = 0;
 };

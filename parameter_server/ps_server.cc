@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <unordered_map>
+
+#include "common/file_util.h"
+#include "parameter_server/key_routing.h"
+#include "parameter_server/memory_store.h"
 #include <utility>
 
 namespace msrec {
@@ -101,7 +105,7 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
         // job, the checkpoint's step on resume); a table keeps its first value.
         auto [it, inserted] = tables_.try_emplace(table);
         it->second.dim = config.dim;
-        if (inserted) it->second.applied = std::max<int64_t>(h.step, 0);
+        if (inserted) it->second.applied = std::max<int64_t>({h.step, restored_step_, 0});
       }
       Reply(*p, r, s);
       return true;
@@ -149,6 +153,12 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
       Reply(*p, r, Status::OK(), nullptr, 0, text);
       return true;
     }
+    case RequestType::kCheckpoint:
+      Reply(*p, r, Checkpoint(std::string(r.payload)));
+      return true;
+    case RequestType::kRestore:
+      Reply(*p, r, Restore(std::string(r.payload), h.step));
+      return true;
     case RequestType::kEvict: {
       Result<uint64_t> evicted = shard_->EvictExpired(h.step);
       if (evicted.ok()) {
@@ -160,6 +170,54 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
     }
   }
   return true;
+}
+
+Status PsServer::Checkpoint(const std::string& dir) {
+  MSREC_RETURN_IF_ERROR(shard_->Flush());
+  MSREC_RETURN_IF_ERROR(MakeDirs(dir));
+  const std::string path = dir + "/server-" + std::to_string(options_.server_index) + ".bin";
+  Timer timer;
+  MSREC_RETURN_IF_ERROR(SaveStore(*shard_->store(), path));
+  LOG(INFO) << "parameter server " << options_.server_index << ": checkpoint " << path << " in "
+            << timer.Seconds() << " s";
+  return Status::OK();
+}
+
+Status PsServer::Restore(const std::string& dir, int64_t step) {
+  MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  uint64_t kept = 0;
+  int dumps = 0;
+  for (const std::string& name : names) {
+    if (name.rfind("server-", 0) != 0 || name.size() < 4 ||
+        name.compare(name.size() - 4, 4, ".bin") != 0) {
+      continue;
+    }
+    ++dumps;
+    // Each dump may hold keys of any server (another server count wrote it):
+    // keep those whose bucket is ours.
+    std::unique_ptr<EmbeddingStore> dump = MakeMemoryStore();
+    MSREC_RETURN_IF_ERROR(LoadStore(dir + "/" + name, dump.get()));
+    for (const std::string& table : dump->TableNames()) {
+      MSREC_RETURN_IF_ERROR(shard_->store()->CreateTable(table));
+      std::vector<uint64_t> keys;
+      std::vector<std::string> rows;
+      MSREC_RETURN_IF_ERROR(dump->ForEach(table, [&](uint64_t key, std::string_view row) {
+        if (KeyServer(key, options_.num_buckets, options_.num_servers) == options_.server_index) {
+          keys.push_back(key);
+          rows.emplace_back(row);
+        }
+        return true;
+      }));
+      MSREC_RETURN_IF_ERROR(shard_->store()->Write(table, keys.data(), keys.size(), rows.data()));
+      kept += keys.size();
+    }
+  }
+  if (dumps == 0) return Status::NotFound("no server-*.bin dumps in checkpoint " + dir);
+  restored_step_ = step;
+  for (auto& [name, t] : tables_) t.applied = step;
+  LOG(INFO) << "parameter server " << options_.server_index << ": restored " << kept
+            << " rows of its buckets from " << dumps << " dump(s) in " << dir << ", step " << step;
+  return Status::OK();
 }
 
 bool PsServer::PullReady(const TableState& t, int64_t step) const {

@@ -32,6 +32,8 @@ namespace msrec {
 
 struct PsServerOptions {
   int server_index = 0;         // this server's index (logs, stats)
+  int num_servers = 1;          // servers in the job (restore keeps the keys of its buckets)
+  int num_buckets = 4096;       // virtual buckets (key_routing.h), the same on every rank
   int num_workers = 1;          // workers that will talk to it (sync: pushes per step)
   bool sync = true;             // false: asynchronous, apply each push on arrival
   int64_t max_staleness = 0;    // async only: steps a pull may run ahead of the slowest worker
@@ -74,6 +76,8 @@ class PsServer {
   bool Serve(Pending* pending, const RequestView& request);
   Status ServePush(Pending* pending, const RequestView& r, bool* deferred);
   bool PullReady(const TableState& t, int64_t step) const;
+  Status Checkpoint(const std::string& dir);
+  Status Restore(const std::string& dir, int64_t step);
   Status ApplySyncStep(const std::string& table, TableState* t);
   void RetryDeferred();
   void Reply(const Pending& to, const RequestView& r, const Status& status,
@@ -88,6 +92,7 @@ class PsServer {
   std::deque<Pending> deferred_pulls_;
   std::vector<int64_t> last_push_;  // per worker: last step pushed (async staleness)
   std::vector<bool> done_;          // per worker: sent Done
+  int64_t restored_step_ = 0;       // the step of the checkpoint restored (0: none)
   // Statistics.
   Timer since_start_;
   Timer since_stats_;

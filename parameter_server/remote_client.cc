@@ -18,6 +18,8 @@ const char* TypeName(RequestType type) {
     case RequestType::kDone: return "done";
     case RequestType::kStats: return "stats";
     case RequestType::kEvict: return "evict";
+    case RequestType::kCheckpoint: return "checkpoint";
+    case RequestType::kRestore: return "restore";
   }
   return "?";
 }
@@ -274,6 +276,17 @@ Status RemoteClient::Flush() { return Broadcast(RequestType::kFlush, "", 0, {}, 
 Status RemoteClient::Done() { return Broadcast(RequestType::kDone, "", 0, {}, nullptr); }
 Status RemoteClient::Evict(int64_t step) {
   return Broadcast(RequestType::kEvict, "", step, {}, nullptr);
+}
+
+Status RemoteClient::SaveCheckpoint(const std::string& dir, int64_t step) {
+  return Broadcast(RequestType::kCheckpoint, "", step, dir, nullptr);
+}
+
+Status RemoteClient::LoadCheckpoint(const std::string& dir, int64_t step) {
+  MSREC_RETURN_IF_ERROR(Broadcast(RequestType::kRestore, "", step, dir, nullptr));
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, info] : tables_) info.last_push_step = std::max(info.last_push_step, step);
+  return Status::OK();
 }
 
 Result<std::vector<std::string>> RemoteClient::Stats() {

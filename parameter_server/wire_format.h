@@ -35,6 +35,11 @@ enum class RequestType : uint16_t {
   kDone = 5,         // the worker will send nothing more; reply: status
   kStats = 6,        // reply: the server's statistics as text in the message
   kEvict = 7,        // TTL eviction at `step`; reply: status
+  kCheckpoint = 8,   // payload: a directory; the server flushes and dumps its rows
+                     // there as server-<index>.bin; reply: status
+  kRestore = 9,      // payload: a checkpoint directory; the server loads the rows of
+                     // its buckets from every server-*.bin there and takes `step` as
+                     // the last applied step; reply: status
 };
 
 struct RequestHeader {

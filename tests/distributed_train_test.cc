@@ -17,6 +17,7 @@
 
 #include "common/file_util.h"
 #include "common/timer.h"
+#include "tests/process_util.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/row.h"
 #include "trainer/data/generator.h"
@@ -49,16 +50,8 @@ class DistributedTrainTest : public ::testing::Test {
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
 
-  // Runs a shell command; returns its exit code and (in *output) its output.
   static int Run(const std::string& command, std::string* output) {
-    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-    if (pipe == nullptr) return -1;
-    char buffer[4096];
-    size_t got;
-    output->clear();
-    while ((got = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output->append(buffer, got);
-    const int status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return RunCommand(command, output);
   }
 
   std::string dir_;
@@ -137,38 +130,19 @@ TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {
   EXPECT_NE(out.find("== validation =="), std::string::npos) << out;
 }
 
-// The rank (OMPI_COMM_WORLD_RANK) of process `pid`, -1 if unknown.
-int RankOf(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
-  std::string var;
-  while (std::getline(in, var, '\0')) {
-    if (var.rfind("OMPI_COMM_WORLD_RANK=", 0) == 0) return std::atoi(var.c_str() + 21);
-  }
-  return -1;
-}
-
 TEST_F(DistributedTrainTest, KilledWorkerEndsTheJobWithAnError) {
   const std::string model_dir = dir_ + "/killed";
   const std::string command = kMpirun + std::string(MSREC_BINARY " train") + common_ +
                               " --epochs 1000 --batch_size 256 --num_servers 1 --ps_timeout_s 10"
+                              " --checkpoint_every_steps 10"
                               " --comm_timeout_s 10 --model_dir " + model_dir;
   std::string out;
   Timer timer;
   std::thread killer([&] {
-    // Find worker 1 of this job (its command line names model_dir) and kill it.
-    for (int tries = 0; tries < 100; ++tries) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      std::string pids;
-      Run("pgrep -f -- '--model_dir " + model_dir + "'", &pids);
-      std::istringstream list(pids);
-      pid_t pid;
-      while (list >> pid) {
-        if (RankOf(pid) == 1 && timer.Seconds() > 3) {
-          kill(pid, SIGKILL);
-          return;
-        }
-      }
-    }
+    // Worker 1 of this job (its command line names model_dir) dies once the
+    // first epoch's checkpoint shows training is under way.
+    EXPECT_TRUE(SignalWhenExists(model_dir + "/checkpoints/ckpt-0000000010/MANIFEST",
+                                 "--model_dir " + model_dir, 1, SIGKILL));
   });
   const int code = Run(command, &out);
   killer.join();

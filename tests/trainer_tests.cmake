@@ -24,3 +24,10 @@ msrec_add_test(NAME distributed_train_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/d
 target_compile_definitions(distributed_train_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
 target_precompile_headers(distributed_train_test REUSE_FROM msrec_models)
 add_dependencies(distributed_train_test msrec)
+
+# Checkpoints: kill -9 and resume, another server count, damage, SIGTERM.
+msrec_add_test(NAME checkpoint_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/checkpoint_test.cc
+  LIBS msrec_trainer LABELS mpi TIMEOUT 900)
+target_compile_definitions(checkpoint_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
+target_precompile_headers(checkpoint_test REUSE_FROM msrec_models)
+add_dependencies(checkpoint_test msrec)

@@ -44,12 +44,14 @@ Status CheckSameParameters(Model& model, Communicator& comm) {
       .WithContext("the workers' dense parameters differ");
 }
 
-Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* all_have,
+Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, bool* all_have,
                    int64_t* global_rows) {
-  double v[2] = {have_batch ? 1.0 : 0.0, static_cast<double>(have_batch ? rows : 0)};
-  MSREC_RETURN_IF_ERROR(comm.AllReduceSum(v, 2).WithContext("agreeing on the next step"));
+  double v[3] = {have_batch ? 1.0 : 0.0, static_cast<double>(have_batch ? rows : 0),
+                 *stop ? 1.0 : 0.0};
+  MSREC_RETURN_IF_ERROR(comm.AllReduceSum(v, 3).WithContext("agreeing on the next step"));
   *all_have = v[0] == comm.size();
   *global_rows = static_cast<int64_t>(v[1]);
+  *stop = v[2] > 0;
   return Status::OK();
 }
 

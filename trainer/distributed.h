@@ -54,8 +54,9 @@ Status BroadcastParameters(Model& model, Communicator& comm);
 Status CheckSameParameters(Model& model, Communicator& comm);
 
 // Step agreement (see above): sets *all_have when every worker has a batch
-// and *global_rows to the rows of this step over all workers.
-Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* all_have,
+// and *global_rows to the rows of this step over all workers; *stop (in: this
+// worker was asked to stop) becomes true when any worker was.
+Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, bool* all_have,
                    int64_t* global_rows);
 
 // Averages the dense gradients of `model` over the workers (see above).

@@ -1,4 +1,5 @@
 #include "trainer/trainer.h"
+#include "trainer/train_checkpoint.h"
 #include "common/file_util.h"
 
 #include <cmath>
@@ -128,14 +129,24 @@ torch::Tensor StepLoss(Model& model, const ModelInput& input, const torch::Tenso
 // for every worker at once (AgreeOnStep). Not thread-safe.
 class EpochBatches {
  public:
-  EpochBatches(std::unique_ptr<Reader> reader, const WorkerGroup* workers)
-      : reader_(std::move(reader)), workers_(workers) {}
+  EpochBatches(std::unique_ptr<Reader> reader, const WorkerGroup* workers,
+               const std::atomic<bool>* stop_requested)
+      : reader_(std::move(reader)), workers_(workers), stop_requested_(stop_requested) {}
 
   Reader& reader() { return *reader_; }
+  // True once Next ended the epoch because a stop was requested (on any worker).
+  bool stopped() const { return stopped_; }
+  // True once Next ended the epoch because some worker's slice was exhausted.
+  bool exhausted() const { return exhausted_; }
 
   // The next batch: false at the end of the epoch. *global_rows: the rows of
   // this step over all workers.
   Result<bool> Next(Batch* batch, int64_t* global_rows) {
+    bool stop = stop_requested_ != nullptr && stop_requested_->load();
+    if (workers_ == nullptr && stop) {
+      stopped_ = true;
+      return false;
+    }
     bool have = false;
     while (!have) {
       MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(batch));
@@ -148,16 +159,25 @@ class EpochBatches {
       have = true;
     }
     *global_rows = have ? batch->size : 0;
-    if (workers_ == nullptr) return have;
+    if (workers_ == nullptr) {
+      exhausted_ = !have;
+      return have;
+    }
     bool all_have = false;
-    MSREC_RETURN_IF_ERROR(AgreeOnStep(*workers_->comm, have, batch->size, &all_have, global_rows));
-    return all_have;
+    MSREC_RETURN_IF_ERROR(
+        AgreeOnStep(*workers_->comm, have, batch->size, &stop, &all_have, global_rows));
+    stopped_ = stop;
+    exhausted_ = !stop && !all_have;
+    return all_have && !stop;
   }
 
  private:
   std::unique_ptr<Reader> reader_;
   const WorkerGroup* workers_;
+  const std::atomic<bool>* stop_requested_;
   int64_t batches_read_ = 0;
+  bool stopped_ = false;
+  bool exhausted_ = false;
 };
 
 // Running loss and throughput between two progress lines. Not thread-safe.
@@ -317,6 +337,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   MSREC_RETURN_IF_ERROR(MakeDirs(options.model_dir).WithContext("model directory"));
   torch::manual_seed(options.seed);
   SetComputeThreads(options.intra_op_threads);
+  if (options.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
 
   MSREC_ASSIGN_OR_RETURN(SchemaSpec schema_spec, SchemaSpec::Parse(spec.schema));
   ScenarioMap scenario_map;
@@ -378,6 +399,14 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   torch::optim::Adam optimizer(
       model->parameters(),
       torch::optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
+  TrainCheckpointer checkpointer(options.checkpoint, workers, model.get(), &optimizer,
+                                 workers == nullptr ? &store : nullptr, spec.table);
+  MSREC_ASSIGN_OR_RETURN(const TrainingPosition start, checkpointer.Restore());
+  if (start.step > 0 && workers == nullptr) {  // the store's client was replaced
+    ps = store.client.get();
+    bridge = EmbeddingBridge(ps, spec.table.name, spec.table.dim, spec.scenario_private_embeddings);
+    bridge.set_device(device);
+  }
 
   const std::string metrics_path =
       options.metrics_file.empty() ? options.model_dir + "/metrics.jsonl" : options.metrics_file;
@@ -395,20 +424,33 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   BestEpochKeeper keeper(options.early_stopping_patience, options.model_dir);
   TrainResult result;
   result.val.overall.auc = -1;
+  result.steps = result.resumed_from_step = start.step;
+  result.last_checkpoint = result.resumed_from = checkpointer.last_path();
   Timer train_timer;
   ProgressWindow progress;
-  bool done = false;
-  for (int epoch = 1; epoch <= options.epochs && !done; ++epoch) {
+  bool done = options.max_steps > 0 && start.step >= options.max_steps;
+  for (int epoch = start.epoch; epoch <= options.epochs && !done; ++epoch) {
     const bool by_chunks = workers != nullptr && workers->sharding == DataSharding::kChunks;
     MSREC_ASSIGN_OR_RETURN(
         auto reader, OpenJobReader(options.train_files, schema_spec, scenario_map,
                                    options.batch_size, options.reader_threads, options.max_bad_rows,
                                    by_chunks ? workers->rank() : 0, by_chunks ? workers->size() : 1));
-    EpochBatches batches(std::move(reader), workers);
+    EpochBatches batches(std::move(reader), workers, options.stop_requested);
     const bool shared_phase =
         options.train_mode == TrainMode::kFinetune && epoch <= options.finetune_shared_epochs;
     Batch batch;
     model->train();
+    int64_t epoch_steps = 0;
+    if (epoch == start.epoch && start.epoch_steps > 0) {
+      // Resuming mid-epoch: the batches the checkpoint had trained on are read
+      // and skipped (the same order, so the same batches follow).
+      int64_t skip_rows = 0;
+      while (epoch_steps < start.epoch_steps) {
+        MSREC_ASSIGN_OR_RETURN(bool more, batches.Next(&batch, &skip_rows));
+        if (!more) break;
+        ++epoch_steps;
+      }
+    }
     while (true) {
       Timer phase;
       int64_t global_rows = 0;
@@ -442,6 +484,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       phase.Reset();
       MSREC_RETURN_IF_ERROR(bridge.PushGradients(lookup, step));
       result.phases.push += phase.Seconds();
+      ++epoch_steps;
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         return Status::Internal("loss is " + std::to_string(loss_value) + " at step " +
@@ -458,11 +501,36 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
                                     : (epoch - 1 + batches.reader().Progress()) / options.epochs;
         progress.Log(epoch, step, fraction, train_timer.Seconds(), metrics_out);
       }
+      if (checkpointer.due(step)) {
+        MSREC_RETURN_IF_ERROR(checkpointer.Save({step, epoch, epoch_steps}));
+      }
       if (options.max_steps > 0 && step >= options.max_steps) {
         done = true;
         break;
       }
     }
+    if (batches.stopped()) {  // SIGTERM/SIGINT: checkpoint the finished steps and return
+      if (checkpointer.enabled()) {
+        MSREC_RETURN_IF_ERROR(checkpointer.Save({result.steps, epoch, epoch_steps}));
+      }
+      result.stopped = true;
+      result.last_checkpoint = checkpointer.last_path();
+      result.train_seconds += train_timer.Seconds();
+      LOG(INFO) << "stopped at step " << result.steps << " on request"
+                << (checkpointer.enabled() ? "; checkpoint " + checkpointer.last_path()
+                                           : std::string("; no checkpoint (--checkpoint_dir)"));
+      return result;
+    }
+    if (batches.exhausted() ? checkpointer.at_epoch_end() : checkpointer.enabled()) {
+      // The epoch ended (next: epoch + 1 from its start) or max_steps did.
+      const TrainingPosition position = batches.exhausted()
+                                            ? TrainingPosition{result.steps, epoch + 1, 0}
+                                            : TrainingPosition{result.steps, epoch, epoch_steps};
+      if (!checkpointer.due(result.steps) || batches.exhausted()) {
+        MSREC_RETURN_IF_ERROR(checkpointer.Save(position));
+      }
+    }
+    result.last_checkpoint = checkpointer.last_path();
     LOG(INFO) << "epoch " << epoch << " read: " << batches.reader().stats().ToString();
     if (workers != nullptr && workers->check_parameters) {
       MSREC_RETURN_IF_ERROR(CheckSameParameters(*model, *workers->comm));

@@ -7,6 +7,7 @@
 //   embeddings/       the RocksDB embedding store, or embeddings.bin for the memory store
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "models/model.h"
 #include "parameter_server/table_config.h"
 #include "trainer/metrics.h"
+#include "trainer/checkpoint.h"
 #include "trainer/distributed.h"
 #include "trainer/sharing.h"
 
@@ -71,6 +73,12 @@ struct TrainOptions {
                                          // also fixes the scenario map (its own) unless
                                          // scenario_map_file is given, and restarts an
                                          // mt_backbone of its shapes from its initial state
+  CheckpointOptions checkpoint;          // periodic checkpoints and --resume (checkpoint.h)
+  const std::atomic<bool>* stop_requested = nullptr;  // not owned; when it becomes true
+                                         // (SIGTERM/SIGINT) the step in progress finishes, a
+                                         // checkpoint is written and Train returns
+  bool deterministic = false;            // LibTorch's deterministic algorithms; with the same
+                                         // threads a resumed job ends like the uninterrupted one
   const WorkerGroup* workers = nullptr;  // data-parallel job (not owned): the other workers
                                          // and the remote parameter servers; null = one
                                          // process with the embedded store. Worker 0 writes
@@ -93,6 +101,10 @@ struct TrainResult {
   double train_seconds = 0;  // training loop only, evaluation excluded
   EvalMetrics val, test;     // kept epoch's validation, final test (empty when no files)
   int best_epoch = 0;        // the epoch whose model was kept
+  int64_t resumed_from_step = 0;  // the checkpoint's step (0: started afresh)
+  bool stopped = false;      // ended by stop_requested (a checkpoint was written)
+  std::string resumed_from;       // the checkpoint resumed from (empty: none)
+  std::string last_checkpoint;    // the newest checkpoint written or resumed from
 };
 
 // Trains `spec` (shapes are completed from the data) and saves it into

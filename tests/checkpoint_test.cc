@@ -1,0 +1,155 @@
+// Checkpoints with real processes: a job killed with SIGKILL (single process;
+// a worker and a server of 2 workers + 2 servers) and resumed ends bitwise
+// like the uninterrupted job (--deterministic); resume onto another server
+// count; a damaged checkpoint is detected; SIGTERM checkpoints and exits 0.
+#include <map>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/file_util.h"
+#include "parameter_server/memory_store.h"
+#include "parameter_server/row.h"
+#include "tests/process_util.h"
+#include "trainer/data/generator.h"
+
+#ifndef MSREC_BINARY
+#error "MSREC_BINARY must name the msrec executable"
+#endif
+
+namespace msrec {
+namespace {
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/msrec_ckpt.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    GeneratorOptions gen;
+    gen.seed = 17;
+    gen.num_rows = 30000;
+    gen.vocab_sizes = {30, 100, 1000, 5000};
+    ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
+    ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
+    flags_ = std::string(" --schema '") + SyntheticModel(gen).SchemaSpecString() + "' --train " +
+             dir_ + "/data/train.csv --val " + dir_ + "/data/val.csv --model mt_backbone" +
+             " --hidden 32,16 --epochs 2 --batch_size 256 --log_every 1000 --deterministic" +
+             " --checkpoint_every_steps 10 --ps_timeout_s 10 --comm_timeout_s 10";
+  }
+  void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
+
+  std::string Single(const std::string& model) const {
+    return MSREC_BINARY " train" + flags_ + " --model_dir " + dir_ + "/" + model;
+  }
+  std::string Mpi(const std::string& model, int servers) const {
+    return "timeout 200 mpirun --allow-run-as-root --oversubscribe -np " +
+           std::to_string(2 + servers) + " " MSREC_BINARY " train" + flags_ +
+           " --data_sharding batches --num_servers " + std::to_string(servers) + " --model_dir " +
+           dir_ + "/" + model;
+  }
+  // Runs `command`, kills `rank` of it (-1: the single process) with
+  // `signal` once checkpoint step 40 is complete; returns the exit code.
+  int RunAndSignal(const std::string& command, const std::string& model, int rank, int signal,
+                   std::string* out) {
+    std::thread killer([&] {
+      EXPECT_TRUE(SignalWhenExists(dir_ + "/" + model + "/checkpoints/ckpt-0000000040/MANIFEST",
+                                   "--model_dir " + dir_ + "/" + model, rank, signal));
+    });
+    const int code = RunCommand(command, out);
+    killer.join();
+    return code;
+  }
+  std::string File(const std::string& path) const {
+    Result<std::string> data = ReadFile(dir_ + "/" + path);
+    EXPECT_TRUE(data.ok()) << data.status().ToString();
+    return data.ok() ? data.value() : std::string();
+  }
+  // key -> row bytes over every server dump of `model`.
+  std::map<uint64_t, std::string> Rows(const std::string& model, int servers) const {
+    std::map<uint64_t, std::string> rows;
+    for (int s = 0; s < servers; ++s) {
+      std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+      EXPECT_TRUE(
+          LoadStore(dir_ + "/" + model + "/ps/server-" + std::to_string(s) + ".bin", store.get())
+              .ok());
+      for (const std::string& table : store->TableNames()) {
+        EXPECT_TRUE(store->ForEach(table, [&](uint64_t key, std::string_view row) {
+          rows[key] = std::string(row);
+          return true;
+        }).ok());
+      }
+    }
+    return rows;
+  }
+
+  std::string dir_;
+  std::string flags_;
+};
+
+TEST_F(CheckpointTest, KilledProcessResumesToTheSameModel) {
+  std::string out;
+  ASSERT_EQ(0, RunCommand(Single("full"), &out)) << out;
+  EXPECT_NE(RunAndSignal(Single("part"), "part", -1, SIGKILL, &out), 0) << out;
+  ASSERT_EQ(0, RunCommand(Single("part") + " --resume", &out)) << out;
+  EXPECT_NE(out.find("resumed from step"), std::string::npos) << out;
+  EXPECT_EQ(File("full/dense.pt"), File("part/dense.pt"));
+  EXPECT_EQ(File("full/embeddings.bin"), File("part/embeddings.bin"));
+}
+
+TEST_F(CheckpointTest, KilledWorkerOrServerThenResumeGivesTheUninterruptedModel) {
+  std::string out;
+  ASSERT_EQ(0, RunCommand(Mpi("full", 2), &out)) << out;
+  const auto full_rows = Rows("full", 2);
+  ASSERT_GT(full_rows.size(), 1000u);
+  for (int rank : {1, 3}) {  // worker 1, then server 1
+    const std::string model = "killed" + std::to_string(rank);
+    const int code = RunAndSignal(Mpi(model, 2), model, rank, SIGKILL, &out);
+    EXPECT_NE(code, 0) << out;
+    EXPECT_NE(code, 124) << "the job hung:\n" << out;
+    EXPECT_NE(out.find("rank " + std::to_string(rank)), std::string::npos) << out;
+    ASSERT_EQ(0, RunCommand(Mpi(model, 2) + " --resume", &out)) << out;
+    EXPECT_EQ(File("full/dense.pt"), File(model + "/dense.pt")) << "rank " << rank;
+    EXPECT_EQ(full_rows, Rows(model, 2)) << "rank " << rank;
+  }
+  // The checkpoint of 2 servers restored onto 1 server: the same rows.
+  ASSERT_EQ(0, RunCommand("cp -r " + dir_ + "/killed1 " + dir_ + "/one", &out));
+  ASSERT_EQ(0, RunCommand(Mpi("one", 1) + " --resume", &out)) << out;
+  EXPECT_EQ(File("full/dense.pt"), File("one/dense.pt"));
+  EXPECT_EQ(full_rows, Rows("one", 1));
+}
+
+TEST_F(CheckpointTest, DamagedCheckpointIsDetected) {
+  std::string out;
+  EXPECT_NE(RunAndSignal(Single("bad"), "bad", -1, SIGKILL, &out), 0) << out;
+  // Flip one byte of the newest complete checkpoint's dense parameters.
+  Result<std::vector<std::string>> names = ListDir(dir_ + "/bad/checkpoints");
+  ASSERT_TRUE(names.ok());
+  std::string newest;
+  for (const std::string& n : names.value()) {
+    if (PathExists(dir_ + "/bad/checkpoints/" + n + "/MANIFEST")) newest = n;
+  }
+  ASSERT_FALSE(newest.empty());
+  const std::string dense = "bad/checkpoints/" + newest + "/dense.pt";
+  std::string bytes = File(dense);
+  bytes[bytes.size() / 2] ^= 0x5A;
+  ASSERT_TRUE(WriteFileDurably(dir_ + "/" + dense, bytes).ok());
+  EXPECT_NE(RunCommand(Single("bad") + " --resume", &out), 0);
+  EXPECT_NE(out.find("dense.pt fails its CRC-32C check"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(Single("bad") + " --resume --resume_skip_corrupt", &out)) << out;
+  EXPECT_NE(out.find("resumed from step"), std::string::npos) << out;
+}
+
+TEST_F(CheckpointTest, SigtermCheckpointsAndExitsCleanly) {
+  std::string out;
+  ASSERT_EQ(0, RunCommand(Single("full"), &out)) << out;
+  ASSERT_EQ(0, RunAndSignal(Single("term"), "term", -1, SIGTERM, &out)) << out;
+  EXPECT_NE(out.find("stopped by a signal after step"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(Single("term") + " --resume", &out)) << out;
+  EXPECT_EQ(File("full/dense.pt"), File("term/dense.pt"));
+  EXPECT_EQ(File("full/embeddings.bin"), File("term/embeddings.bin"));
+}
+
+}  // namespace
+}  // namespace msrec

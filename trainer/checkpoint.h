@@ -1,0 +1,65 @@
+// Checkpoints of a training job (docs/training.md, "Checkpoints"). One
+// checkpoint is a directory <dir>/ckpt-<step, 10 digits>/ holding
+//   dense.pt        the dense parameters (worker 0)
+//   optimizer.pt    the dense optimizer's state (worker 0)
+//   rng.pt          LibTorch's CPU generator state (worker 0)
+//   sparse.bin      every embedding row (embedded store), or
+//   server-<s>.bin  the rows of server s (remote servers; any server count can restore)
+//   MANIFEST        written last, durably (tmp, fsync, rename): the position and every
+//                   other file's size and CRC-32C
+// A directory without a MANIFEST that verifies is not a checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace msrec {
+
+struct CheckpointOptions {
+  std::string dir;           // where ckpt-* directories go; empty = no checkpoints
+  int64_t every_steps = 0;   // also checkpoint every N global steps (0: epoch ends only)
+  bool at_epoch_end = true;  // checkpoint when an epoch ends
+  int keep = 3;              // complete checkpoints kept (newest); older ones are deleted
+  bool resume = false;       // start from the newest complete checkpoint in `dir`, if any
+  bool skip_corrupt = false; // resume: when the newest fails verification, use the previous
+                             // complete one instead of failing
+};
+
+// Where training stands: a checkpoint resumes exactly here.
+struct TrainingPosition {
+  int64_t step = 0;            // global steps done
+  int epoch = 1;               // the epoch in progress (or the next one when epoch_steps == 0)
+  int64_t epoch_steps = 0;     // steps done in `epoch`
+};
+
+struct CheckpointInfo {
+  std::string path;            // the ckpt-* directory
+  TrainingPosition position;
+  uint64_t bytes = 0;          // total size of its files
+};
+
+// The directory of the checkpoint of `step` under `dir`.
+std::string CheckpointPath(const std::string& dir, int64_t step);
+
+// Writes the MANIFEST of the checkpoint directory `path` (every other file in
+// it, with size and CRC-32C, and `position`), durably and last.
+Result<CheckpointInfo> WriteManifest(const std::string& path, const TrainingPosition& position);
+
+// Reads the MANIFEST of `path` and checks every file's size and CRC-32C:
+// NotFound without a MANIFEST (incomplete), Corruption naming the first file
+// that does not match.
+Result<CheckpointInfo> VerifyCheckpoint(const std::string& path);
+
+// The newest complete checkpoint under `dir` (nullopt if none). Incomplete
+// directories are skipped; a corrupt newest one is an error unless
+// `skip_corrupt`, which falls back to the previous complete one.
+Result<std::optional<CheckpointInfo>> FindResumePoint(const std::string& dir, bool skip_corrupt);
+
+// Deletes all but the newest `keep` complete checkpoints, and incomplete
+// directories older than the newest complete one.
+Status PruneCheckpoints(const std::string& dir, int keep);
+
+}  // namespace msrec
