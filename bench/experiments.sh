@@ -107,6 +107,7 @@ for ds in $DATASETS; do
       # shellcheck disable=SC2086
       if ! "$MSREC" train $flags $mflags $extra --model_dir "$dir/model" --seed "$seed" --epochs 10 \
           --early_stopping_patience 1 --batch_size 2048 --threads "$THREADS" --log_every 100000 \
+          --checkpoint_dir none \
           > "$dir/stdout" 2> "$dir/stderr"; then
         echo "FAILED $ds $name $seed: $(tail -1 "$dir/stderr")"
         continue

@@ -75,6 +75,8 @@ DEFINE_string(model_dir, "", "Model directory (train writes it; eval/predict rea
 DEFINE_int32(epochs, 1, "Passes over the training data");
 DEFINE_int64(max_steps, 0, "Stop after this many steps (0: run all epochs)");
 DEFINE_int32(batch_size, 2048, "Training mini-batch size");
+DEFINE_int64(shuffle_buffer, 1000000,
+             "Rows shuffled together each epoch (>= the data: full shuffle; 0: file order)");
 DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
@@ -221,6 +223,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.early_stopping_patience = FLAGS_early_stopping_patience;
   o.metrics_file = FLAGS_metrics_file;
   o.seed = FLAGS_seed;
+  o.shuffle_buffer = FLAGS_shuffle_buffer;
   o.device = FLAGS_device;
   o.sharing.selector_dir = FLAGS_ssim_selector;
   o.sharing.shared_flags_files = SplitList(FLAGS_shared_flags);

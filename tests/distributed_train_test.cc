@@ -46,7 +46,7 @@ class DistributedTrainTest : public ::testing::Test {
     ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
     common_ = std::string(" --schema '") + SyntheticModel(gen).SchemaSpecString() +
               "' --train " + dir_ + "/data/train.csv --val " + dir_ + "/data/val.csv" +
-              " --model mt_backbone --hidden 32,16 --log_every 1000 --seed 3";
+              " --model mt_backbone --hidden 32,16 --log_every 1000 --seed 3 --shuffle_buffer 0";
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
 

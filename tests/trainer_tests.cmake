@@ -17,6 +17,9 @@ target_precompile_headers(models_zoo_test REUSE_FROM msrec_models)
 msrec_add_test(NAME ssim_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ssim_test.cc
                LIBS msrec_trainer LABELS unit)
 target_precompile_headers(ssim_test REUSE_FROM msrec_models)
+msrec_add_test(NAME sharing_dist_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/sharing_dist_test.cc
+               LIBS msrec_trainer LABELS unit)
+target_precompile_headers(sharing_dist_test REUSE_FROM msrec_models)
 
 # Data-parallel training with real mpirun processes (2 workers + 1 server).
 msrec_add_test(NAME distributed_train_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/distributed_train_test.cc

@@ -20,14 +20,31 @@ struct SelectorSharing::State {
   std::unique_ptr<EmbeddingBridge> bridge;
   std::vector<std::string> scenario_values;
   double topk = 0.95;
-  ScoreGather gather;
 };
 
 SelectorSharing::SelectorSharing(std::unique_ptr<State> state) : state_(std::move(state)) {}
 SelectorSharing::~SelectorSharing() = default;
 
-Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string& dir, double topk,
-                                                               ScoreGather gather) {
+Result<torch::Tensor> SharingPolicy::GlobalTopKMask(const torch::Tensor& scores, double topk) {
+  if (comm_ == nullptr) return TopKShareMask(scores, topk);
+  torch::Tensor local = scores.detach().to(torch::kFloat32).contiguous();
+  std::vector<float> mine(local.data_ptr<float>(), local.data_ptr<float>() + local.numel());
+  std::vector<float> all;
+  std::vector<size_t> counts;
+  MSREC_RETURN_IF_ERROR(
+      comm_->AllGatherV(mine, &all, &counts).WithContext("SSIM top-k over the global batch"));
+  int64_t offset = 0;
+  for (int r = 0; r < comm_->rank(); ++r) offset += int64_t(counts[r]);
+  torch::Tensor global = torch::from_blob(all.data(), {int64_t(all.size())}, torch::kFloat32);
+  ScoreGather gathered = [&](const torch::Tensor&, int64_t* at) {
+    *at = offset;
+    return global;
+  };
+  return TopKShareMask(local, topk, gathered);
+}
+
+Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string& dir,
+                                                               double topk) {
   if (!(topk >= 0 && topk <= 1)) {
     return Status::InvalidArgument("--ssim_topk must be in [0, 1], got " + std::to_string(topk));
   }
@@ -47,7 +64,6 @@ Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string
   s->bridge =
       std::make_unique<EmbeddingBridge>(s->store.client.get(), job.table.name, job.table.dim);
   s->topk = topk;
-  s->gather = std::move(gather);
   return std::unique_ptr<SelectorSharing>(new SelectorSharing(std::move(s)));
 }
 
@@ -64,7 +80,7 @@ Result<torch::Tensor> SelectorSharing::Scores(const Batch& batch) {
 
 Result<torch::Tensor> SelectorSharing::SharedMask(const Batch& batch) {
   MSREC_ASSIGN_OR_RETURN(torch::Tensor scores, Scores(batch));
-  return TopKShareMask(scores, state_->topk, state_->gather);
+  return GlobalTopKMask(scores, state_->topk);
 }
 
 Model& SelectorSharing::selector() { return *state_->net; }
@@ -75,23 +91,39 @@ const std::string& SelectorSharing::schema() const { return state_->artefact.bac
 
 namespace {
 
-// SSIM-R: the top-k share of uniform random scores (seeded, one stream per job).
+// SSIM-R: the top-k share of uniform random scores (seeded, one stream per
+// job). With a communicator every worker draws the scores of the whole global
+// mini-batch (the workers' row counts are all-gathered) and keeps its slice,
+// so the streams stay in step and the masks are those of one process.
 class RandomSharing : public SharingPolicy {
  public:
-  RandomSharing(double topk, uint64_t seed, ScoreGather gather)
-      : topk_(topk), rng_(seed), gather_(std::move(gather)) {}
+  RandomSharing(double topk, uint64_t seed) : topk_(topk), rng_(seed) {}
   Result<torch::Tensor> SharedMask(const Batch& batch) override {
-    torch::Tensor scores = torch::empty({batch.size}, torch::kFloat32);
+    int64_t total = batch.size, offset = 0;
+    if (Communicator* comm = communicator()) {
+      std::vector<int64_t> sizes;
+      MSREC_RETURN_IF_ERROR(comm->AllGatherV(std::vector<int64_t>{batch.size}, &sizes)
+                                .WithContext("SSIM-R batch sizes of the global batch"));
+      total = 0;
+      for (int r = 0; r < int(sizes.size()); ++r) {
+        if (r < comm->rank()) offset += sizes[r];
+        total += sizes[r];
+      }
+    }
+    torch::Tensor scores = torch::empty({total}, torch::kFloat32);
     float* p = scores.data_ptr<float>();
     std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    for (int64_t i = 0; i < batch.size; ++i) p[i] = uniform(rng_);
-    return TopKShareMask(scores, topk_, gather_);
+    for (int64_t i = 0; i < total; ++i) p[i] = uniform(rng_);
+    ScoreGather whole = [&](const torch::Tensor&, int64_t* at) {
+      *at = offset;
+      return scores;
+    };
+    return TopKShareMask(scores.narrow(0, offset, batch.size), topk_, whole);
   }
 
  private:
   double topk_;
   std::mt19937_64 rng_;
-  ScoreGather gather_;
 };
 
 // Flags exported by ssim-export, indexed by the batch's record index (across
@@ -148,11 +180,10 @@ Result<std::unique_ptr<SharingPolicy>> MakeSharingPolicy(
   }
   if (options.random) {
     return std::unique_ptr<SharingPolicy>(
-        std::make_unique<RandomSharing>(options.topk, options.seed, options.gather));
+        std::make_unique<RandomSharing>(options.topk, options.seed));
   }
   if (!options.shared_flags_files.empty()) return FlagFileSharing::Open(options.shared_flags_files);
-  MSREC_ASSIGN_OR_RETURN(auto selector,
-                         SelectorSharing::Open(options.selector_dir, options.topk, options.gather));
+  MSREC_ASSIGN_OR_RETURN(auto selector, SelectorSharing::Open(options.selector_dir, options.topk));
   if (selector->scenario_values() != scenario_values) {
     return Status::InvalidArgument("the selector in " + options.selector_dir +
                                    " was searched with another scenario map; train with "

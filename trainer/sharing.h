@@ -12,6 +12,7 @@
 
 #include <torch/torch.h>
 
+#include "cluster/communicator.h"
 #include "common/status.h"
 #include "models/model.h"
 #include "models/ssim.h"
@@ -27,8 +28,6 @@ struct SharingOptions {
   bool random = false;   // SSIM-R: a seeded random top-k share per mini-batch
   double topk = 0.95;    // share k of each (global) mini-batch (selector and random)
   uint64_t seed = 2022;  // seed of the random selection
-  // Plugs a data-parallel all-gather into the top-k rule (null = one process).
-  ScoreGather gather;
   // Number of sources set (0: no policy; the trainer rejects more than one).
   int sources() const {
     return int(!selector_dir.empty()) + int(!shared_flags_files.empty()) + int(random);
@@ -37,10 +36,33 @@ struct SharingOptions {
 
 // Gives each instance of a batch its sharing flag g (B float, 0 or 1, no
 // gradient). Thread-compatible.
+//
+// Data-parallel jobs: after set_communicator(comm) the top-k rule of the
+// selector and random policies runs over the GLOBAL mini-batch, the
+// concatenation of every worker's batch of the step in rank order, so a
+// worker's mask is its rows of the mask one process would compute on that
+// global batch (exactly: the selector's scores are all-gathered; the random
+// policy draws the global batch's scores from the same seeded stream on every
+// worker and keeps its own slice). SharedMask then is a collective on `comm`:
+// every worker calls it once per step, in the same order as its other
+// collectives. A failed collective (a lost peer, a timeout) is returned as
+// that Status. The flag-file policy is per record and needs no communicator.
 class SharingPolicy {
  public:
   virtual ~SharingPolicy() = default;
   virtual Result<torch::Tensor> SharedMask(const Batch& batch) = 0;
+  // `comm`: the workers of a data-parallel job (rank = worker index), not
+  // owned, must outlive the policy; null (the default) = this process only.
+  void set_communicator(Communicator* comm) { comm_ = comm; }
+
+ protected:
+  Communicator* communicator() const { return comm_; }
+  // TopKShareMask(scores, topk) over the global mini-batch: all-gathers the
+  // scores (B, this worker's) when a communicator is set.
+  Result<torch::Tensor> GlobalTopKMask(const torch::Tensor& scores, double topk);
+
+ private:
+  Communicator* comm_ = nullptr;
 };
 
 // The policy of `options` (nullptr when options.sources() == 0;
@@ -55,10 +77,9 @@ Result<std::unique_ptr<SharingPolicy>> MakeSharingPolicy(
 // the top-k share of each mini-batch is shared. Nothing of it trains.
 class SelectorSharing : public SharingPolicy {
  public:
-  static Result<std::unique_ptr<SelectorSharing>> Open(const std::string& dir, double topk,
-                                                       ScoreGather gather = nullptr);
+  static Result<std::unique_ptr<SelectorSharing>> Open(const std::string& dir, double topk);
   ~SelectorSharing() override;
-  // Scores m_i of the batch's instances (B, no gradient).
+  // Scores m_i of the batch's instances (B, no gradient); local, no collective.
   Result<torch::Tensor> Scores(const Batch& batch);
   Result<torch::Tensor> SharedMask(const Batch& batch) override;
   // The selection network (frozen: requires_grad is off).
@@ -94,6 +115,5 @@ struct SharedFlagsExportOptions {
 // as training with the same batch size computes it. Returns the number of
 // records written.
 Result<int64_t> ExportSharedFlags(const SharedFlagsExportOptions& options);
-
 
 }  // namespace msrec

@@ -2,11 +2,15 @@
 #include "trainer/train_checkpoint.h"
 #include "common/file_util.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "common/hash.h"
 #include "common/timer.h"
 #include "models/layers.h"
 #include "trainer/data/reader.h"
@@ -124,14 +128,76 @@ torch::Tensor StepLoss(Model& model, const ModelInput& input, const torch::Tenso
   return loss;
 }
 
+// Shuffles a stream of batches through a pool of up to `pool_rows` rows:
+// fills the pool, emits it in a seeded random order as batches of
+// `batch_size`, refills. A pool as large as the data shuffles the whole epoch;
+// a smaller one is a window shuffle (bounded memory). Not thread-safe.
+class ShufflePool {
+ public:
+  ShufflePool(Reader* reader, int64_t pool_rows, int64_t batch_size, uint64_t seed)
+      : reader_(reader), pool_rows_(pool_rows), batch_size_(batch_size), rng_(seed) {}
+
+  Result<bool> Next(Batch* out) {
+    if (emitted_ >= pool_.size) {
+      MSREC_ASSIGN_OR_RETURN(bool filled, Refill());
+      if (!filled) return false;
+    }
+    out->num_cat_fields = pool_.num_cat_fields;
+    out->num_dense = pool_.num_dense;
+    out->num_labels = pool_.num_labels;
+    out->ClearRows();
+    const int64_t n = std::min(batch_size_, pool_.size - emitted_);
+    for (int64_t k = 0; k < n; ++k) out->AppendRow(pool_, order_[emitted_ + k]);
+    emitted_ += n;
+    return true;
+  }
+
+ private:
+  Result<bool> Refill() {
+    pool_.ClearRows();
+    emitted_ = 0;
+    while (pool_.size < pool_rows_) {
+      MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(&scratch_));
+      if (!more) break;
+      if (pool_.size == 0) {
+        pool_.num_cat_fields = scratch_.num_cat_fields;
+        pool_.num_dense = scratch_.num_dense;
+        pool_.num_labels = scratch_.num_labels;
+      }
+      pool_.AppendRows(scratch_, 0, scratch_.size);
+    }
+    if (pool_.size == 0) return false;
+    order_.resize(pool_.size);
+    std::iota(order_.begin(), order_.end(), int64_t{0});
+    std::shuffle(order_.begin(), order_.end(), rng_);
+    return true;
+  }
+
+  Reader* reader_;
+  const int64_t pool_rows_;
+  const int64_t batch_size_;
+  std::mt19937_64 rng_;
+  Batch pool_, scratch_;
+  std::vector<int64_t> order_;
+  int64_t emitted_ = 0;
+};
+
 // The training batches of one epoch on this worker: skips empty batches,
-// keeps this worker's batches under DataSharding::kBatches, and ends the epoch
-// for every worker at once (AgreeOnStep). Not thread-safe.
+// shuffles (ShufflePool) when asked, keeps this worker's batches under
+// DataSharding::kBatches, and ends the epoch for every worker at once
+// (AgreeOnStep). Not thread-safe.
 class EpochBatches {
  public:
+  // `shuffle_rows` > 0 shuffles through a pool of that many rows, seeded with
+  // `seed` (the same seed gives the same order: resume relies on it).
   EpochBatches(std::unique_ptr<Reader> reader, const WorkerGroup* workers,
-               const std::atomic<bool>* stop_requested)
-      : reader_(std::move(reader)), workers_(workers), stop_requested_(stop_requested) {}
+               const std::atomic<bool>* stop_requested, int64_t shuffle_rows,
+               int64_t batch_size, uint64_t seed)
+      : reader_(std::move(reader)), workers_(workers), stop_requested_(stop_requested) {
+    if (shuffle_rows > 0) {
+      shuffle_ = std::make_unique<ShufflePool>(reader_.get(), shuffle_rows, batch_size, seed);
+    }
+  }
 
   Reader& reader() { return *reader_; }
   // True once Next ended the epoch because a stop was requested (on any worker).
@@ -149,7 +215,7 @@ class EpochBatches {
     }
     bool have = false;
     while (!have) {
-      MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(batch));
+      MSREC_ASSIGN_OR_RETURN(bool more, shuffle_ ? shuffle_->Next(batch) : reader_->Next(batch));
       if (!more) break;
       if (batch->size == 0) continue;
       if (workers_ != nullptr && workers_->sharding == DataSharding::kBatches) {
@@ -173,6 +239,7 @@ class EpochBatches {
 
  private:
   std::unique_ptr<Reader> reader_;
+  std::unique_ptr<ShufflePool> shuffle_;
   const WorkerGroup* workers_;
   const std::atomic<bool>* stop_requested_;
   int64_t batches_read_ = 0;
@@ -383,6 +450,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   }
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<SharingPolicy> sharing,
                          MakeSharingPolicy(options.sharing, scenario_map.values()));
+  if (sharing != nullptr && workers != nullptr) sharing->set_communicator(workers->comm);
   bool restored = false;
   MSREC_RETURN_IF_ERROR(RestoreInitialBackbone(options.sharing.selector_dir, spec.model,
                                                spec.model_config, model.get(), &restored));
@@ -435,7 +503,12 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
         auto reader, OpenJobReader(options.train_files, schema_spec, scenario_map,
                                    options.batch_size, options.reader_threads, options.max_bad_rows,
                                    by_chunks ? workers->rank() : 0, by_chunks ? workers->size() : 1));
-    EpochBatches batches(std::move(reader), workers, options.stop_requested);
+    // Each epoch its own order; under chunk sharding each worker its own (its
+    // rows differ anyway); under batch sharding all the same (exactness).
+    const uint64_t shuffle_seed = Mix64(options.seed ^ Mix64(static_cast<uint64_t>(epoch) +
+                                                             (by_chunks ? 1000003u * workers->rank() : 0)));
+    EpochBatches batches(std::move(reader), workers, options.stop_requested,
+                         options.shuffle_buffer, options.batch_size, shuffle_seed);
     const bool shared_phase =
         options.train_mode == TrainMode::kFinetune && epoch <= options.finetune_shared_epochs;
     Batch batch;

@@ -53,6 +53,9 @@ struct TrainOptions {
   int epochs = 1;                        // passes over the training files
   int64_t max_steps = 0;                 // > 0: stop after this many steps
   int batch_size = 2048;                 // training mini-batch
+  int64_t shuffle_buffer = 1000000;      // rows shuffled together each epoch (seeded by seed and
+                                         // epoch); >= the data's rows: a full shuffle; 0: file
+                                         // order. Logs are often sorted by time: keep it on
   int eval_batch_size = 8192;            // evaluation batch
   double learning_rate = 1e-3;           // dense Adam step size
   double weight_decay = 0.0;             // dense Adam L2
