@@ -14,6 +14,7 @@
 #include "trainer/data/generator.h"
 #include "trainer/data/reader.h"
 #include "trainer/data/shard.h"
+#include "trainer/export.h"
 #include "trainer/trainer.h"
 
 #include <set>
@@ -149,6 +150,17 @@ Status RunSsimExport() {
   }
   MSREC_ASSIGN_OR_RETURN(int64_t n, ExportSharedFlags(options));
   std::printf("wrote %lld flags to %s\n", static_cast<long long>(n), options.output.c_str());
+  return Status::OK();
+}
+
+Status RunExport() {
+  ExportOptions options;
+  options.model_dir = FLAGS_model_dir;
+  options.output = FLAGS_output;
+  options.ps_dir = FLAGS_ps_dir;
+  MSREC_ASSIGN_OR_RETURN(ExportStats stats, ExportBundle(options));
+  std::printf("wrote serving bundle %s: %llu embedding rows, %.1f MiB\n", options.output.c_str(),
+              static_cast<unsigned long long>(stats.rows), stats.bytes / 1048576.0);
   return Status::OK();
 }
 

@@ -25,5 +25,6 @@ Status RunPredict();
 Status RunInfo();
 Status RunSsimSearch();
 Status RunSsimExport();
+Status RunExport();
 
 }  // namespace msrec

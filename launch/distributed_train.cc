@@ -22,7 +22,6 @@ DECLARE_int64(ps_max_staleness);
 DECLARE_double(ps_timeout_s);
 DECLARE_double(ps_idle_timeout_s);
 DECLARE_int64(ps_cache_mb);
-DECLARE_string(ps_dir);
 DECLARE_double(ps_stats_interval_s);
 DECLARE_int64(ps_max_message_mb);
 DECLARE_string(data_sharding);

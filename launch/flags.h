@@ -18,6 +18,7 @@ DECLARE_string(test);
 DECLARE_string(input);
 DECLARE_string(output);
 DECLARE_string(model_dir);
+DECLARE_string(ps_dir);
 
 namespace msrec {
 

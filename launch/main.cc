@@ -26,6 +26,8 @@ const Command kCommands[] = {
     {"info", msrec::RunInfo, "print a model's parameter count for the given shapes"},
     {"ssim-search", msrec::RunSsimSearch,
      "SSIM search epoch: write a selector artefact to --output (docs/ssim.md)"},
+    {"export", msrec::RunExport,
+     "write a serving bundle of --model_dir to --output (eval/predict load it)"},
     {"ssim-export", msrec::RunSsimExport,
      "write a selector's per-record shared flags for --input to --output"},
 };

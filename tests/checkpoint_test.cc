@@ -3,6 +3,7 @@
 // like the uninterrupted job (--deterministic); resume onto another server
 // count; a damaged checkpoint is detected; SIGTERM checkpoints and exits 0.
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -149,6 +150,34 @@ TEST_F(CheckpointTest, SigtermCheckpointsAndExitsCleanly) {
   ASSERT_EQ(0, RunCommand(Single("term") + " --resume", &out)) << out;
   EXPECT_EQ(File("full/dense.pt"), File("term/dense.pt"));
   EXPECT_EQ(File("full/embeddings.bin"), File("term/embeddings.bin"));
+}
+
+// The last line of `out` that starts with `prefix`.
+std::string LastLine(const std::string& out, const std::string& prefix) {
+  std::string found;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) found = line;
+  }
+  return found;
+}
+
+TEST_F(CheckpointTest, ExportedBundleOfAMultiServerJobScoresLikeTheJob) {
+  std::string out;
+  ASSERT_EQ(0, RunCommand(Mpi("job", 2) + " --max_steps 30", &out)) << out;
+  const std::string job_val = LastLine(out, "overall");
+  ASSERT_FALSE(job_val.empty()) << out;
+  ASSERT_EQ(0, RunCommand(MSREC_BINARY " export --model_dir " + dir_ + "/job --output " + dir_ +
+                              "/bundle",
+                          &out))
+      << out;
+  EXPECT_NE(out.find("wrote serving bundle"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(MSREC_BINARY " eval --model_dir " + dir_ + "/bundle --input " + dir_ +
+                              "/data/val.csv",
+                          &out))
+      << out;
+  EXPECT_EQ(job_val, LastLine(out, "overall")) << out;
 }
 
 }  // namespace

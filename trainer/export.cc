@@ -1,0 +1,103 @@
+#include "trainer/export.h"
+
+#include <memory>
+#include <vector>
+
+#include "common/file_util.h"
+#include "parameter_server/memory_store.h"
+#include "parameter_server/rocksdb_store.h"
+#include "parameter_server/row.h"
+#include "trainer/checkpoint.h"
+#include "trainer/job_io.h"
+
+namespace msrec {
+namespace {
+
+// Copies every row of `from` into `to` as a weights-only (SGD) row.
+Status CopyWeights(const EmbeddingStore& from, EmbeddingStore* to, uint64_t* rows) {
+  for (const std::string& table : from.TableNames()) {
+    MSREC_RETURN_IF_ERROR(to->CreateTable(table));
+    std::vector<uint64_t> keys;
+    std::vector<std::string> values;
+    Status decode;
+    MSREC_RETURN_IF_ERROR(from.ForEach(table, [&](uint64_t key, std::string_view bytes) {
+      Row row;
+      decode = DecodeRow(bytes, table, key, &row);
+      if (!decode.ok()) return false;
+      row.kind = SparseOptimizerKind::kSgd;
+      row.state.clear();
+      keys.push_back(key);
+      values.emplace_back();
+      EncodeRow(row, &values.back());
+      return true;
+    }));
+    MSREC_RETURN_IF_ERROR(decode);
+    MSREC_RETURN_IF_ERROR(to->Write(table, keys.data(), keys.size(), values.data()));
+    *rows += keys.size();
+  }
+  return Status::OK();
+}
+
+// Every source of rows the training job may have left.
+Status GatherRows(const ExportOptions& options, const JobSpec& spec, EmbeddingStore* out,
+                  uint64_t* rows) {
+  const std::string& dir = options.model_dir;
+  const std::string ps_dir = options.ps_dir.empty() ? dir + "/ps" : options.ps_dir;
+  int sources = 0;
+  auto add_dump = [&](const std::string& path) -> Status {
+    std::unique_ptr<EmbeddingStore> dump = MakeMemoryStore();
+    MSREC_RETURN_IF_ERROR(LoadStore(path, dump.get()));
+    ++sources;
+    return CopyWeights(*dump, out, rows);
+  };
+  auto add_db = [&](const std::string& path) -> Status {
+    MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> db, OpenRocksDbStore(path));
+    ++sources;
+    return CopyWeights(*db, out, rows);
+  };
+  if (PathExists(ps_dir)) {  // a multi-process job: one dump or database per server
+    MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(ps_dir));
+    for (const std::string& name : names) {
+      if (name.rfind("server-", 0) != 0) continue;
+      const std::string path = ps_dir + "/" + name;
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0) {
+        MSREC_RETURN_IF_ERROR(add_dump(path));
+      } else if (name.find('.') == std::string::npos) {
+        MSREC_RETURN_IF_ERROR(add_db(path));
+      }
+    }
+  } else if (spec.store == "rocksdb") {
+    MSREC_RETURN_IF_ERROR(add_db(dir + "/embeddings"));
+  } else {
+    MSREC_RETURN_IF_ERROR(add_dump(dir + "/embeddings.bin"));
+  }
+  if (sources == 0) return Status::NotFound("no embedding rows found under " + dir);
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<ExportStats> ExportBundle(const ExportOptions& options) {
+  if (options.model_dir.empty() || options.output.empty()) {
+    return Status::InvalidArgument("export needs --model_dir and --output");
+  }
+  MSREC_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(options.model_dir + "/job.txt"));
+  std::unique_ptr<EmbeddingStore> rows = MakeMemoryStore();
+  ExportStats stats;
+  MSREC_RETURN_IF_ERROR(GatherRows(options, spec, rows.get(), &stats.rows));
+  MSREC_RETURN_IF_ERROR(RemoveTree(options.output));
+  MSREC_RETURN_IF_ERROR(MakeDirs(options.output));
+  spec.store = "memory";
+  spec.table.optimizer.kind = SparseOptimizerKind::kSgd;  // the rows carry weights only
+  MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, options.output + "/job.txt"));
+  for (const char* file : {"/scenario_map.tsv", "/dense.pt"}) {
+    MSREC_ASSIGN_OR_RETURN(std::string data, ReadFile(options.model_dir + file));
+    MSREC_RETURN_IF_ERROR(WriteFileDurably(options.output + file, data));
+  }
+  MSREC_RETURN_IF_ERROR(SaveStore(*rows, options.output + "/embeddings.bin"));
+  MSREC_ASSIGN_OR_RETURN(CheckpointInfo info, WriteManifest(options.output, TrainingPosition()));
+  stats.bytes = info.bytes;
+  return stats;
+}
+
+}  // namespace msrec
