@@ -1,0 +1,85 @@
+// Checkpoint cost of a large embedding table: fills an in-memory table of
+// --rows rows (dim --dim, Adam rows: weights + 2 moments), then times what a
+// checkpoint does with it: the dump (SaveStore, CRC-32C), the MANIFEST (a
+// second read of the file for its checksum, fsync), verification, and the
+// restore (LoadStore). Prints seconds, MiB and MiB/s.
+//
+//   ./build/bench/checkpoint_bench --rows 10000000 --dir /tmp/msrec_ckpt_bench
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/file_util.h"
+#include "common/timer.h"
+#include "parameter_server/memory_store.h"
+#include "parameter_server/row.h"
+#include "trainer/checkpoint.h"
+
+namespace msrec {
+namespace {
+
+int Run(int64_t num_rows, int dim, const std::string& dir) {
+  std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+  CHECK(store->CreateTable("emb").ok());
+  const RowLayout layout(SparseOptimizerKind::kAdam, dim, 2 * dim);
+  std::vector<float> weights(dim, 0.01f), state(2 * dim, 0.001f);
+  Timer fill;
+  const int64_t batch = 65536;
+  std::vector<uint64_t> keys(batch);
+  std::vector<std::string> rows(batch);
+  for (int64_t start = 0; start < num_rows; start += batch) {
+    const int64_t n = std::min(batch, num_rows - start);
+    for (int64_t i = 0; i < n; ++i) {
+      keys[i] = static_cast<uint64_t>(start + i) * 0x9E3779B97F4A7C15ull;
+      weights[0] = static_cast<float>(i);
+      layout.Write(weights.data(), state.data(), 1, 1, &rows[i]);
+    }
+    CHECK(store->Write("emb", keys.data(), n, rows.data()).ok());
+  }
+  std::printf("filled %lld rows (dim %d, Adam: %zu bytes/row) in %.1f s\n",
+              static_cast<long long>(num_rows), dim, layout.bytes(), fill.Seconds());
+  CHECK(RemoveTree(dir).ok());
+  const std::string path = CheckpointPath(dir, 1000);
+  CHECK(MakeDirs(path).ok());
+  Timer save;
+  CHECK(SaveStore(*store, path + "/sparse.bin").ok());
+  const double save_s = save.Seconds();
+  Timer manifest;
+  Result<CheckpointInfo> info = WriteManifest(path, TrainingPosition{1000, 1, 1000});
+  CHECK(info.ok()) << info.status().ToString();
+  const double manifest_s = manifest.Seconds();
+  const double mib = info->bytes / 1048576.0;
+  Timer verify;
+  CHECK(VerifyCheckpoint(path).ok());
+  const double verify_s = verify.Seconds();
+  store.reset();
+  std::unique_ptr<EmbeddingStore> restored = MakeMemoryStore();
+  Timer load;
+  CHECK(LoadStore(path + "/sparse.bin", restored.get()).ok());
+  const double load_s = load.Seconds();
+  std::printf("checkpoint of %lld rows: %.0f MiB\n", static_cast<long long>(num_rows), mib);
+  std::printf("  dump (SaveStore)   %6.2f s  %6.0f MiB/s\n", save_s, mib / save_s);
+  std::printf("  manifest (CRC+fsync)%5.2f s  %6.0f MiB/s\n", manifest_s, mib / manifest_s);
+  std::printf("  write total        %6.2f s\n", save_s + manifest_s);
+  std::printf("  verify (--resume)  %6.2f s  %6.0f MiB/s\n", verify_s, mib / verify_s);
+  std::printf("  restore (LoadStore)%6.2f s  %6.0f MiB/s\n", load_s, mib / load_s);
+  CHECK(RemoveTree(dir).ok());
+  return 0;
+}
+
+}  // namespace
+}  // namespace msrec
+
+int main(int argc, char** argv) {
+  int64_t rows = 10000000;
+  int dim = 16;
+  std::string dir = "/tmp/msrec_ckpt_bench";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--rows") == 0) rows = std::atoll(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--dim") == 0) dim = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+  }
+  return msrec::Run(rows, dim, dir);
+}
