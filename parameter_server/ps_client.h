@@ -75,6 +75,9 @@ class PsClient {
     return Status::Unavailable("this client cannot restore checkpoints");
   }
 
+  // How long callers should wait on this client's futures (seconds).
+  virtual double default_timeout_s() const { return 3600; }
+
   // Makes every update durable in the backing store (flushes caches).
   virtual Status Flush() = 0;
 };

@@ -72,6 +72,7 @@ class RemoteClient : public PsClient {
   Result<std::vector<std::string>> Stats();
 
   const RemoteClientOptions& options() const { return options_; }
+  double default_timeout_s() const override { return options_.timeout_s; }
 
  private:
   // Sends the same keyless request to every server and waits for all replies.

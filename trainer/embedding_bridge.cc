@@ -6,8 +6,8 @@
 
 namespace msrec {
 
-Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool requires_grad) {
-  EmbeddingLookup out;
+Result<PendingLookup> EmbeddingBridge::Start(const Batch& batch, int64_t step) {
+  PendingLookup out;
   const size_t n = batch.keys.size();
   CHECK_EQ(batch.offsets.size(), size_t(batch.size * batch.num_cat_fields + 1)) << "malformed batch";
   CHECK_EQ(batch.offsets.back(), int64_t(n)) << "malformed batch: offsets do not cover the keys";
@@ -27,7 +27,7 @@ Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool require
   size_t capacity = 16;
   while (capacity < 2 * n) capacity <<= 1;
   slots_.assign(capacity, -1);
-  inverse_.resize(n);
+  out.inverse.resize(n);
   out.unique_keys.reserve(n / 2 + 1);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t key = keys[i];
@@ -36,31 +36,40 @@ Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool require
       const int64_t u = slots_[slot];
       if (u < 0) {
         slots_[slot] = int64_t(out.unique_keys.size());
-        inverse_[i] = int64_t(out.unique_keys.size());
+        out.inverse[i] = int64_t(out.unique_keys.size());
         out.unique_keys.push_back(key);
         break;
       }
       if (out.unique_keys[u] == key) {
-        inverse_[i] = u;
+        out.inverse[i] = u;
         break;
       }
       slot = (slot + 1) & (capacity - 1);
     }
   }
   const int64_t num_unique = int64_t(out.unique_keys.size());
-  torch::Tensor rows = torch::empty({num_unique, dim_}, torch::kFloat32);
-  MSREC_RETURN_IF_ERROR(
-      client_->Pull(table_, out.unique_keys.data(), out.unique_keys.size(), rows.data_ptr<float>()));
+  out.rows = torch::empty({num_unique, dim_}, torch::kFloat32);
+  out.pull = client_->PullAsync(table_, out.unique_keys.data(), out.unique_keys.size(),
+                                out.rows.data_ptr<float>(), step);
+  return out;
+}
+
+Result<EmbeddingLookup> EmbeddingBridge::Finish(PendingLookup pending, const Batch& batch,
+                                                bool requires_grad) {
+  MSREC_RETURN_IF_ERROR(pending.pull->Wait(client_->default_timeout_s()));
+  EmbeddingLookup out;
+  out.unique_keys = std::move(pending.unique_keys);
+  torch::Tensor rows = pending.rows;
   if (device_ != rows.device()) rows = rows.to(device_);
   rows.set_requires_grad(requires_grad);
   out.rows = rows;
 
+  const int64_t n = int64_t(pending.inverse.size());
   const int64_t bags = batch.size * batch.num_cat_fields;
-  // Owned copies: autograd keeps the indices for backward, and the scratch
-  // vectors are overwritten by the next Lookup.
-  torch::Tensor indices =
-      torch::from_blob(inverse_.data(), {int64_t(n)}, torch::kInt64).to(device_, /*non_blocking=*/false, /*copy=*/true);
-  if (int64_t(n) == bags) {  // every field single-valued: a plain gather
+  // Owned copies: autograd keeps the indices for backward.
+  torch::Tensor indices = torch::from_blob(pending.inverse.data(), {n}, torch::kInt64)
+                              .to(device_, /*non_blocking=*/false, /*copy=*/true);
+  if (n == bags) {  // every field single-valued: a plain gather
     out.embeddings = rows.index_select(0, indices).view({batch.size, batch.num_cat_fields, dim_});
   } else {
     torch::Tensor offsets =
@@ -74,13 +83,25 @@ Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool require
   return out;
 }
 
-Status EmbeddingBridge::PushGradients(const EmbeddingLookup& lookup, int64_t step) {
-  if (lookup.unique_keys.empty()) return Status::OK();
+Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool requires_grad) {
+  MSREC_ASSIGN_OR_RETURN(PendingLookup pending, Start(batch, /*step=*/0));
+  return Finish(std::move(pending), batch, requires_grad);
+}
+
+PendingPush EmbeddingBridge::StartPush(const EmbeddingLookup& lookup, int64_t step) {
+  PendingPush out;
+  out.timeout_s = client_->default_timeout_s();
+  if (lookup.unique_keys.empty()) return out;
   torch::Tensor grad = lookup.rows.grad();
   if (!grad.defined()) grad = torch::zeros_like(lookup.rows);
-  grad = grad.to(torch::kCPU).contiguous();
-  return client_->Push(table_, lookup.unique_keys.data(), lookup.unique_keys.size(),
-                       grad.data_ptr<float>(), step);
+  out.grads = grad.to(torch::kCPU).contiguous();
+  out.push = client_->PushAsync(table_, lookup.unique_keys.data(), lookup.unique_keys.size(),
+                                out.grads.data_ptr<float>(), step);
+  return out;
+}
+
+Status EmbeddingBridge::PushGradients(const EmbeddingLookup& lookup, int64_t step) {
+  return StartPush(lookup, step).Wait();
 }
 
 void SetComputeThreads(int intra_op_threads) {

@@ -18,6 +18,22 @@
 
 namespace msrec {
 
+// A lookup whose rows are still being pulled (EmbeddingBridge::Start).
+struct PendingLookup {
+  std::vector<uint64_t> unique_keys;  // first-seen order
+  std::vector<int64_t> inverse;       // per key of the batch: its row in unique_keys
+  torch::Tensor rows;                 // host num_unique x d, filled by `pull`
+  std::unique_ptr<PsFuture> pull;
+};
+
+// A push in flight (EmbeddingBridge::StartPush); Wait before the next push.
+struct PendingPush {
+  torch::Tensor grads;  // kept alive for the client until the push completes
+  std::unique_ptr<PsFuture> push;
+  double timeout_s = 0;
+  Status Wait() { return push ? push->Wait(timeout_s) : Status::OK(); }
+};
+
 struct EmbeddingLookup {
   std::vector<uint64_t> unique_keys;  // keys of the rows of `rows`, first-seen order
   torch::Tensor rows;                 // num_unique x d leaf (requires grad when training)
@@ -41,6 +57,14 @@ class EmbeddingBridge {
   // that collects gradients (training); false for evaluation.
   Result<EmbeddingLookup> Lookup(const Batch& batch, bool requires_grad);
 
+  // Lookup in two halves, so that the pull of the next batch overlaps the
+  // current step: Start de-duplicates and starts pulling the rows for global
+  // step `step` (0: any; a synchronous server answers once step - 1 is
+  // applied); Finish waits for them (the client's default timeout) and builds
+  // E. `batch` must be the same object, unchanged, in both calls.
+  Result<PendingLookup> Start(const Batch& batch, int64_t step);
+  Result<EmbeddingLookup> Finish(PendingLookup pending, const Batch& batch, bool requires_grad);
+
   // Where `rows` and `embeddings` live (default CPU). Rows are pulled into host
   // memory and copied once per batch; gradients come back to the host to push.
   void set_device(torch::Device device) { device_ = device; }
@@ -48,6 +72,8 @@ class EmbeddingBridge {
   // Pushes rows.grad() for lookup.unique_keys at `step`. Rows without a
   // gradient (unused) are pushed as zeros: the optimizer still sees them.
   Status PushGradients(const EmbeddingLookup& lookup, int64_t step);
+  // The same, asynchronous: returns once the push is under way.
+  PendingPush StartPush(const EmbeddingLookup& lookup, int64_t step);
 
  private:
   PsClient* client_;
@@ -55,7 +81,6 @@ class EmbeddingBridge {
   int dim_;
   bool per_scenario_keys_;
   torch::Device device_ = torch::kCPU;
-  std::vector<int64_t> inverse_;  // scratch: per key, its row in unique_keys
   std::vector<int64_t> slots_;    // scratch: open-addressing table of unique indices
   std::vector<uint64_t> salted_;  // scratch: per-scenario keys
 };

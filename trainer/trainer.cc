@@ -524,15 +524,33 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
         ++epoch_steps;
       }
     }
-    while (true) {
-      Timer phase;
-      int64_t global_rows = 0;
-      MSREC_ASSIGN_OR_RETURN(bool more, batches.Next(&batch, &global_rows));
-      if (!more) break;
+    // One batch ahead: the next batch is read and its rows' pull is under way
+    // (for step + 1: a synchronous server answers once this step's push is
+    // applied) while this step computes and pushes.
+    Batch next_batch;
+    int64_t next_rows = 0;
+    PendingLookup next_lookup;
+    const auto read_ahead = [&](int64_t for_step) -> Result<bool> {
+      Timer read;
+      MSREC_ASSIGN_OR_RETURN(bool more, batches.Next(&next_batch, &next_rows));
+      result.phases.read += read.Seconds();
+      if (!more) return false;
+      Timer pull;
+      MSREC_ASSIGN_OR_RETURN(next_lookup, bridge.Start(next_batch, for_step));
+      result.phases.pull += pull.Seconds();
+      return true;
+    };
+    bool have_next = false;
+    if (!(options.max_steps > 0 && result.steps >= options.max_steps)) {
+      MSREC_ASSIGN_OR_RETURN(have_next, read_ahead(result.steps + 1));
+    }
+    while (have_next) {
+      std::swap(batch, next_batch);
+      const int64_t global_rows = next_rows;
       const int64_t step = ++result.steps;
-      result.phases.read += phase.Seconds();
-      phase.Reset();
-      MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup, bridge.Lookup(batch, /*requires_grad=*/true));
+      Timer phase;
+      MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup,
+                             bridge.Finish(std::move(next_lookup), batch, /*requires_grad=*/true));
       result.phases.pull += phase.Seconds();
       phase.Reset();
       torch::Tensor shared;  // SSIM: per-instance g (0/1), undefined without a policy
@@ -555,7 +573,14 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       }
       result.phases.compute += phase.Seconds();
       phase.Reset();
-      MSREC_RETURN_IF_ERROR(bridge.PushGradients(lookup, step));
+      PendingPush push = bridge.StartPush(lookup, step);
+      const bool last_step = options.max_steps > 0 && step >= options.max_steps;
+      have_next = false;
+      if (!last_step) {
+        MSREC_ASSIGN_OR_RETURN(have_next, read_ahead(step + 1));
+      }
+      phase.Reset();
+      MSREC_RETURN_IF_ERROR(push.Wait());
       result.phases.push += phase.Seconds();
       ++epoch_steps;
       const double loss_value = loss.item<double>();
@@ -577,10 +602,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       if (checkpointer.due(step)) {
         MSREC_RETURN_IF_ERROR(checkpointer.Save({step, epoch, epoch_steps}));
       }
-      if (options.max_steps > 0 && step >= options.max_steps) {
-        done = true;
-        break;
-      }
+      if (last_step) done = true;
     }
     if (batches.stopped()) {  // SIGTERM/SIGINT: checkpoint the finished steps and return
       if (checkpointer.enabled()) {

@@ -1,0 +1,375 @@
+// The parameter server's acceptance benchmark (issue 6): keys/s of the
+// in-process shard, of the remote client over MPI, of a table ten times its
+// row cache against raw RocksDB, and a big table's server memory. One worker
+// (rank 0); every other rank serves.
+//
+//   mpirun --allow-run-as-root --oversubscribe -np 2 build-bench/bench/ps_remote_bench
+//       [--scale_keys 50000000] [--parts 1234] [--dir /tmp/msrec_ps_bench] [--reps 5] ...
+//
+// Parts (flags in bench/ps_remote_bench.h):
+//  1 in-process: SparseShard over CachedStore(RocksDB), every row cached, and
+//    over the memory store; pull and push keys/s (target: pull >= 5M keys/s).
+//  2 remote: the same batches through RemoteClient to servers that serve a
+//    SparseShard over CachedStore(RocksDB), every row cached; sequential and
+//    pipelined pulls, pushes, and training steps with and without the next
+//    batch's pull in flight (target: >= 1M keys/s per server).
+//  3 uncached: a table of --uncached_rows behind a cache of 10% of its bytes;
+//    pull keys/s through the cache against raw RocksDB MultiGet of the same
+//    keys (target: >= 50%), and Push against raw WriteBatch.
+//  4 scale: --scale_keys rows filled by pushes into servers with a 256 MB row
+//    cache, then Zipf pulls+pushes; each server's peak RSS (VmHWM; target
+//    < 1.5 GB), fill rate and disk size.
+// Order of execution: 1 and 3 in the worker, then 4, then 2 (the servers serve
+// the scale table first, in a fresh process, so their peak RSS is the scale
+// run's); the figures are printed by part at the end. Batches: --batch_rows x
+// --fields Zipf draws (--zipf over --universe keys), de-duplicated: what a
+// worker pulls and pushes (RemoteClient does not de-duplicate).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "bench/ps_remote_bench.h"
+#include "cluster/messenger.h"
+#include "cluster/mpi_env.h"
+#include "common/timer.h"
+#include "parameter_server/cached_store.h"
+#include "parameter_server/ps_server.h"
+#include "parameter_server/remote_client.h"
+#include "parameter_server/sparse_table.h"
+
+namespace msrec {
+namespace bench {
+namespace {
+
+constexpr size_t kMessageLimit = size_t{256} << 20;
+constexpr char kRemote[] = "2 remote";
+constexpr char kScale[] = "4 scale";
+
+// ----- Servers -----
+
+// What the worker reads back through RemoteClient::Stats (key=value pairs).
+std::string ServerStats(const std::string& path, const CachedStore& cache,
+                        const EmbeddingStore& rocks) {
+  const CachedStore::Stats s = cache.stats();
+  Result<uint64_t> rocks_mem = rocks.MemoryUsageBytes();
+  char text[320];
+  std::snprintf(text, sizeof(text),
+                "peak_rss_kb=%llu rss_kb=%llu disk_bytes=%llu hit_rate=%.4f cache_bytes=%llu "
+                "cache_rows=%llu rocksdb_mem_bytes=%llu",
+                static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
+                static_cast<unsigned long long>(ProcStatusKb("VmRSS")),
+                static_cast<unsigned long long>(DirBytes(path)), s.hit_rate,
+                static_cast<unsigned long long>(s.bytes_used),
+                static_cast<unsigned long long>(s.rows),
+                static_cast<unsigned long long>(rocks_mem.ok() ? rocks_mem.value() : 0));
+  return text;
+}
+
+// Serves a SparseShard over CachedStore(RocksDB at `path`) until the worker
+// sends Done; the store is flushed and closed, and its directory removed.
+void ServeSession(const BenchFlags& f, const Topology& t, MpiMessenger* messenger,
+                  const std::string& path, size_t cache_bytes, const RocksDbStoreOptions& rocks) {
+  {
+    EmbeddingStore* raw = nullptr;
+    std::unique_ptr<EmbeddingStore> store = OpenCachedRocksDb(path, cache_bytes, rocks, &raw);
+    const CachedStore* cache = dynamic_cast<const CachedStore*>(store.get());
+    SparseShard shard(std::move(store));
+    PsServerOptions options;
+    options.server_index = t.server_index();
+    options.num_workers = t.num_workers();
+    options.idle_timeout_s = 4 * f.timeout_s;  // the worker runs parts 1 and 3 meanwhile
+    options.stats_interval_s = 0;
+    options.extra_stats = [&] { return ServerStats(path, *cache, *raw); };
+    PsServer server(&shard, messenger, options);
+    Check(server.Run(), "parameter server " + path);
+  }
+  std::filesystem::remove_all(path);
+}
+
+void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) {
+  const std::string base = f.dir + "/server" + std::to_string(t.server_index());
+  RocksDbStoreOptions scale;  // sized so that RocksDB's own memory stays bounded
+  scale.write_buffer_bytes = f.scale_memtable_mib << 20;
+  scale.block_cache_bytes = f.scale_block_cache_mib << 20;
+  ServeSession(f, t, messenger, base + "_scale", f.scale_cache_mib << 20, scale);
+  ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions());
+}
+
+// ----- The worker's remote parts -----
+
+// One table on the servers and the worker's buffers for it.
+struct RemoteTable {
+  RemoteClient* ps = nullptr;
+  std::string name;
+  double timeout_s = 0;
+  int64_t step = 0;          // last step pushed
+  std::vector<float> grads;  // constant gradients, enough for the largest batch
+  std::vector<float> out[2];  // pull destinations (two: one may be in flight)
+
+  RemoteTable(RemoteClient* client, const BenchFlags& f, const std::string& table, size_t max_keys)
+      : ps(client), name(table), timeout_s(f.timeout_s), grads(max_keys * f.dim, 1e-3f) {
+    out[0].resize(grads.size());
+    out[1].resize(grads.size());
+    Check(ps->CreateTable(MakeTableConfig(f, name)), "create table " + name);
+  }
+  std::unique_ptr<PsFuture> Pull(const std::vector<uint64_t>& keys, int slot, int64_t for_step) {
+    return ps->PullAsync(name, keys.data(), keys.size(), out[slot].data(), for_step);
+  }
+  std::unique_ptr<PsFuture> Push(const std::vector<uint64_t>& keys) {
+    return ps->PushAsync(name, keys.data(), keys.size(), grads.data(), ++step);
+  }
+  void Wait(const std::unique_ptr<PsFuture>& call, const char* what) {
+    Check(call->Wait(timeout_s), std::string(what) + " of table " + name);
+  }
+};
+
+// Pulls every batch (step 0: no step rule); `pipelined` sends the next
+// batch's pull before waiting for the current one.
+uint64_t PullPass(RemoteTable* t, const Batches& batches, bool pipelined) {
+  std::unique_ptr<PsFuture> current = t->Pull(batches[0], 0, 0);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    std::unique_ptr<PsFuture> next;
+    const bool more = i + 1 < batches.size();
+    if (pipelined && more) next = t->Pull(batches[i + 1], (i + 1) % 2, 0);
+    t->Wait(current, "pull");
+    if (!pipelined && more) next = t->Pull(batches[i + 1], (i + 1) % 2, 0);
+    current = std::move(next);
+  }
+  return TotalKeys(batches);
+}
+
+uint64_t PushPass(RemoteTable* t, const Batches& batches) {
+  for (const auto& b : batches) t->Wait(t->Push(b), "push");
+  return TotalKeys(batches);
+}
+
+// Training steps: pull batch i for step s, push its gradients at step s. With
+// `prefetch` the pull of batch i+1 (for step s+1) leaves before the push of
+// step s; a synchronous server answers it once step s is applied. Counts the
+// keys pulled plus pushed.
+uint64_t StepPass(RemoteTable* t, const Batches& batches, bool prefetch) {
+  std::unique_ptr<PsFuture> pull = t->Pull(batches[0], 0, t->step + 1);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    t->Wait(pull, "pull");
+    const bool more = i + 1 < batches.size();
+    std::unique_ptr<PsFuture> next;
+    if (prefetch && more) next = t->Pull(batches[i + 1], (i + 1) % 2, t->step + 2);
+    t->Wait(t->Push(batches[i]), "push");
+    if (!prefetch && more) next = t->Pull(batches[i + 1], (i + 1) % 2, t->step + 1);
+    pull = std::move(next);
+  }
+  return 2 * TotalKeys(batches);
+}
+
+void RunRemote(const BenchFlags& f, RemoteClient* ps, const Batches& batches, int servers,
+               Report* report) {
+  RemoteTable t(ps, f, "emb", MaxKeys(batches));
+  PushPass(&t, batches);  // every row exists and is cached before the timed passes
+  struct Case {
+    const char* name;
+    std::function<uint64_t()> pass;
+  };
+  const Case cases[] = {
+      {"pull, one request in flight", [&] { return PullPass(&t, batches, false); }},
+      {"pull, pipelined (next pull in flight)", [&] { return PullPass(&t, batches, true); }},
+      {"push, one request in flight", [&] { return PushPass(&t, batches); }},
+      {"step pull+push, sequential", [&] { return StepPass(&t, batches, false); }},
+      {"step pull+push, next pull prefetched", [&] { return StepPass(&t, batches, true); }},
+  };
+  const std::string per = " per server (" + std::to_string(servers) + ")";
+  for (const Case& c : cases) {
+    const double rate = MedianRate(f.reps, c.pass);
+    report->Rate(kRemote, std::string(c.name) + ": total", rate);
+    report->Rate(kRemote, std::string(c.name) + per, rate / servers, 1e6);
+  }
+}
+
+// Pushes keys of ranks 0 .. n-1 in batches of fill_batch new keys, two pushes
+// in flight; progress on stderr.
+void ScaleFill(const BenchFlags& f, RemoteTable* t, Report* report) {
+  const uint64_t n = f.scale_keys;
+  std::vector<uint64_t> keys[2];
+  std::unique_ptr<PsFuture> calls[2];
+  uint64_t next_report = n / 10;
+  const double rate = TimedRate([&] {
+    Timer timer;
+    for (uint64_t begin = 0, i = 0; begin < n; begin += f.fill_batch, ++i) {
+      const int slot = static_cast<int>(i % 2);
+      if (calls[slot]) t->Wait(calls[slot], "fill push");
+      keys[slot].clear();
+      for (uint64_t r = begin; r < std::min(n, begin + f.fill_batch); ++r) {
+        keys[slot].push_back(KeyOfRank(r));
+      }
+      calls[slot] = t->Push(keys[slot]);
+      if (begin + f.fill_batch >= next_report) {
+        std::fprintf(stderr, "fill: %llu of %llu keys, %.0f s\n",
+                     static_cast<unsigned long long>(begin + keys[slot].size()),
+                     static_cast<unsigned long long>(n), timer.Seconds());
+        next_report += n / 10;
+      }
+    }
+    for (auto& call : calls) {
+      if (call) t->Wait(call, "fill push");
+    }
+    return n;
+  });
+  report->Rate(kScale, "fill: pushes of new keys (" + std::to_string(f.fill_batch) + " per push)",
+               rate);
+}
+
+// Training steps (next pull prefetched) on Zipf keys over the whole table.
+void ScaleMixed(const BenchFlags& f, RemoteTable* t, int servers, Report* report) {
+  const ZipfRanks zipf(f.scale_keys, f.zipf);
+  std::mt19937_64 rng(11);
+  const int steps_per_rep = std::max(2, f.scale_steps / f.reps);
+  std::vector<double> rates;
+  for (int r = 0; r < f.reps; ++r) {
+    Batches batches(steps_per_rep);  // generated outside the timed region
+    for (auto& b : batches) b = MakeZipfBatch(zipf, rng, size_t{1} * f.batch_rows * f.fields);
+    rates.push_back(TimedRate([&] { return StepPass(t, batches, true); }));
+  }
+  report->Rate(kScale, "Zipf steps pull+push, prefetched: total", Median(rates));
+  report->Rate(kScale, "Zipf steps pull+push, prefetched: per server", Median(rates) / servers);
+}
+
+void ScaleServerFigures(RemoteClient* ps, Report* report) {
+  auto stats = ps->Stats();
+  Check(stats.status(), "server stats");
+  for (size_t s = 0; s < stats.value().size(); ++s) {
+    const std::string& text = stats.value()[s];
+    const std::string who = "server " + std::to_string(s) + ": ";
+    const double peak_gb = StatField(text, "peak_rss_kb") * 1024 / 1e9;
+    char value[96];
+    std::snprintf(value, sizeof(value), "%.3f GB", peak_gb);
+    report->Text(kScale, who + "peak RSS (VmHWM)", value, "< 1.5 GB", peak_gb < 1.5);
+    std::snprintf(value, sizeof(value), "%.2f GB", StatField(text, "disk_bytes") / 1e9);
+    report->Text(kScale, who + "RocksDB directory after Flush", value);
+    std::snprintf(value, sizeof(value), "%.0f MB, %.0f%% hits",
+                  StatField(text, "cache_bytes") / 1e6, 100 * StatField(text, "hit_rate"));
+    report->Text(kScale, who + "row cache used, hit rate (whole run)", value);
+    std::snprintf(value, sizeof(value), "%.0f MB", StatField(text, "rocksdb_mem_bytes") / 1e6);
+    report->Text(kScale, who + "RocksDB memory (MemoryUsageBytes)", value);
+  }
+}
+
+void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report) {
+  char what[200];
+  std::snprintf(what, sizeof(what), "%llu keys x %d, %s; %zu MiB row cache/server",
+                static_cast<unsigned long long>(f.scale_keys), f.dim, f.optimizer.c_str(),
+                f.scale_cache_mib);
+  report->Text(kScale, "table", what);
+  std::snprintf(what, sizeof(what), "memtable %zu MiB x3, block cache %zu MiB",
+                f.scale_memtable_mib, f.scale_block_cache_mib);
+  report->Text(kScale, "RocksDB settings of the servers", what);
+  RemoteTable t(ps, f, "big", std::max<size_t>(f.fill_batch, size_t{1} * f.batch_rows * f.fields));
+  ScaleFill(f, &t, report);
+  ScaleMixed(f, &t, servers, report);
+  Timer timer;
+  Check(ps->Flush(), "flush");
+  std::snprintf(what, sizeof(what), "%.1f s", timer.Seconds());
+  report->Text(kScale, "Flush (dirty rows written back, memtables flushed)", what);
+  ScaleServerFigures(ps, report);
+}
+
+// ----- The worker -----
+
+RemoteClientOptions ClientOptions(const BenchFlags& f, const Topology& t) {
+  RemoteClientOptions options;
+  for (int s = 0; s < t.num_servers; ++s) options.server_ranks.push_back(t.ServerRank(s));
+  options.worker_index = t.worker_index();
+  options.timeout_s = f.timeout_s;
+  return options;
+}
+
+Batches MakeTrainBatches(const BenchFlags& f, Report* report) {
+  const ZipfRanks zipf(f.universe, f.zipf);
+  std::mt19937_64 rng(3);
+  Batches batches(f.batches);
+  for (auto& b : batches) b = MakeZipfBatch(zipf, rng, size_t{1} * f.batch_rows * f.fields);
+  char what[200];
+  std::snprintf(what, sizeof(what), "%d batches of %d x %d draws -> %llu unique keys avg",
+                f.batches, f.batch_rows, f.fields,
+                static_cast<unsigned long long>(TotalKeys(batches) / batches.size()));
+  report->Text("0 setup", "batches (Zipf " + std::to_string(f.zipf).substr(0, 4) + " over " +
+                              std::to_string(f.universe) + " keys)", what);
+  return batches;
+}
+
+void RunWorker(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) {
+  std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
+  std::printf("ps_remote_bench %s: %d worker + %d server(s), dim %d, %s, %d reps (medians)\n",
+              date, t.num_workers(), t.num_servers, f.dim, f.optimizer.c_str(), f.reps);
+  std::fflush(stdout);
+  Report report;
+  const Batches batches = MakeTrainBatches(f, &report);
+  if (f.Runs('1')) RunInProcess(f, batches, &report);
+  if (f.Runs('3')) RunUncached(f, &report);
+  {
+    RemoteClient ps(messenger, ClientOptions(f, t));
+    if (f.Runs('4')) RunScale(f, &ps, t.num_servers, &report);
+    Check(ps.Done(), "done (scale session)");
+  }
+  {
+    RemoteClient ps(messenger, ClientOptions(f, t));
+    if (f.Runs('2')) RunRemote(f, &ps, batches, t.num_servers, &report);
+    Check(ps.Done(), "done (remote session)");
+  }
+  report.Print();
+}
+
+// The server count before MPI is up: --num_servers, else every rank but one.
+int NumServers(const BenchFlags& f) {
+  if (f.num_servers >= 0) return f.num_servers;
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    if (const char* size = std::getenv(var)) return std::atoi(size) - 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace bench
+}  // namespace msrec
+
+int main(int argc, char** argv) {
+  using namespace msrec;
+  using namespace msrec::bench;
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  BenchFlags f;
+  const Status parsed = ParseFlags(argc, argv, &f);
+  auto mpi = MpiEnv::Init(&argc, &argv, NumServers(f));
+  if (!mpi.ok()) {
+    std::fprintf(stderr, "ps_remote_bench: %s (run it under mpirun -np 2 or more)\n",
+                 mpi.status().ToString().c_str());
+    return 2;
+  }
+  Check(parsed, "flags");
+  const Topology& t = mpi.value()->topology();
+  if (t.num_workers() != 1 || t.num_servers < 1) {
+    Check(Status::InvalidArgument("needs exactly 1 worker and >= 1 server"), "topology");
+  }
+  if (t.rank == 0) {
+    std::filesystem::remove_all(f.dir);
+    std::filesystem::create_directories(f.dir);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  {
+    MpiMessenger messenger(MPI_COMM_WORLD, kMessageLimit);
+    if (t.is_server()) {
+      RunServer(f, t, &messenger);
+    } else {
+      RunWorker(f, t, &messenger);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);  // every store is closed
+  }
+  if (t.rank == 0) std::filesystem::remove_all(f.dir);
+  return 0;
+}
