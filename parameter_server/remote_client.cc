@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 #include <utility>
 
 #include "common/timer.h"
@@ -29,9 +30,11 @@ struct Part {
   int server = 0;
   int rank = 0;
   uint32_t id = 0;
-  std::vector<uint32_t> positions;  // pull: where each returned row goes in the output
+  std::vector<uint32_t> positions;  // pull: output rows served by this part...
+  std::vector<uint32_t> sources;    // ...and the reply row each copies (keys are de-duplicated)
   std::vector<float> rows;          // pull: the reply's rows
   std::string text;                 // the reply's text (stats)
+  uint64_t request_rows = 0;        // pull: unique keys asked for
   bool done = false;
 };
 
@@ -76,7 +79,7 @@ class RemoteCall : public PsFuture {
                               "' on parameter server rank " + std::to_string(p->rank) +
                               " (server " + std::to_string(p->server) + ")";
     if (m.oversized) return Status::Unavailable(where + ": reply larger than the message limit");
-    const uint64_t expected = type_ == RequestType::kPull ? p->positions.size() * dim_ : 0;
+    const uint64_t expected = type_ == RequestType::kPull ? p->request_rows * dim_ : 0;
     p->rows.resize(expected);
     Status carried;
     Status decoded = DecodeReply(m.bytes, p->id, expected, p->rows.data(), &carried, &p->text);
@@ -85,7 +88,8 @@ class RemoteCall : public PsFuture {
     if (type_ == RequestType::kPull) {
       const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
       for (size_t i = 0; i < p->positions.size(); ++i) {
-        std::memcpy(out_ + static_cast<size_t>(p->positions[i]) * dim_, &p->rows[i * dim_],
+        std::memcpy(out_ + static_cast<size_t>(p->positions[i]) * dim_,
+                    &p->rows[static_cast<size_t>(p->sources[i]) * dim_],
                     row_bytes);
       }
     }
@@ -142,11 +146,18 @@ std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, cons
   std::vector<std::vector<uint64_t>> server_keys(num_servers);
   std::vector<Part>& parts = call->parts();
   parts.resize(num_servers);
+  // Each key goes once to its server; repeats copy the same reply row.
+  std::unordered_map<uint64_t, uint32_t> row_of_key;
+  row_of_key.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const int s = KeyServer(keys[i], options_.num_buckets, num_servers);
-    server_keys[s].push_back(keys[i]);
+    auto [it, inserted] =
+        row_of_key.emplace(keys[i], static_cast<uint32_t>(server_keys[s].size()));
+    if (inserted) server_keys[s].push_back(keys[i]);
     parts[s].positions.push_back(static_cast<uint32_t>(i));
+    parts[s].sources.push_back(it->second);
   }
+  for (int s = 0; s < num_servers; ++s) parts[s].request_rows = server_keys[s].size();
   for (int s = 0; s < num_servers; ++s) {
     Part& p = parts[s];
     p.server = s;

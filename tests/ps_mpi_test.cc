@@ -147,6 +147,18 @@ TEST(PsMpiTest, PrefetchedPullWaitsForThePreviousStep) {
   }
 }
 
+TEST(PsMpiTest, RepeatedKeysInAPullGetTheirRowEachTime) {
+  const TableConfig config = MakeTable("repeats", SparseOptimizerKind::kSgd);
+  ASSERT_TRUE(ctx->client->CreateTable(config).ok());
+  SparseShard reference(MakeMemoryStore());
+  ASSERT_TRUE(reference.CreateTable(config).ok());
+  const std::vector<uint64_t> keys = {5, 7, 5, 9, 1234567, 7, 5, 42, 9};
+  std::vector<float> remote(keys.size() * kDim), local(keys.size() * kDim);
+  ASSERT_TRUE(ctx->client->Pull(config.name, keys.data(), keys.size(), remote.data()).ok());
+  ASSERT_TRUE(reference.Pull(config.name, keys.data(), keys.size(), local.data()).ok());
+  EXPECT_EQ(0, std::memcmp(remote.data(), local.data(), remote.size() * sizeof(float)));
+}
+
 TEST(PsMpiTest, AsyncPushesAllLand) {
   if (!ctx->async) GTEST_SKIP() << "asynchronous servers only";
   // SGD updates add up in any order, so the table after every push equals the
