@@ -38,6 +38,34 @@ struct Part {
   bool done = false;
 };
 
+// What every part of one call shares.
+struct CallSpec {
+  RequestType type;
+  const std::string& table;
+  int64_t step;
+  int dim;
+  int worker;
+};
+
+// Fills `p` as the part for server `server` (rank `rank`) with request id
+// `id` and sends its request: `n` keys, then `floats` (n x dim, may be null)
+// and `payload`.
+Status SendPart(MpiMessenger* messenger, const CallSpec& call, int server, int rank, uint32_t id,
+                const uint64_t* keys, size_t n, const float* floats, std::string_view payload,
+                Part* p) {
+  p->server = server;
+  p->rank = rank;
+  p->id = id;
+  RequestHeader h;
+  h.type = call.type;
+  h.request_id = id;
+  h.worker = call.worker;
+  h.step = call.step;
+  h.num_keys = n;
+  h.dim = static_cast<uint32_t>(std::max(call.dim, 0));
+  return messenger->Send(rank, kRequestTag, EncodeRequest(h, call.table, keys, floats, payload));
+}
+
 // The future of one call: the requests are sent, Wait collects the replies.
 class RemoteCall : public PsFuture {
  public:
@@ -157,23 +185,14 @@ std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, cons
     parts[s].positions.push_back(static_cast<uint32_t>(i));
     parts[s].sources.push_back(it->second);
   }
-  for (int s = 0; s < num_servers; ++s) parts[s].request_rows = server_keys[s].size();
+  const CallSpec spec{RequestType::kPull, table, step, dim, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {
     Part& p = parts[s];
-    p.server = s;
-    p.rank = options_.server_ranks[s];
+    p.request_rows = server_keys[s].size();
     p.done = server_keys[s].empty();
     if (p.done) continue;
-    p.id = NextId();
-    RequestHeader h;
-    h.type = RequestType::kPull;
-    h.request_id = p.id;
-    h.worker = options_.worker_index;
-    h.step = step;
-    h.num_keys = server_keys[s].size();
-    h.dim = static_cast<uint32_t>(dim);
-    Status sent = messenger_->Send(p.rank, kRequestTag,
-                                   EncodeRequest(h, table, server_keys[s].data(), nullptr, {}));
+    Status sent = SendPart(messenger_, spec, s, options_.server_ranks[s], NextId(),
+                           server_keys[s].data(), server_keys[s].size(), nullptr, {}, &p);
     if (!sent.ok()) {
       call->Fail(sent);
       break;
@@ -200,21 +219,11 @@ std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, cons
   }
   std::vector<Part>& parts = call->parts();
   parts.resize(num_servers);
+  const CallSpec spec{RequestType::kPush, table, step, dim, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {  // every server, even without keys
-    Part& p = parts[s];
-    p.server = s;
-    p.rank = options_.server_ranks[s];
-    p.id = NextId();
-    RequestHeader h;
-    h.type = RequestType::kPush;
-    h.request_id = p.id;
-    h.worker = options_.worker_index;
-    h.step = step;
-    h.num_keys = server_keys[s].size();
-    h.dim = static_cast<uint32_t>(dim);
-    Status sent = messenger_->Send(
-        p.rank, kRequestTag,
-        EncodeRequest(h, table, server_keys[s].data(), server_grads[s].data(), {}));
+    Status sent = SendPart(messenger_, spec, s, options_.server_ranks[s], NextId(),
+                           server_keys[s].data(), server_keys[s].size(), server_grads[s].data(),
+                           {}, &parts[s]);
     if (!sent.ok()) {
       call->Fail(sent);
       break;
@@ -249,18 +258,10 @@ Status RemoteClient::Broadcast(RequestType type, const std::string& table, int64
   std::vector<Part>& parts = call.parts();
   const int num_servers = static_cast<int>(options_.server_ranks.size());
   parts.resize(num_servers);
+  const CallSpec spec{type, table, step, 0, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {
-    Part& p = parts[s];
-    p.server = s;
-    p.rank = options_.server_ranks[s];
-    p.id = NextId();
-    RequestHeader h;
-    h.type = type;
-    h.request_id = p.id;
-    h.worker = options_.worker_index;
-    h.step = step;
-    MSREC_RETURN_IF_ERROR(
-        messenger_->Send(p.rank, kRequestTag, EncodeRequest(h, table, nullptr, nullptr, payload)));
+    MSREC_RETURN_IF_ERROR(SendPart(messenger_, spec, s, options_.server_ranks[s], NextId(), nullptr,
+                                   0, nullptr, payload, &parts[s]));
   }
   MSREC_RETURN_IF_ERROR(call.Wait(options_.timeout_s));
   if (texts != nullptr) {
