@@ -117,6 +117,27 @@ TEST_F(DistributedTrainTest, TwoWorkersEqualOneProcessWithTheUnionBatch) {
   EXPECT_LE(worst, 1e-5);
 }
 
+// SSIM-R over the global mini-batch: the random share is drawn for the union
+// batch, so 2 workers share exactly the instances one process would (the
+// parameters afterwards can only be equal if the masks were).
+TEST_F(DistributedTrainTest, SsimMaskOverTwoWorkersEqualsOneProcess) {
+  const std::string flags = " --max_steps 10 --ssim_random --ssim_topk 0.4 --batch_size ";
+  std::string out;
+  ASSERT_EQ(0, Run(MSREC_BINARY " train" + common_ + flags + "256 --model_dir " + dir_ + "/single",
+                   &out))
+      << out;
+  ASSERT_EQ(0, Run(kMpirun + std::string(MSREC_BINARY " train") + common_ + flags +
+                       "128 --num_servers 1 --data_sharding batches --model_dir " + dir_ + "/dist",
+                   &out))
+      << out;
+  const std::vector<torch::Tensor> a = DenseParameters(dir_ + "/single");
+  const std::vector<torch::Tensor> b = DenseParameters(dir_ + "/dist");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LE((a[i] - b[i]).abs().max().item<double>(), 1e-5) << "dense parameter " << i;
+  }
+}
+
 TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {
   // 3 chunks of CSV dealt to 2 workers: one slice is twice the other.
   std::string out;
