@@ -65,6 +65,15 @@ Status Serve(const Topology& t) {
   // A job starts from nothing or from a checkpoint (--resume loads it): rows
   // a previous job left in the server's database are not trusted.
   MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/server-" + std::to_string(t.server_index())));
+  MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/server-" + std::to_string(t.server_index()) + ".bin"));
+  if (t.server_index() == 0) {  // parts of a former job with more servers are stale too
+    MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+    for (const std::string& name : names) {
+      if (name.rfind("server-", 0) == 0 && std::atoi(name.c_str() + 7) >= t.num_servers) {
+        MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/" + name));
+      }
+    }
+  }
   MSREC_ASSIGN_OR_RETURN(auto store, OpenServerStore(dir, t.server_index()));
   SparseShard shard(std::move(store));
   MpiMessenger messenger(MPI_COMM_WORLD, MaxMessageBytes());

@@ -125,6 +125,11 @@ class CachedStoreImpl : public CachedStore {
     return backing_->Count(table);
   }
 
+  Status CheckpointTo(const std::string& dir) override {
+    MSREC_RETURN_IF_ERROR(WriteBackDirty());
+    return backing_->CheckpointTo(dir);
+  }
+
   Result<uint64_t> MemoryUsageBytes() const override {
     MSREC_ASSIGN_OR_RETURN(uint64_t backing_bytes, backing_->MemoryUsageBytes());
     return backing_bytes + stats().bytes_used;

@@ -81,6 +81,16 @@ class EmbeddingStore {
   // its cache plus its backing store). 0 when an implementation does not know.
   // Errors: the failure of a backing store's query.
   virtual Result<uint64_t> MemoryUsageBytes() const { return uint64_t{0}; }
+
+  // Writes a consistent, self-contained copy of every table into the new
+  // directory `dir`, natively: RocksDB flushes its memtables and takes a
+  // checkpoint (SST files hard-linked, so it is fast and small on the same
+  // file system; reopen it with RocksDbStoreOptions::read_only). Unavailable
+  // when the store has no native form (then use SaveStore). Must not run
+  // concurrently with writes.
+  virtual Status CheckpointTo(const std::string& dir) {
+    return Status::Unavailable("this store has no native checkpoint; use SaveStore");
+  }
 };
 
 // Checks a table name for CreateTable (shared by the implementations).

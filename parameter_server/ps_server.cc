@@ -7,6 +7,7 @@
 #include "common/file_util.h"
 #include "parameter_server/key_routing.h"
 #include "parameter_server/memory_store.h"
+#include "parameter_server/rocksdb_store.h"
 #include <utility>
 
 namespace msrec {
@@ -175,9 +176,17 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
 Status PsServer::Checkpoint(const std::string& dir) {
   MSREC_RETURN_IF_ERROR(shard_->Flush());
   MSREC_RETURN_IF_ERROR(MakeDirs(dir));
-  const std::string path = dir + "/server-" + std::to_string(options_.server_index) + ".bin";
+  const std::string base = dir + "/server-" + std::to_string(options_.server_index);
   Timer timer;
-  MSREC_RETURN_IF_ERROR(SaveStore(*shard_->store(), path));
+  // Natively where the store can (RocksDB: hard-linked SST files), else a dump.
+  std::string path = base + ".rocksdb";
+  Status native = shard_->store()->CheckpointTo(path);
+  if (native.code() == Status::Code::kUnavailable) {
+    path = base + ".bin";
+    MSREC_RETURN_IF_ERROR(SaveStore(*shard_->store(), path));
+  } else {
+    MSREC_RETURN_IF_ERROR(native);
+  }
   LOG(INFO) << "parameter server " << options_.server_index << ": checkpoint " << path << " in "
             << timer.Seconds() << " s";
   return Status::OK();
@@ -187,16 +196,27 @@ Status PsServer::Restore(const std::string& dir, int64_t step) {
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
   uint64_t kept = 0;
   int dumps = 0;
+  auto ends_with = [](const std::string& s, const std::string& suffix) {
+    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
   for (const std::string& name : names) {
-    if (name.rfind("server-", 0) != 0 || name.size() < 4 ||
-        name.compare(name.size() - 4, 4, ".bin") != 0) {
+    if (name.rfind("server-", 0) != 0) continue;
+    // Each part may hold keys of any server (another server count wrote it):
+    // keep those whose bucket is ours.
+    std::unique_ptr<EmbeddingStore> dump;
+    if (ends_with(name, ".bin")) {
+      dump = MakeMemoryStore();
+      MSREC_RETURN_IF_ERROR(LoadStore(dir + "/" + name, dump.get()));
+    } else if (ends_with(name, ".rocksdb")) {
+      RocksDbStoreOptions read_only;
+      read_only.read_only = true;
+      read_only.create_if_missing = false;
+      read_only.block_cache_bytes = size_t{8} << 20;
+      MSREC_ASSIGN_OR_RETURN(dump, OpenRocksDbStore(dir + "/" + name, read_only));
+    } else {
       continue;
     }
     ++dumps;
-    // Each dump may hold keys of any server (another server count wrote it):
-    // keep those whose bucket is ours.
-    std::unique_ptr<EmbeddingStore> dump = MakeMemoryStore();
-    MSREC_RETURN_IF_ERROR(LoadStore(dir + "/" + name, dump.get()));
     for (const std::string& table : dump->TableNames()) {
       MSREC_RETURN_IF_ERROR(shard_->store()->CreateTable(table));
       std::vector<uint64_t> keys;
@@ -212,7 +232,9 @@ Status PsServer::Restore(const std::string& dir, int64_t step) {
       kept += keys.size();
     }
   }
-  if (dumps == 0) return Status::NotFound("no server-*.bin dumps in checkpoint " + dir);
+  if (dumps == 0) {
+    return Status::NotFound("no server-*.bin or server-*.rocksdb parts in checkpoint " + dir);
+  }
   restored_step_ = step;
   for (auto& [name, t] : tables_) t.applied = step;
   LOG(INFO) << "parameter server " << options_.server_index << ": restored " << kept

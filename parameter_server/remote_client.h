@@ -60,10 +60,11 @@ class RemoteClient : public PsClient {
   // Tells every server this worker is finished (no more pulls or pushes); a
   // server exits once all its workers are done.
   Status Done();
-  // Every server flushes and dumps its rows into `dir` (server-<s>.bin; `dir`
-  // must be reachable by every server, e.g. a shared file system).
+  // Every server flushes and writes its rows into `dir` (server-<s>.rocksdb, a
+  // RocksDB checkpoint, or server-<s>.bin, a dump; `dir` must be reachable by
+  // every server, e.g. a shared file system).
   Status SaveCheckpoint(const std::string& dir, int64_t step) override;
-  // Every server loads the rows of its buckets from all server-*.bin dumps in
+  // Every server loads the rows of its buckets from all server-* parts in
   // `dir` (written by any number of servers) and resumes after `step`.
   Status LoadCheckpoint(const std::string& dir, int64_t step) override;
   // TTL eviction on every server at `step`.

@@ -10,6 +10,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 namespace msrec {
@@ -81,7 +82,7 @@ class RocksDbStore : public EmbeddingStore {
 
   ~RocksDbStore() override {
     if (db_ == nullptr) return;
-    Status s = Flush();
+    Status s = options_.read_only ? Status::OK() : Flush();
     if (!s.ok()) LOG(ERROR) << "closing RocksDB store: " << s.ToString();
     for (auto& [name, handle] : handles_) db_->DestroyColumnFamilyHandle(handle);
     if (default_handle_ != nullptr) db_->DestroyColumnFamilyHandle(default_handle_);
@@ -108,7 +109,10 @@ class RocksDbStore : public EmbeddingStore {
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (const std::string& name : names) descriptors.emplace_back(name, cf_options_);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::Status s = rocksdb::DB::Open(db_options, path_, descriptors, &handles, &db_);
+    rocksdb::Status s =
+        options_.read_only
+            ? rocksdb::DB::OpenForReadOnly(db_options, path_, descriptors, &handles, &db_)
+            : rocksdb::DB::Open(db_options, path_, descriptors, &handles, &db_);
     if (!s.ok()) return FromRocks(s, "opening RocksDB at " + path_);
     for (size_t i = 0; i < names.size(); ++i) {
       if (names[i] == rocksdb::kDefaultColumnFamilyName) {
@@ -205,6 +209,16 @@ class RocksDbStore : public EmbeddingStore {
     if (all.empty()) return Status::OK();
     rocksdb::Status s = db_->Flush(rocksdb::FlushOptions(), all);
     if (!s.ok()) return FromRocks(s, "flushing RocksDB at " + path_);
+    return Status::OK();
+  }
+
+  Status CheckpointTo(const std::string& dir) override {
+    MSREC_RETURN_IF_ERROR(Flush());
+    rocksdb::Checkpoint* checkpoint = nullptr;
+    rocksdb::Status s = rocksdb::Checkpoint::Create(db_, &checkpoint);
+    if (s.ok()) s = checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0);
+    delete checkpoint;
+    if (!s.ok()) return FromRocks(s, "checkpoint of RocksDB at " + path_ + " into " + dir);
     return Status::OK();
   }
 

@@ -39,6 +39,9 @@ struct RocksDbStoreOptions {
   // then a RocksDB checkpoint), and a crash restarts from the last checkpoint
   // anyway, so the WAL would only cost write bandwidth. Default: false.
   bool enable_wal = false;
+  // Open an existing database (e.g. a checkpoint) read-only: writes fail and
+  // nothing in the directory changes. Default: false.
+  bool read_only = false;
 };
 
 // Opens (or creates) the database at `path`. An existing database is reopened

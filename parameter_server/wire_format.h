@@ -35,11 +35,12 @@ enum class RequestType : uint16_t {
   kDone = 5,         // the worker will send nothing more; reply: status
   kStats = 6,        // reply: the server's statistics as text in the message
   kEvict = 7,        // TTL eviction at `step`; reply: status
-  kCheckpoint = 8,   // payload: a directory; the server flushes and dumps its rows
-                     // there as server-<index>.bin; reply: status
+  kCheckpoint = 8,   // payload: a directory; the server flushes and writes its rows
+                     // there: server-<index>.rocksdb (a RocksDB checkpoint) or
+                     // server-<index>.bin (a dump, memory store); reply: status
   kRestore = 9,      // payload: a checkpoint directory; the server loads the rows of
-                     // its buckets from every server-*.bin there and takes `step` as
-                     // the last applied step; reply: status
+                     // its buckets from every server-* part there and takes `step`
+                     // as the last applied step; reply: status
 };
 
 struct RequestHeader {

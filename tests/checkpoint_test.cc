@@ -152,6 +152,23 @@ TEST_F(CheckpointTest, SigtermCheckpointsAndExitsCleanly) {
   EXPECT_EQ(File("full/embeddings.bin"), File("term/embeddings.bin"));
 }
 
+TEST_F(CheckpointTest, RocksDbServersCheckpointNativelyAndRestoreOntoOneServer) {
+  std::string out;
+  ASSERT_EQ(0, RunCommand(Mpi("rfull", 2) + " --store rocksdb", &out)) << out;
+  const int code = RunAndSignal(Mpi("rkill", 2) + " --store rocksdb", "rkill", 1, SIGKILL, &out);
+  EXPECT_NE(code, 0) << out;
+  EXPECT_TRUE(PathExists(dir_ + "/rkill/checkpoints/ckpt-0000000040/server-0.rocksdb/CURRENT"));
+  ASSERT_EQ(0, RunCommand(Mpi("rkill", 1) + " --store rocksdb --resume", &out)) << out;
+  for (const char* model : {"rfull", "rkill"}) {
+    ASSERT_EQ(0, RunCommand(MSREC_BINARY " export --model_dir " + dir_ + "/" + model +
+                                " --output " + dir_ + "/" + model + "_bundle",
+                            &out))
+        << out;
+  }
+  EXPECT_EQ(File("rfull/dense.pt"), File("rkill/dense.pt"));
+  EXPECT_EQ(File("rfull_bundle/embeddings.bin"), File("rkill_bundle/embeddings.bin"));
+}
+
 // The last line of `out` that starts with `prefix`.
 std::string LastLine(const std::string& out, const std::string& prefix) {
   std::string found;

@@ -1,5 +1,7 @@
 #include "trainer/checkpoint.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -29,6 +31,25 @@ Result<std::vector<std::string>> CheckpointDirs(const std::string& dir) {
   return out;
 }
 
+// Paths relative to `root` of every regular file below it (a RocksDB
+// checkpoint is a subdirectory), sorted.
+Status ListFiles(const std::string& root, const std::string& rel, std::vector<std::string>* out) {
+  MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(rel.empty() ? root : root + "/" + rel));
+  for (const std::string& name : names) {
+    const std::string path = rel.empty() ? name : rel + "/" + name;
+    struct stat st;
+    if (::stat((root + "/" + path).c_str(), &st) != 0) {
+      return Status::IoError("cannot stat " + root + "/" + path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      MSREC_RETURN_IF_ERROR(ListFiles(root, path, out));
+    } else {
+      out->push_back(path);
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string CheckpointPath(const std::string& dir, int64_t step) {
@@ -38,7 +59,8 @@ std::string CheckpointPath(const std::string& dir, int64_t step) {
 }
 
 Result<CheckpointInfo> WriteManifest(const std::string& path, const TrainingPosition& position) {
-  MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
+  std::vector<std::string> names;
+  MSREC_RETURN_IF_ERROR(ListFiles(path, "", &names));
   std::ostringstream manifest;
   manifest << kManifestHeader << "\nstep " << position.step << "\nepoch " << position.epoch
            << "\nepoch_steps " << position.epoch_steps << "\n";
