@@ -1,10 +1,13 @@
-// Checkpoint cost of a large embedding table: fills an in-memory table of
-// --rows rows (dim --dim, Adam rows: weights + 2 moments), then times what a
-// checkpoint does with it: the dump (SaveStore, CRC-32C), the MANIFEST (a
-// second read of the file for its checksum, fsync), verification, and the
-// restore (LoadStore). Prints seconds, MiB and MiB/s.
+// Checkpoint cost of a large embedding table: fills a table of --rows rows
+// (dim --dim, Adam rows: weights + 2 moments) in the memory store (what an
+// embedded job or a memory server dumps) or in RocksDB (--store rocksdb: what
+// a RocksDB server checkpoints natively), then times what a checkpoint does
+// with it: the dump (SaveStore) or the RocksDB checkpoint (flush + hard
+// links), the MANIFEST (reads every file for its CRC-32C, fsync),
+// verification on resume, and the restore (LoadStore, or opening the
+// checkpoint read-only and scanning it). Prints seconds, MiB and MiB/s.
 //
-//   ./build/bench/checkpoint_bench --rows 10000000 --dir /tmp/msrec_ckpt_bench
+//   ./build/bench/checkpoint_bench --rows 10000000 [--store rocksdb] --dir /tmp/msrec_ckpt_bench
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,14 +17,24 @@
 #include "common/file_util.h"
 #include "common/timer.h"
 #include "parameter_server/memory_store.h"
+#include "parameter_server/rocksdb_store.h"
 #include "parameter_server/row.h"
 #include "trainer/checkpoint.h"
 
 namespace msrec {
 namespace {
 
-int Run(int64_t num_rows, int dim, const std::string& dir) {
-  std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+int Run(int64_t num_rows, int dim, const std::string& dir, bool rocksdb) {
+  CHECK(RemoveTree(dir).ok());
+  CHECK(MakeDirs(dir).ok());
+  std::unique_ptr<EmbeddingStore> store;
+  if (rocksdb) {
+    Result<std::unique_ptr<EmbeddingStore>> db = OpenRocksDbStore(dir + "/db");
+    CHECK(db.ok()) << db.status().ToString();
+    store = std::move(db).value();
+  } else {
+    store = MakeMemoryStore();
+  }
   CHECK(store->CreateTable("emb").ok());
   const RowLayout layout(SparseOptimizerKind::kAdam, dim, 2 * dim);
   std::vector<float> weights(dim, 0.01f), state(2 * dim, 0.001f);
@@ -40,11 +53,15 @@ int Run(int64_t num_rows, int dim, const std::string& dir) {
   }
   std::printf("filled %lld rows (dim %d, Adam: %zu bytes/row) in %.1f s\n",
               static_cast<long long>(num_rows), dim, layout.bytes(), fill.Seconds());
-  CHECK(RemoveTree(dir).ok());
-  const std::string path = CheckpointPath(dir, 1000);
+  const std::string path = CheckpointPath(dir + "/checkpoints", 1000);
   CHECK(MakeDirs(path).ok());
   Timer save;
-  CHECK(SaveStore(*store, path + "/sparse.bin").ok());
+  if (rocksdb) {
+    Status s = store->CheckpointTo(path + "/server-0.rocksdb");
+    CHECK(s.ok()) << s.ToString();
+  } else {
+    CHECK(SaveStore(*store, path + "/sparse.bin").ok());
+  }
   const double save_s = save.Seconds();
   Timer manifest;
   Result<CheckpointInfo> info = WriteManifest(path, TrainingPosition{1000, 1, 1000});
@@ -55,16 +72,30 @@ int Run(int64_t num_rows, int dim, const std::string& dir) {
   CHECK(VerifyCheckpoint(path).ok());
   const double verify_s = verify.Seconds();
   store.reset();
-  std::unique_ptr<EmbeddingStore> restored = MakeMemoryStore();
   Timer load;
-  CHECK(LoadStore(path + "/sparse.bin", restored.get()).ok());
+  if (rocksdb) {  // what a server's restore reads: the checkpoint, opened read-only, scanned
+    RocksDbStoreOptions read_only;
+    read_only.read_only = true;
+    read_only.create_if_missing = false;
+    Result<std::unique_ptr<EmbeddingStore>> db =
+        OpenRocksDbStore(path + "/server-0.rocksdb", read_only);
+    CHECK(db.ok()) << db.status().ToString();
+    Result<uint64_t> count = db.value()->Count("emb");
+    CHECK(count.ok() && count.value() == static_cast<uint64_t>(num_rows));
+  } else {
+    std::unique_ptr<EmbeddingStore> restored = MakeMemoryStore();
+    CHECK(LoadStore(path + "/sparse.bin", restored.get()).ok());
+  }
   const double load_s = load.Seconds();
-  std::printf("checkpoint of %lld rows: %.0f MiB\n", static_cast<long long>(num_rows), mib);
-  std::printf("  dump (SaveStore)   %6.2f s  %6.0f MiB/s\n", save_s, mib / save_s);
+  std::printf("checkpoint of %lld rows (%s): %.0f MiB\n", static_cast<long long>(num_rows),
+              rocksdb ? "RocksDB, native" : "memory store, dump", mib);
+  std::printf("  %s%6.2f s  %6.0f MiB/s\n",
+              rocksdb ? "RocksDB checkpoint " : "dump (SaveStore)   ", save_s, mib / save_s);
   std::printf("  manifest (CRC+fsync)%5.2f s  %6.0f MiB/s\n", manifest_s, mib / manifest_s);
   std::printf("  write total        %6.2f s\n", save_s + manifest_s);
   std::printf("  verify (--resume)  %6.2f s  %6.0f MiB/s\n", verify_s, mib / verify_s);
-  std::printf("  restore (LoadStore)%6.2f s  %6.0f MiB/s\n", load_s, mib / load_s);
+  std::printf("  %s%6.2f s  %6.0f MiB/s\n", rocksdb ? "restore (scan)     " : "restore (LoadStore)",
+              load_s, mib / load_s);
   CHECK(RemoveTree(dir).ok());
   return 0;
 }
@@ -76,10 +107,12 @@ int main(int argc, char** argv) {
   int64_t rows = 10000000;
   int dim = 16;
   std::string dir = "/tmp/msrec_ckpt_bench";
+  bool rocksdb = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--rows") == 0) rows = std::atoll(argv[i + 1]);
     else if (std::strcmp(argv[i], "--dim") == 0) dim = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+    else if (std::strcmp(argv[i], "--store") == 0) rocksdb = std::strcmp(argv[i + 1], "rocksdb") == 0;
   }
-  return msrec::Run(rows, dim, dir);
+  return msrec::Run(rows, dim, dir, rocksdb);
 }

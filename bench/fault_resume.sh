@@ -65,6 +65,7 @@ fi
 grep '^overall' "$OUT/full.log" | tail -1 | sed 's/^/uninterrupted validation: /'
 grep '^overall' "$OUT/resumed.log" | tail -1 | sed 's/^/resumed validation:       /'
 
-echo "== checkpoint cost of a $TABLE_ROWS-row table"
+echo "== checkpoint cost of a $TABLE_ROWS-row table (memory store: dump; RocksDB: native checkpoint)"
 "$(dirname "$MSREC")/../bench/checkpoint_bench" --rows "$TABLE_ROWS" --dir "$OUT/ckpt_bench"
+"$(dirname "$MSREC")/../bench/checkpoint_bench" --rows "$TABLE_ROWS" --store rocksdb --dir "$OUT/ckpt_bench" 2>/dev/null
 rm -rf "$OUT"

@@ -94,7 +94,7 @@ TEST_F(DistributedTrainTest, TwoWorkersEqualOneProcessWithTheUnionBatch) {
                    &out))
       << out;
   ASSERT_EQ(0, Run(kMpirun + std::string(MSREC_BINARY " train") + common_ + steps +
-                       "128 --num_servers 1 --data_sharding batches --check_parameters "
+                       "128 --num_servers 1 --data_sharding batches --check_parameters --bucket_mb 0.02 "
                        "--model_dir " + dir_ + "/dist",
                    &out))
       << out;

@@ -1,5 +1,8 @@
 #include "trainer/distributed.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "cluster/bucketed_allreduce.h"
 
 namespace msrec {
@@ -56,40 +59,66 @@ Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop
 }
 
 DenseGradientSync::DenseGradientSync(Model& model, Communicator& comm, size_t bucket_bytes)
-    : params_(model.parameters()), comm_(comm), bucket_bytes_(bucket_bytes) {}
+    : params_(model.parameters()), comm_(comm) {
+  std::vector<FloatSpan> spans;
+  size_t total = 0;
+  for (const torch::Tensor& p : params_) {
+    offsets_.push_back(total);
+    total += static_cast<size_t>(p.numel());
+  }
+  flat_.assign(total, 0.0f);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    spans.push_back(FloatSpan{flat_.data() + offsets_[i], static_cast<size_t>(params_[i].numel())});
+  }
+  BucketOptions options;
+  options.bucket_bytes = bucket_bytes;
+  options.average = true;
+  reducer_ = std::make_unique<BucketedAllReduce>(&comm_, std::move(spans), options);
+  seen_.assign(params_.size(), false);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    hooks_.push_back(params_[i].register_hook([this, i](torch::Tensor grad) { OnGradient(i, grad); }));
+  }
+}
 
-Status DenseGradientSync::Run() {
+DenseGradientSync::~DenseGradientSync() {
+  for (size_t i = 0; i < params_.size(); ++i) params_[i].remove_hook(hooks_[i]);
+}
+
+void DenseGradientSync::StartStep() {
+  std::fill(flat_.begin(), flat_.end(), 0.0f);
+  seen_.assign(params_.size(), false);
+  hook_error_ = Status::OK();
+}
+
+void DenseGradientSync::OnGradient(size_t i, const torch::Tensor& grad) {
+  torch::Tensor g = grad.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  float* dst = flat_.data() + offsets_[i];
+  const float* src = g.data_ptr<float>();
+  if (seen_[i]) {  // a second gradient for the same leaf in one backward: add it
+    for (int64_t j = 0; j < g.numel(); ++j) dst[j] += src[j];
+    return;
+  }
+  std::memcpy(dst, src, g.numel() * sizeof(float));
+  seen_[i] = true;
+  Status s = reducer_->AddReady(i);
+  if (!s.ok() && hook_error_.ok()) hook_error_ = s;
+}
+
+Status DenseGradientSync::Finish() {
+  MSREC_RETURN_IF_ERROR(hook_error_.WithContext("all-reducing the dense gradients"));
+  MSREC_RETURN_IF_ERROR(reducer_->Finish().WithContext("all-reducing the dense gradients"));
   // Which parameters have a gradient on some worker (a tower whose scenario
-  // is in no worker's batch has none anywhere and must keep none).
+  // was in no worker's batch, ever, has none anywhere and must keep none).
   std::vector<float> defined(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) defined[i] = params_[i].grad().defined() ? 1.0f : 0.0f;
   MSREC_RETURN_IF_ERROR(comm_.AllReduceSum(defined.data(), defined.size()));
-  std::vector<FloatSpan> spans;
-  std::vector<torch::Tensor> host;  // CPU copies of device gradients
+  torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (defined[i] == 0) continue;
     torch::Tensor& p = params_[i];
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-    torch::Tensor g = p.grad();
-    if (!g.is_cpu() || !g.is_contiguous() || g.scalar_type() != torch::kFloat32) {
-      host.push_back(g.to(torch::kCPU, torch::kFloat32).contiguous());
-      g = host.back();
-    }
-    spans.push_back(FloatSpan{g.data_ptr<float>(), static_cast<size_t>(g.numel())});
-  }
-  BucketOptions options;
-  options.bucket_bytes = bucket_bytes_;
-  options.average = true;
-  MSREC_RETURN_IF_ERROR(AllReduceInBuckets(comm_, spans, options)
-                            .WithContext("all-reducing the dense gradients"));
-  // Copy device gradients back.
-  size_t h = 0;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    if (defined[i] == 0) continue;
-    torch::Tensor g = params_[i].grad();
-    if (!g.is_cpu() || !g.is_contiguous() || g.scalar_type() != torch::kFloat32) {
-      g.copy_(host[h++]);
-    }
+    p.mutable_grad().copy_(
+        torch::from_blob(flat_.data() + offsets_[i], p.sizes(), torch::kFloat32).to(p.device()));
   }
   return Status::OK();
 }

@@ -8,8 +8,10 @@
 //      hang on uneven slices; the longer slices' last rows are not used);
 //   2. computes its local loss (mean over its own rows) and backward;
 //   3. DenseGradientSync: all-reduces the dense gradients (mean over
-//      workers) in buckets; a parameter without a gradient on every worker
-//      keeps none, so the optimizer treats it as the single process would;
+//      workers) in buckets, each bucket starting as soon as backward has
+//      produced all its gradients (tensor hooks), overlapping the rest of
+//      backward; a parameter without a gradient on every worker keeps none,
+//      so the optimizer treats it as the single process would;
 //   4. pushes its sparse gradients; synchronous servers average them.
 // With equal batches this equals one process training on the union batch.
 #pragma once
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cluster/bucketed_allreduce.h"
 #include "cluster/communicator.h"
 #include "common/status.h"
 #include "models/model.h"
@@ -59,17 +62,33 @@ Status CheckSameParameters(Model& model, Communicator& comm);
 Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, bool* all_have,
                    int64_t* global_rows);
 
-// Averages the dense gradients of `model` over the workers (see above).
-// Thread safety: one step at a time.
+// Averages the dense gradients of `model` over the workers (see above):
+//   sync.StartStep(); loss.backward(); MSREC_RETURN_IF_ERROR(sync.Finish());
+// Hooks on the parameters copy each gradient into a flat buffer as backward
+// produces it and start its bucket's all-reduce (BucketedAllReduce's thread);
+// Finish waits and writes the means into the parameters' .grad.
+// Thread safety: one step at a time, from the training thread; the model must
+// not run backward outside StartStep/Finish while this object lives.
 class DenseGradientSync {
  public:
+  // `model` and `comm` are not owned and must outlive this object.
   DenseGradientSync(Model& model, Communicator& comm, size_t bucket_bytes);
-  Status Run();
+  ~DenseGradientSync();  // removes the hooks
+
+  void StartStep();
+  Status Finish();
 
  private:
+  void OnGradient(size_t i, const torch::Tensor& grad);
+
   std::vector<torch::Tensor> params_;
+  std::vector<size_t> offsets_;  // of each parameter in flat_
+  std::vector<float> flat_;      // this step's gradients, then their means
+  std::vector<unsigned> hooks_;
+  std::vector<bool> seen_;       // per parameter: its hook fired this step
   Communicator& comm_;
-  size_t bucket_bytes_;
+  std::unique_ptr<BucketedAllReduce> reducer_;
+  Status hook_error_;            // the first AddReady failure of the step
 };
 
 // Replaces `metrics`' instances by those of every worker (rank order), so each

@@ -564,8 +564,9 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
         loss = StepLoss(*model, input, BatchLabels(batch, spec.label_index).to(device), shared,
                         options.train_mode, spec.model_config.num_scenarios);
         optimizer.zero_grad();
+        if (gradient_sync != nullptr) gradient_sync->StartStep();
         loss.backward();
-        if (gradient_sync != nullptr) MSREC_RETURN_IF_ERROR(gradient_sync->Run());
+        if (gradient_sync != nullptr) MSREC_RETURN_IF_ERROR(gradient_sync->Finish());
         optimizer.step();
       } catch (const c10::Error& e) {
         return Status::Internal("training step " + std::to_string(step) + " failed: " +
