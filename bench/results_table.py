@@ -7,6 +7,7 @@ FLOPs per instance (msrec info), training samples/s and its ratio to the DNN,
 and the per-sample slowdown beyond what FLOPs justify.
 """
 import json
+import os
 import statistics
 import sys
 from collections import defaultdict
@@ -48,6 +49,8 @@ def main(path):
           "sparse), 1 intra-op thread. `params` is the dense parameter count (`msrec info`), "
           "`x DNN` the per-sample time relative to the DNN's, `x FLOPs` that ratio divided by the "
           "FLOPs ratio (1 = exactly as slow as its FLOPs justify).\n")
+    if os.environ.get("RESULTS_NOTE"):
+        print(os.environ["RESULTS_NOTE"] + "\n")
     for dataset in sorted(set(k[0] for k in order)):
         rows = [k for k in order if k[0] == dataset]
         dnn = runs.get((dataset, "dnn"))
