@@ -12,6 +12,7 @@
 #include "common/file_util.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/row.h"
+#include "tests/job_test_util.h"
 #include "tests/process_util.h"
 #include "trainer/data/generator.h"
 
@@ -25,19 +26,9 @@ namespace {
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/msrec_ckpt.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    GeneratorOptions gen;
-    gen.seed = 17;
-    gen.num_rows = 30000;
-    gen.vocab_sizes = {30, 100, 1000, 5000};
-    ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
-    ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
-    flags_ = std::string(" --schema '") + SyntheticModel(gen).SchemaSpecString() + "' --train " +
-             dir_ + "/data/train.csv --val " + dir_ + "/data/val.csv --model mt_backbone" +
-             " --hidden 32,16 --epochs 2 --batch_size 256 --log_every 1000 --deterministic" +
-             " --checkpoint_every_steps 10 --ps_timeout_s 10 --comm_timeout_s 10";
+    flags_ = MakeJobData("msrec_ckpt", 17, 30000, &dir_) +
+             " --model mt_backbone --hidden 32,16 --epochs 2 --batch_size 256 --log_every 1000"
+             " --deterministic --checkpoint_every_steps 10 --ps_timeout_s 10 --comm_timeout_s 10";
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
 

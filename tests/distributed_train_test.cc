@@ -17,6 +17,7 @@
 
 #include "common/file_util.h"
 #include "common/timer.h"
+#include "tests/job_test_util.h"
 #include "tests/process_util.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/row.h"
@@ -35,17 +36,7 @@ const char kMpirun[] = "timeout 200 mpirun --allow-run-as-root --oversubscribe -
 class DistributedTrainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/msrec_dist.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    GeneratorOptions gen;
-    gen.seed = 11;
-    gen.num_rows = 40000;
-    gen.vocab_sizes = {30, 100, 1000, 5000};
-    ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
-    ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
-    common_ = std::string(" --schema '") + SyntheticModel(gen).SchemaSpecString() +
-              "' --train " + dir_ + "/data/train.csv --val " + dir_ + "/data/val.csv" +
+    common_ = MakeJobData("msrec_dist", 11, 40000, &dir_) +
               " --model mt_backbone --hidden 32,16 --log_every 1000 --seed 3 --shuffle_buffer 0";
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
@@ -78,15 +69,6 @@ std::map<uint64_t, std::vector<float>> ReadRows(const std::string& dump) {
   return rows;
 }
 
-std::vector<torch::Tensor> DenseParameters(const std::string& model_dir) {
-  Result<JobSpec> spec = LoadJobSpec(model_dir + "/job.txt");
-  EXPECT_TRUE(spec.ok()) << spec.status().ToString();
-  auto model = BuiltinModels().Create(spec->model, spec->model_config);
-  EXPECT_TRUE(model.ok());
-  EXPECT_TRUE(LoadDenseParameters(model.value().get(), model_dir + "/dense.pt").ok());
-  return model.value()->parameters();
-}
-
 TEST_F(DistributedTrainTest, TwoWorkersEqualOneProcessWithTheUnionBatch) {
   const std::string steps = " --max_steps 15 --batch_size ";
   std::string out;
@@ -98,12 +80,7 @@ TEST_F(DistributedTrainTest, TwoWorkersEqualOneProcessWithTheUnionBatch) {
                        "--model_dir " + dir_ + "/dist",
                    &out))
       << out;
-  const std::vector<torch::Tensor> a = DenseParameters(dir_ + "/single");
-  const std::vector<torch::Tensor> b = DenseParameters(dir_ + "/dist");
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_LE((a[i] - b[i]).abs().max().item<double>(), 1e-5) << "dense parameter " << i;
-  }
+  ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
   const auto rows_a = ReadRows(dir_ + "/single/embeddings.bin");
   const auto rows_b = ReadRows(dir_ + "/dist/ps/server-0.bin");
   ASSERT_EQ(rows_a.size(), rows_b.size());
@@ -130,12 +107,7 @@ TEST_F(DistributedTrainTest, SsimMaskOverTwoWorkersEqualsOneProcess) {
                        "128 --num_servers 1 --data_sharding batches --model_dir " + dir_ + "/dist",
                    &out))
       << out;
-  const std::vector<torch::Tensor> a = DenseParameters(dir_ + "/single");
-  const std::vector<torch::Tensor> b = DenseParameters(dir_ + "/dist");
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_LE((a[i] - b[i]).abs().max().item<double>(), 1e-5) << "dense parameter " << i;
-  }
+  ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
 }
 
 TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {

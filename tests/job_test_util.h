@@ -1,0 +1,59 @@
+// Fixture pieces for tests that run msrec jobs on generated data in a
+// temporary directory (tests/checkpoint_test.cc, tests/distributed_train_test.cc).
+#pragma once
+
+#include <stdlib.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/file_util.h"
+#include "trainer/data/generator.h"
+#include "trainer/job_io.h"
+
+namespace msrec {
+
+// Makes a fresh temporary directory /tmp/<prefix>.XXXXXX, writes generated
+// train/val/test CSVs of `rows` rows (seed `seed`, four small vocabularies)
+// into <dir>/data and returns the msrec flags that read them:
+// " --schema '...' --train <dir>/data/train.csv --val <dir>/data/val.csv".
+inline std::string MakeJobData(const std::string& prefix, uint64_t seed, int64_t rows,
+                               std::string* dir) {
+  std::string tmpl = "/tmp/" + prefix + ".XXXXXX";
+  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
+  *dir = tmpl;
+  GeneratorOptions gen;
+  gen.seed = seed;
+  gen.num_rows = rows;
+  gen.vocab_sizes = {30, 100, 1000, 5000};
+  EXPECT_TRUE(MakeDirs(*dir + "/data").ok());
+  EXPECT_TRUE(GenerateCsvSplits(gen, *dir + "/data").ok());
+  return " --schema '" + SyntheticModel(gen).SchemaSpecString() + "' --train " + *dir +
+         "/data/train.csv --val " + *dir + "/data/val.csv";
+}
+
+// The dense parameters saved in `model_dir` (job.txt + dense.pt).
+inline std::vector<torch::Tensor> SavedDenseParameters(const std::string& model_dir) {
+  Result<JobSpec> spec = LoadJobSpec(model_dir + "/job.txt");
+  EXPECT_TRUE(spec.ok()) << spec.status().ToString();
+  if (!spec.ok()) return {};
+  auto model = BuiltinModels().Create(spec->model, spec->model_config);
+  EXPECT_TRUE(model.ok());
+  if (!model.ok()) return {};
+  EXPECT_TRUE(LoadDenseParameters(model.value().get(), model_dir + "/dense.pt").ok());
+  return model.value()->parameters();
+}
+
+// Expects the dense parameters of two model directories to agree within `tolerance`.
+inline void ExpectSameDenseParameters(const std::string& a_dir, const std::string& b_dir,
+                                      double tolerance) {
+  const std::vector<torch::Tensor> a = SavedDenseParameters(a_dir);
+  const std::vector<torch::Tensor> b = SavedDenseParameters(b_dir);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LE((a[i] - b[i]).abs().max().item<double>(), tolerance) << "dense parameter " << i;
+  }
+}
+
+}  // namespace msrec
