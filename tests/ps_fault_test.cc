@@ -1,7 +1,8 @@
-// A parameter server killed with SIGKILL mid-run: the job must end with an
-// error naming the dead rank, well within the timeouts, and never hang. Runs
-// `mpirun -np 4 ps_mpi_test --kill_server` (2 workers, 2 servers; rank 3 dies
-// after 1.5 s while the workers push and pull).
+// A parameter server that dies (SIGKILL) or hangs (SIGSTOP) mid-run: the job
+// must end with an error naming its rank, well within the timeouts, and never
+// hang. Runs `mpirun -np 4 ps_mpi_test --kill_server|--stop_server` (2
+// workers, 2 servers; rank 3 gets the signal after 1.5 s while the workers
+// push and pull).
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -24,10 +25,9 @@ struct Outcome {
   std::string output;
 };
 
-Outcome RunJob(const std::string& mpirun_flags) {
-  const std::string command = "timeout 100 mpirun --allow-run-as-root --oversubscribe " +
-                              mpirun_flags + " -np 4 " MSREC_PS_MPI_TEST_BINARY
-                              " --kill_server 2>&1";
+Outcome RunJob(const std::string& fault_flag) {
+  const std::string command = "timeout 100 mpirun --allow-run-as-root --oversubscribe -np 4 "
+                              MSREC_PS_MPI_TEST_BINARY " " + fault_flag + " 2>&1";
   Outcome out;
   Timer timer;
   FILE* pipe = popen(command.c_str(), "r");
@@ -44,20 +44,19 @@ Outcome RunJob(const std::string& mpirun_flags) {
 
 // Default mpirun: it notices the dead rank and ends the job at once.
 TEST(PsFaultTest, KilledServerEndsTheJobNamingTheRank) {
-  const Outcome out = RunJob("");
+  const Outcome out = RunJob("--kill_server");
   EXPECT_NE(out.exit_code, 0) << out.output;
   EXPECT_NE(out.exit_code, 124) << "the job hung:\n" << out.output;
   EXPECT_LT(out.seconds, 60) << out.output;
   EXPECT_NE(out.output.find("rank 3"), std::string::npos) << out.output;
 }
 
-// With --enable-recovery mpirun keeps the survivors running: then each worker
-// must notice by itself (its 5 s timeout) and name the dead rank, and the
-// surviving server gives up after its 10 s idle timeout. (In this mode Open
-// MPI's MPI_Abort does not end the job and mpirun exits 0, so the exit code
-// is not checked.)
-TEST(PsFaultTest, WorkersTimeOutNamingTheDeadServer) {
-  const Outcome out = RunJob("--enable-recovery");
+// A server that hangs (SIGSTOP: alive, silent) is invisible to mpirun: each
+// worker must notice by itself (its 5 s timeout), name the server's rank, and
+// end the job (MPI_Abort).
+TEST(PsFaultTest, WorkersTimeOutNamingAStuckServer) {
+  const Outcome out = RunJob("--stop_server");
+  EXPECT_NE(out.exit_code, 0) << out.output;
   EXPECT_NE(out.exit_code, 124) << "the job hung:\n" << out.output;
   EXPECT_LT(out.seconds, 60) << out.output;
   EXPECT_NE(out.output.find("failed: Timeout"), std::string::npos) << out.output;

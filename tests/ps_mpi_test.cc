@@ -276,14 +276,16 @@ int RunServer(const Topology& t, MpiMessenger* messenger, bool async, double idl
 
 // --kill_server: the workers push until something fails; rank 3 dies.
 // A process that cannot go on ends the whole job (MPI_Abort), as msrec does.
-int RunKillScenario(const MpiEnv& mpi, MpiMessenger* messenger, RemoteClient* client) {
+// Rank 3 gets `signal` 1.5 s in: SIGKILL (dies) or SIGSTOP (hangs, alive).
+int RunKillScenario(const MpiEnv& mpi, MpiMessenger* messenger, RemoteClient* client,
+                    int signal) {
   const Topology& t = mpi.topology();
   if (t.is_server()) {
     if (t.server_index() == 1) {
       std::thread serve([&] { RunServer(t, messenger, false); });
       serve.detach();
       std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-      std::raise(SIGKILL);
+      std::raise(signal);
     }
     if (RunServer(t, messenger, false, /*idle_timeout_s=*/10) != 0) mpi.Abort(1);
     return 0;
@@ -310,10 +312,12 @@ int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
-  bool async = false, kill = false;
+  bool async = false;
+  int fault = 0;  // the signal rank 3 sends itself: --kill_server, --stop_server
   for (int i = 1; i < argc; ++i) {
     async |= std::strcmp(argv[i], "--async") == 0;
-    kill |= std::strcmp(argv[i], "--kill_server") == 0;
+    if (std::strcmp(argv[i], "--kill_server") == 0) fault = SIGKILL;
+    if (std::strcmp(argv[i], "--stop_server") == 0) fault = SIGSTOP;
   }
   auto mpi = msrec::MpiEnv::Init(&argc, &argv, msrec::kNumServers);
   CHECK(mpi.ok()) << mpi.status().ToString();
@@ -322,10 +326,10 @@ int main(int argc, char** argv) {
   msrec::RemoteClientOptions options;
   for (int s = 0; s < t.num_servers; ++s) options.server_ranks.push_back(t.ServerRank(s));
   options.worker_index = t.worker_index();
-  options.timeout_s = kill ? 5 : 60;
-  if (kill) {
+  options.timeout_s = fault != 0 ? 5 : 60;
+  if (fault != 0) {
     msrec::RemoteClient client(&messenger, options);
-    return msrec::RunKillScenario(*mpi.value(), &messenger, &client);
+    return msrec::RunKillScenario(*mpi.value(), &messenger, &client, fault);
   }
   if (t.is_server()) return msrec::RunServer(t, &messenger, async);
   msrec::RemoteClient client(&messenger, options);
