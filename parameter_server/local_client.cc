@@ -33,6 +33,14 @@ Status LocalClient::Push(const std::string& table, const uint64_t* keys, size_t 
 
 Status LocalClient::Flush() { return shard_.Flush(); }
 
+Status LocalClient::EvictExpired(int64_t step) {
+  Result<uint64_t> evicted = shard_.EvictExpired(step);
+  if (evicted.ok() && evicted.value() > 0) {
+    LOG(INFO) << "evicted " << evicted.value() << " rows older than their TTL at step " << step;
+  }
+  return evicted.status();
+}
+
 std::unique_ptr<PsClient> MakeLocalClient(std::unique_ptr<EmbeddingStore> store) {
   return std::make_unique<LocalClient>(std::move(store));
 }

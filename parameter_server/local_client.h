@@ -27,6 +27,7 @@ class LocalClient : public PsClient {
   Status Push(const std::string& table, const uint64_t* keys, size_t n, const float* grads,
               int64_t step) override;
   Status Flush() override;
+  Status EvictExpired(int64_t step) override;
 
   // The backing store, e.g. for SaveStore next to a model checkpoint. Owned by
   // the client; do not write to it directly while the client is in use.

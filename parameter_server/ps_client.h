@@ -75,6 +75,10 @@ class PsClient {
     return Status::Unavailable("this client cannot restore checkpoints");
   }
 
+  // TTL eviction at global step `step`: every table with ttl_steps > 0 deletes
+  // the rows (and their optimizer state) not pushed since step - ttl_steps.
+  virtual Status EvictExpired(int64_t step) = 0;
+
   // How long callers should wait on this client's futures (seconds).
   virtual double default_timeout_s() const { return 3600; }
 

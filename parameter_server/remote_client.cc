@@ -286,7 +286,7 @@ Status RemoteClient::CreateTable(const TableConfig& config) {
 
 Status RemoteClient::Flush() { return Broadcast(RequestType::kFlush, "", 0, {}, nullptr); }
 Status RemoteClient::Done() { return Broadcast(RequestType::kDone, "", 0, {}, nullptr); }
-Status RemoteClient::Evict(int64_t step) {
+Status RemoteClient::EvictExpired(int64_t step) {
   return Broadcast(RequestType::kEvict, "", step, {}, nullptr);
 }
 

@@ -68,7 +68,7 @@ class RemoteClient : public PsClient {
   // `dir` (written by any number of servers) and resumes after `step`.
   Status LoadCheckpoint(const std::string& dir, int64_t step) override;
   // TTL eviction on every server at `step`.
-  Status Evict(int64_t step);
+  Status EvictExpired(int64_t step) override;
   // Each server's statistics text, one entry per server.
   Result<std::vector<std::string>> Stats();
 

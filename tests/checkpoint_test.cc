@@ -160,6 +160,28 @@ TEST_F(CheckpointTest, RocksDbServersCheckpointNativelyAndRestoreOntoOneServer) 
   EXPECT_EQ(File("rfull_bundle/embeddings.bin"), File("rkill_bundle/embeddings.bin"));
 }
 
+// Rows of a SaveStore dump.
+uint64_t DumpRows(const std::string& path) {
+  std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+  EXPECT_TRUE(LoadStore(path, store.get()).ok());
+  uint64_t rows = 0;
+  for (const std::string& table : store->TableNames()) rows += store->Count(table).value();
+  return rows;
+}
+
+TEST_F(CheckpointTest, TtlEvictionRunsAtCheckpointTime) {
+  std::string out;
+  ASSERT_EQ(0, RunCommand(Single("keep") + " --max_steps 40", &out)) << out;
+  ASSERT_EQ(0, RunCommand(Single("ttl") + " --max_steps 40 --ttl_steps 5", &out)) << out;
+  EXPECT_NE(out.find("rows older than their TTL at step 10"), std::string::npos) << out;
+  // Rows not pushed in the last 5 steps are gone from the checkpoint and the model.
+  const uint64_t kept = DumpRows(dir_ + "/keep/checkpoints/ckpt-0000000040/sparse.bin");
+  const uint64_t evicted = DumpRows(dir_ + "/ttl/checkpoints/ckpt-0000000040/sparse.bin");
+  EXPECT_GT(kept, 0u);
+  EXPECT_LT(evicted, kept);
+  EXPECT_EQ(evicted, DumpRows(dir_ + "/ttl/embeddings.bin"));
+}
+
 // The last line of `out` that starts with `prefix`.
 std::string LastLine(const std::string& out, const std::string& prefix) {
   std::string found;

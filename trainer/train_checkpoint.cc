@@ -69,6 +69,10 @@ Status TrainCheckpointer::Save(const TrainingPosition& position) {
       MSREC_RETURN_IF_ERROR(MakeDirs(path));
       MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model_, path + "/dense.pt"));
       MSREC_RETURN_IF_ERROR(SaveTorchState(*optimizer_, path));
+      // TTL eviction runs here, at checkpoint time, so a checkpoint never
+      // carries expired rows (no-op for tables without ttl_steps).
+      PsClient* ps = store_ != nullptr ? store_->client.get() : workers_->ps;
+      MSREC_RETURN_IF_ERROR(ps->EvictExpired(position.step));
       if (store_ != nullptr) {
         MSREC_RETURN_IF_ERROR(store_->Snapshot(path + "/sparse.bin"));
       } else {
