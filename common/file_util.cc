@@ -1,4 +1,5 @@
 #include "common/file_util.h"
+#include "common/hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -93,6 +94,26 @@ Status WriteFileDurably(const std::string& path, const std::string& data) {
   }
   const size_t slash = path.rfind('/');
   return SyncPath(slash == std::string::npos ? "." : path.substr(0, slash));
+}
+
+Result<FileChecksum> ChecksumFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return Status::IoError("cannot open " + path + ": " + strerror(errno));
+  FileChecksum out;
+  std::vector<char> buffer(1 << 20);
+  while (true) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Status::IoError("cannot read " + path + ": " + strerror(err));
+    }
+    if (n == 0) break;
+    out.crc32c = Crc32c(buffer.data(), static_cast<size_t>(n), out.crc32c);
+    out.size += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  return out;
 }
 
 Result<std::string> ReadFile(const std::string& path) {

@@ -31,6 +31,14 @@ Status WriteFileDurably(const std::string& path, const std::string& data);
 // The whole content of `path`. IoError naming it if it cannot be read.
 Result<std::string> ReadFile(const std::string& path);
 
+// Size and CRC-32C of the file at `path`, read in 1 MiB pieces (bounded
+// memory for files of any size). IoError naming it if it cannot be read.
+struct FileChecksum {
+  uint64_t size = 0;
+  uint32_t crc32c = 0;
+};
+Result<FileChecksum> ChecksumFile(const std::string& path);
+
 // fsync of a file or directory (make a written file or a rename durable).
 Status SyncPath(const std::string& path);
 

@@ -101,8 +101,9 @@ const std::atomic<bool>* InstallStopHandlers() {
   return &stop_requested;
 }
 
-Status RunTrain() {
-  if (LaunchedByMpirun()) return RunTrainUnderMpi();
+Status RunTrain() { return LaunchedByMpirun() ? RunTrainUnderMpi() : RunTrainEmbedded(); }
+
+Status RunTrainEmbedded() {
   MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
   MSREC_ASSIGN_OR_RETURN(TrainOptions options, TrainOptionsFromFlags());
   options.stop_requested = InstallStopHandlers();

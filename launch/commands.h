@@ -12,6 +12,8 @@ namespace msrec {
 // server ranks serve until every worker is done; worker ranks train data-
 // parallel. A rank that fails ends the whole job (MPI_Abort).
 Status RunTrainUnderMpi();
+// `msrec train` in this process alone (the embedded store).
+Status RunTrainEmbedded();
 // Makes SIGTERM and SIGINT set the returned flag (TrainOptions::stop_requested).
 const std::atomic<bool>* InstallStopHandlers();
 // Prints what `msrec train` prints at the end (throughput, val and test tables).

@@ -150,12 +150,8 @@ Status RunTrainUnderMpi() {
                  t.world_size);
     mpi->Abort(2);
   }
-  if (t.num_servers == 0) {  // one rank, no servers: the embedded default under mpirun
-    MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
-    MSREC_ASSIGN_OR_RETURN(const TrainOptions options, TrainOptionsFromFlags());
-    MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, options));
-    return PrintTrainResult(result, options);
-  }
+  // One rank, no servers: the embedded default under mpirun.
+  if (t.num_servers == 0) return RunTrainEmbedded();
   const Status status = t.is_server() ? Serve(t) : Work(*mpi);
   if (!status.ok()) {
     std::fprintf(stderr, "msrec train failed on rank %d (%s): %s\n", t.rank,

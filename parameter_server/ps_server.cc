@@ -6,8 +6,7 @@
 
 #include "common/file_util.h"
 #include "parameter_server/key_routing.h"
-#include "parameter_server/memory_store.h"
-#include "parameter_server/rocksdb_store.h"
+#include "parameter_server/store_snapshot.h"
 #include <utility>
 
 namespace msrec {
@@ -128,8 +127,7 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
       return true;
     }
     case RequestType::kPush: {
-      bool deferred = false;
-      Status s = ServePush(p, r, &deferred);
+      Status s = ServePush(p, r);
       if (!s.ok()) Reply(*p, r, s);
       return true;  // replies (now or when the step is applied) are ServePush's
     }
@@ -203,19 +201,9 @@ Status PsServer::Restore(const std::string& dir, int64_t step) {
     if (name.rfind("server-", 0) != 0) continue;
     // Each part may hold keys of any server (another server count wrote it):
     // keep those whose bucket is ours.
-    std::unique_ptr<EmbeddingStore> dump;
-    if (ends_with(name, ".bin")) {
-      dump = MakeMemoryStore();
-      MSREC_RETURN_IF_ERROR(LoadStore(dir + "/" + name, dump.get()));
-    } else if (ends_with(name, ".rocksdb")) {
-      RocksDbStoreOptions read_only;
-      read_only.read_only = true;
-      read_only.create_if_missing = false;
-      read_only.block_cache_bytes = size_t{8} << 20;
-      MSREC_ASSIGN_OR_RETURN(dump, OpenRocksDbStore(dir + "/" + name, read_only));
-    } else {
-      continue;
-    }
+    if (!ends_with(name, ".bin") && !ends_with(name, ".rocksdb")) continue;
+    MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> dump,
+                           OpenStoreSnapshot(dir + "/" + name));
     ++dumps;
     for (const std::string& table : dump->TableNames()) {
       MSREC_RETURN_IF_ERROR(shard_->store()->CreateTable(table));
@@ -252,7 +240,7 @@ bool PsServer::PullReady(const TableState& t, int64_t step) const {
   return slowest == INT64_MAX || step - 1 - slowest <= options_.max_staleness;
 }
 
-Status PsServer::ServePush(Pending* p, const RequestView& r, bool* deferred) {
+Status PsServer::ServePush(Pending* p, const RequestView& r) {
   const std::string table(r.table);
   const RequestHeader& h = r.header;
   auto it = tables_.find(table);
@@ -284,7 +272,6 @@ Status PsServer::ServePush(Pending* p, const RequestView& r, bool* deferred) {
     return Status::InvalidArgument("worker " + std::to_string(h.worker) + " pushed step " +
                                    std::to_string(h.step) + " twice");
   }
-  *deferred = true;
   t.pushes.emplace(h.worker, std::move(*p));
   if (static_cast<int>(t.pushes.size()) >= ActiveWorkers()) {
     MSREC_RETURN_IF_ERROR(ApplySyncStep(table, &t));

@@ -74,7 +74,9 @@ class PsServer {
   void Handle(Pending pending);
   // Serves a decoded request and replies, or keeps it for later (false).
   bool Serve(Pending* pending, const RequestView& request);
-  Status ServePush(Pending* pending, const RequestView& r, bool* deferred);
+  // Applies a push (async) or keeps it in its table's state until the step
+  // is complete (sync); replies when applied. An error is for the caller to reply.
+  Status ServePush(Pending* pending, const RequestView& r);
   bool PullReady(const TableState& t, int64_t step) const;
   Status Checkpoint(const std::string& dir);
   Status Restore(const std::string& dir, int64_t step);

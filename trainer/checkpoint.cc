@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "common/file_util.h"
-#include "common/hash.h"
 
 namespace msrec {
 namespace {
@@ -69,12 +68,13 @@ Result<CheckpointInfo> WriteManifest(const std::string& path, const TrainingPosi
   info.position = position;
   for (const std::string& name : names) {
     if (name == kManifest || name.find(".tmp") != std::string::npos) continue;
-    MSREC_ASSIGN_OR_RETURN(std::string data, ReadFile(path + "/" + name));
+    MSREC_ASSIGN_OR_RETURN(FileChecksum sum, ChecksumFile(path + "/" + name));
     MSREC_RETURN_IF_ERROR(SyncPath(path + "/" + name));
     char line[64];
-    std::snprintf(line, sizeof(line), " %zu %08x\n", data.size(), Crc32c(data.data(), data.size()));
+    std::snprintf(line, sizeof(line), " %llu %08x\n", static_cast<unsigned long long>(sum.size),
+                  sum.crc32c);
     manifest << "file " << name << line;
-    info.bytes += data.size();
+    info.bytes += sum.size;
   }
   MSREC_RETURN_IF_ERROR(WriteFileDurably(path + "/" + kManifest, manifest.str()));
   return info;
@@ -104,14 +104,14 @@ Result<CheckpointInfo> VerifyCheckpoint(const std::string& path) {
       size_t size = 0;
       uint32_t crc = 0;
       fields >> name >> size >> std::hex >> crc;
-      Result<std::string> data = ReadFile(path + "/" + name);
-      if (!data.ok()) return Status::Corruption("checkpoint file " + path + "/" + name + " is missing");
-      if (data->size() != size) {
+      Result<FileChecksum> sum = ChecksumFile(path + "/" + name);
+      if (!sum.ok()) return Status::Corruption("checkpoint file " + path + "/" + name + " is missing");
+      if (sum->size != size) {
         return Status::Corruption("checkpoint file " + path + "/" + name + " has " +
-                                  std::to_string(data->size()) + " bytes, the manifest says " +
+                                  std::to_string(sum->size) + " bytes, the manifest says " +
                                   std::to_string(size) + " (truncated?)");
       }
-      if (Crc32c(data->data(), data->size()) != crc) {
+      if (sum->crc32c != crc) {
         return Status::Corruption("checkpoint file " + path + "/" + name +
                                   " fails its CRC-32C check (corrupted)");
       }

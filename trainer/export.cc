@@ -5,7 +5,7 @@
 
 #include "common/file_util.h"
 #include "parameter_server/memory_store.h"
-#include "parameter_server/rocksdb_store.h"
+#include "parameter_server/store_snapshot.h"
 #include "parameter_server/row.h"
 #include "trainer/checkpoint.h"
 #include "trainer/job_io.h"
@@ -43,35 +43,22 @@ Status GatherRows(const ExportOptions& options, const JobSpec& spec, EmbeddingSt
                   uint64_t* rows) {
   const std::string& dir = options.model_dir;
   const std::string ps_dir = options.ps_dir.empty() ? dir + "/ps" : options.ps_dir;
-  int sources = 0;
-  auto add_dump = [&](const std::string& path) -> Status {
-    std::unique_ptr<EmbeddingStore> dump = MakeMemoryStore();
-    MSREC_RETURN_IF_ERROR(LoadStore(path, dump.get()));
-    ++sources;
-    return CopyWeights(*dump, out, rows);
-  };
-  auto add_db = [&](const std::string& path) -> Status {
-    MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> db, OpenRocksDbStore(path));
-    ++sources;
-    return CopyWeights(*db, out, rows);
-  };
-  if (PathExists(ps_dir)) {  // a multi-process job: one dump or database per server
+  std::vector<std::string> sources;
+  if (PathExists(ps_dir)) {  // a multi-process job: one dump (server-<s>.bin) or database per server
     MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(ps_dir));
     for (const std::string& name : names) {
-      if (name.rfind("server-", 0) != 0) continue;
-      const std::string path = ps_dir + "/" + name;
-      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0) {
-        MSREC_RETURN_IF_ERROR(add_dump(path));
-      } else if (name.find('.') == std::string::npos) {
-        MSREC_RETURN_IF_ERROR(add_db(path));
-      }
+      const bool dump = name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;
+      const bool db = name.find('.') == std::string::npos;
+      if (name.rfind("server-", 0) == 0 && (dump || db)) sources.push_back(ps_dir + "/" + name);
     }
-  } else if (spec.store == "rocksdb") {
-    MSREC_RETURN_IF_ERROR(add_db(dir + "/embeddings"));
   } else {
-    MSREC_RETURN_IF_ERROR(add_dump(dir + "/embeddings.bin"));
+    sources.push_back(dir + (spec.store == "rocksdb" ? "/embeddings" : "/embeddings.bin"));
   }
-  if (sources == 0) return Status::NotFound("no embedding rows found under " + dir);
+  for (const std::string& path : sources) {
+    MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> part, OpenStoreSnapshot(path));
+    MSREC_RETURN_IF_ERROR(CopyWeights(*part, out, rows));
+  }
+  if (sources.empty()) return Status::NotFound("no embedding rows found under " + dir);
   return Status::OK();
 }
 
