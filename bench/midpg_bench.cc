@@ -6,12 +6,15 @@
 //   dim (16), hidden (256,128,64), scenarios (4), rank (4), steps (30),
 //   materialized_steps (5), warmup (3), threads (1,2), midpg_opts (extra MI-DPG
 //   options, "k=v;k=v"), only (comma-separated subset of dnn,mt_backbone,midpg,
-//   midpg_materialized; default all).
+//   midpg_materialized; default all), clock (wall, or cpu: the calling
+//   thread's CPU time, steadier on a shared machine; only with threads=1, where
+//   LibTorch computes on the calling thread).
 // Prints `name=value` lines: per-step median milliseconds per model and thread
 // count, the ratios to DNN, and parameter counts.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -34,8 +37,21 @@ std::vector<int64_t> Ints(const std::string& s) {
   return out;
 }
 
+// Milliseconds on the chosen clock.
+double NowMs(bool cpu) {
+  if (cpu) {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+  }
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Median step time in milliseconds over `steps` timed steps after `warmup`.
-double MedianStepMs(Model& model, const ModelConfig& c, int64_t batch, int steps, int warmup) {
+double MedianStepMs(Model& model, const ModelConfig& c, int64_t batch, int steps, int warmup,
+                    bool cpu_clock) {
   model.train();
   torch::optim::Adam opt(model.parameters(), torch::optim::AdamOptions(1e-3));
   ModelInput in;
@@ -46,16 +62,14 @@ double MedianStepMs(Model& model, const ModelConfig& c, int64_t batch, int steps
   std::vector<double> times;
   for (int step = 0; step < warmup + steps; ++step) {
     in.embeddings = embeddings.clone().requires_grad_(true);
-    const auto start = std::chrono::steady_clock::now();
+    const double start = NowMs(cpu_clock);
     ModelOutput out = model.Forward(in);
     torch::Tensor loss = torch::binary_cross_entropy_with_logits(out.logits, labels);
     for (const auto& aux : out.aux_losses) loss = loss + aux.second;
     opt.zero_grad();
     loss.backward();
     opt.step();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (step >= warmup) times.push_back(ms);
+    if (step >= warmup) times.push_back(NowMs(cpu_clock) - start);
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
@@ -65,7 +79,8 @@ int Main(int argc, char** argv) {
   std::map<std::string, std::string> args = {
       {"batch", "2048"},  {"fields", "10"},   {"dim", "16"},      {"hidden", "256,128,64"},
       {"scenarios", "4"}, {"rank", "4"},      {"steps", "30"},    {"materialized_steps", "5"},
-      {"warmup", "3"},    {"threads", "1,2"}, {"midpg_opts", ""}, {"only", ""}};
+      {"warmup", "3"},    {"threads", "1,2"}, {"midpg_opts", ""}, {"only", ""},
+      {"clock", "wall"}};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const size_t eq = a.find('=');
@@ -85,6 +100,15 @@ int Main(int argc, char** argv) {
   const int steps = std::stoi(args["steps"]);
   const int mat_steps = std::stoi(args["materialized_steps"]);
   const int warmup = std::stoi(args["warmup"]);
+  const bool cpu_clock = args["clock"] == "cpu";
+  if (args["clock"] != "cpu" && args["clock"] != "wall") {
+    std::fprintf(stderr, "clock must be wall or cpu\n");
+    return 2;
+  }
+  if (cpu_clock && args["threads"] != "1") {
+    std::fprintf(stderr, "clock=cpu needs threads=1\n");
+    return 2;
+  }
   ModelConfig mc = c;
   mc.extra["rank"] = args["rank"];
   std::stringstream opts(args["midpg_opts"]);
@@ -126,7 +150,7 @@ int Main(int argc, char** argv) {
     std::map<std::string, double> ms;
     for (const Entry& e : entries) {
       if (only != ",," && only.find("," + std::string(e.name) + ",") == std::string::npos) continue;
-      ms[e.name] = MedianStepMs(*e.model, *e.config, batch, e.steps, e.warmup);
+      ms[e.name] = MedianStepMs(*e.model, *e.config, batch, e.steps, e.warmup, cpu_clock);
       std::printf("%s%s_ms=%.2f\n", t.c_str(), e.name, ms[e.name]);
       std::fflush(stdout);
     }

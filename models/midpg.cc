@@ -30,8 +30,11 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
     o.path = ModulationPath::kInput;
   } else if (path == "weight") {
     o.path = ModulationPath::kWeight;
+  } else if (path == "output") {
+    o.path = ModulationPath::kOutput;
   } else {
-    throw std::invalid_argument("midpg: path must be auto, input or weight, not '" + path + "'");
+    throw std::invalid_argument("midpg: path must be auto, input, weight or output, not '" + path +
+                                "'");
   }
   if (config.ExtraInt("materialize", 0) != 0) o.path = ModulationPath::kMaterialized;
   o.mi = config.ExtraString("mi", o.mi);
@@ -138,12 +141,18 @@ torch::Tensor LinearModulationImpl::forward(const torch::Tensor& x, const torch:
                                             const FactorRouting& routing, ModulationPath path) {
   const Factors f = Stacked();
   if (path == ModulationPath::kMaterialized) return Materialized(x, core, routing.scenario, f);
+  const bool sorted = !routing.segment_sizes.empty();
   if (path == ModulationPath::kAuto) {
     int64_t present = 0;
     for (int64_t n : routing.segment_sizes) present += n > 0;
-    const bool weight = !routing.segment_sizes.empty() && present * out_dim_ <= x.size(0);
-    path = weight ? ModulationPath::kWeight : ModulationPath::kInput;
+    if (sorted && rank_ * in_dim_ <= (rank_ + 1) * out_dim_) {
+      path = ModulationPath::kOutput;
+    } else {
+      const bool weight = sorted && present * out_dim_ <= x.size(0);
+      path = weight ? ModulationPath::kWeight : ModulationPath::kInput;
+    }
   }
+  if (path == ModulationPath::kOutput) return OutputPath(x, core, routing, f);
   torch::Tensor cq = CoreTimesQ(core, routing, f);
   return path == ModulationPath::kWeight ? WeightPath(x, cq, routing, f)
                                          : InputPath(x, cq, routing, f);
@@ -173,33 +182,62 @@ torch::Tensor LinearModulationImpl::InputPath(const torch::Tensor& x, const torc
   return linear_->forward(x) + (g.view({batch, rank_, out_dim_}) * cq).sum(1);
 }
 
+std::vector<torch::Tensor> LinearModulationImpl::SegmentFactors(
+    const std::vector<torch::Tensor>& specific, const torch::Tensor& shared) const {
+  if (specific.empty()) return {shared};
+  std::vector<torch::Tensor> factors = specific;
+  if (shared.defined()) {
+    for (auto& factor : factors) factor = factor + shared;
+  }
+  return factors;
+}
+
 torch::Tensor LinearModulationImpl::WeightPath(const torch::Tensor& x, const torch::Tensor& cq,
                                                const FactorRouting& routing, const Factors& f) {
   TORCH_CHECK(!routing.segment_sizes.empty(), "the weight path needs rows sorted by scenario");
   const torch::Tensor& w = linear_->weight;  // dout x din
-  // Each segment's P^T (r x din).
-  std::vector<torch::Tensor> factors = p_specific_;
-  if (factors.empty()) factors = {f.p_shared};
-  if (!p_specific_.empty() && f.p_shared.defined()) {
-    for (auto& p : factors) p = p + f.p_shared;
-  }
+  const std::vector<torch::Tensor> factors = SegmentFactors(p_specific_, f.p_shared);  // r x din
+  // split, not narrow: split's backward is one concatenation, while each
+  // narrow's backward fills a batch-sized tensor of zeros.
+  const std::vector<torch::Tensor> xs = x.split_with_sizes(routing.segment_sizes);
+  const std::vector<torch::Tensor> cqs = cq.split_with_sizes(routing.segment_sizes);
   std::vector<torch::Tensor> parts;
-  int64_t begin = 0;
-  for (size_t k = 0; k < routing.segment_sizes.size(); ++k) {
-    const int64_t rows = routing.segment_sizes[k];
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const int64_t rows = xs[k].size(0);
     if (rows == 0) continue;
-    // [W; diag(P[:,1]) W; ...; diag(P[:,r]) W] in Linear's layout: ((r+1)*dout) x din.
-    torch::Tensor folded = torch::cat({w.unsqueeze(0), factors[k].unsqueeze(1) * w.unsqueeze(0)}, 0)
-                               .view({-1, in_dim_});
-    parts.push_back(F::linear(x.narrow(0, begin, rows), folded));
-    begin += rows;
+    // [diag(P[:,1]) W; ...; diag(P[:,r]) W] in Linear's layout: (r*dout) x din.
+    torch::Tensor folded = (factors[k].unsqueeze(1) * w.unsqueeze(0)).view({-1, in_dim_});
+    torch::Tensor g = F::linear(xs[k], folded).view({rows, rank_, out_dim_});
+    // Summed per segment, so only B x dout results are concatenated.
+    parts.push_back((g * cqs[k]).sum(1));
   }
-  torch::Tensor g =
-      (parts.size() == 1 ? parts[0] : torch::cat(parts, 0)).view({x.size(0), rank_ + 1, out_dim_});
-  // Weights (1, (C Q^T)[a,:]) for the r+1 row blocks; no slicing of g, whose
-  // backward would allocate and fill B x (r+1) x dout zeros per slice.
-  torch::Tensor weights = torch::cat({torch::ones({x.size(0), 1, out_dim_}, cq.options()), cq}, 1);
-  return (g * weights).sum(1) + linear_->bias;
+  return linear_->forward(x) + (parts.size() == 1 ? parts[0] : torch::cat(parts, 0));
+}
+
+torch::Tensor LinearModulationImpl::OutputPath(const torch::Tensor& x, const torch::Tensor& core,
+                                               const FactorRouting& routing, const Factors& f) {
+  TORCH_CHECK(!routing.segment_sizes.empty(), "the output path needs rows sorted by scenario");
+  const std::vector<torch::Tensor> p = SegmentFactors(p_specific_, f.p_shared);  // r x din
+  const std::vector<torch::Tensor> q = SegmentFactors(q_specific_, f.q_shared);  // r x dout
+  const torch::Tensor wt = linear_->weight.t();                                  // din x dout
+  const std::vector<torch::Tensor> xs = x.split_with_sizes(routing.segment_sizes);
+  const std::vector<torch::Tensor> cores = core.split_with_sizes(routing.segment_sizes);
+  std::vector<torch::Tensor> parts;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    const int64_t rows = xs[k].size(0);
+    if (rows == 0) continue;
+    // Block b of an instance's input is x (*) (P C)[:,b], (P C)[:,b] = sum_a C[a,b] P[:,a].
+    // One 2-D GEMM of the (rows*r) x r stacked C^T: a batched matmul of r x r
+    // matrices would loop over the instances in its backward.
+    torch::Tensor pc = cores[k].transpose(1, 2).reshape({rows * rank_, rank_}).mm(p[k]);
+    torch::Tensor u =
+        (xs[k].unsqueeze(1) * pc.view({rows, rank_, in_dim_})).view({rows, rank_ * in_dim_});
+    // Block b of the weights is W diag(Q[:,b]): (r*din) x dout.
+    torch::Tensor folded =
+        (wt.unsqueeze(0) * q[k].unsqueeze(1)).reshape({rank_ * in_dim_, out_dim_});
+    parts.push_back(u.mm(folded));
+  }
+  return linear_->forward(x) + (parts.size() == 1 ? parts[0] : torch::cat(parts, 0));
 }
 
 torch::Tensor LinearModulationImpl::Materialized(const torch::Tensor& x, const torch::Tensor& core,

@@ -27,10 +27,18 @@ namespace msrec {
 //            GEMM, so no B x r x din tensor exists (cheaper while the present
 //            scenarios' folded weights, S x (r+1) x din x dout, are smaller
 //            than the batch's B x r x din);
-//   kAuto:   kWeight when (present scenarios) * dout <= B, else kInput;
+//   kOutput: Q folded into the weights instead, by
+//            x (W (*) P C Q^T) = sum_b (x (*) (P C)[:,b]) (W diag(Q[:,b])):
+//            rows sorted by scenario, each scenario's B_k x (r*din) inputs
+//            x (*) (P C)[:,b] times its (r*din) x dout folded weights in one
+//            GEMM whose inner dimension does the sum, so the per-instance work
+//            outside GEMMs is B x r x din (the other paths: B x r x dout);
+//   kAuto:   per layer, kOutput when rows are sorted and r * din <= (r+1) * dout
+//            (less per-instance elementwise work), else kWeight when
+//            (present scenarios) * dout <= B, else kInput;
 //   kMaterialized: builds every instance's din x dout Omega (a reference for
 //            tests and benchmarks, far slower).
-enum class ModulationPath { kAuto, kInput, kWeight, kMaterialized };
+enum class ModulationPath { kAuto, kInput, kWeight, kOutput, kMaterialized };
 
 // MI-DPG's options, read from ModelConfig::extra (--model_opts "key=value;...").
 struct MidpgOptions {
@@ -61,7 +69,7 @@ struct MidpgOptions {
   // Scenario-specific factors P_lk, Q_lk ("no_specific=1" removes them).
   bool specific = true;
   // How x (W (*) Omega) is evaluated (see ModulationPath): "path" = auto
-  // (default), input or weight; "materialize=1" selects kMaterialized (same
+  // (default), input, weight or output; "materialize=1" selects kMaterialized (same
   // values, far slower: tests and benchmarks only).
   ModulationPath path = ModulationPath::kAuto;
   // MI term: "infonce" (default), "cls" (scenario-classification bound) or "none".
@@ -138,6 +146,11 @@ class LinearModulationImpl : public torch::nn::Module {
                           const FactorRouting& routing, const Factors& f);
   torch::Tensor WeightPath(const torch::Tensor& x, const torch::Tensor& cq,
                            const FactorRouting& routing, const Factors& f);
+  torch::Tensor OutputPath(const torch::Tensor& x, const torch::Tensor& core,
+                           const FactorRouting& routing, const Factors& f);
+  // Each scenario's P^T or Q^T (r x n): specific + shared, or the shared one.
+  std::vector<torch::Tensor> SegmentFactors(const std::vector<torch::Tensor>& specific,
+                                            const torch::Tensor& shared) const;
   torch::Tensor Materialized(const torch::Tensor& x, const torch::Tensor& core,
                              const torch::Tensor& scenario, const Factors& f);
 

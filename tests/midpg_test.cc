@@ -88,8 +88,8 @@ TEST(MidpgTest, LowRankAndMaterialisedPathsAgree) {
     std::vector<torch::Tensor> logits;
     std::vector<std::map<std::string, torch::Tensor>> grads;
     std::vector<torch::Tensor> input_grads;
-    for (ModulationPath path :
-         {ModulationPath::kMaterialized, ModulationPath::kInput, ModulationPath::kWeight}) {
+    for (ModulationPath path : {ModulationPath::kMaterialized, ModulationPath::kInput,
+                                ModulationPath::kWeight, ModulationPath::kOutput}) {
       model.set_path(path);
       model.zero_grad();
       in.embeddings.mutable_grad() = torch::Tensor();
@@ -101,8 +101,9 @@ TEST(MidpgTest, LowRankAndMaterialisedPathsAgree) {
       grads.push_back(Grads(model));
       input_grads.push_back(in.embeddings.grad().clone());
     }
-    for (int path = 1; path < 3; ++path) {
-      const std::string tag = what + (path == 1 ? " input path" : " weight path");
+    for (int path = 1; path < 4; ++path) {
+      const char* names[] = {"", " input path", " weight path", " output path"};
+      const std::string tag = what + names[path];
       ExpectClose(logits[path], logits[0], 1e-5, tag + " logits");
       ExpectClose(input_grads[path], input_grads[0], 1e-5, tag + " d/dembeddings");
       for (const auto& kv : grads[0]) {
@@ -177,7 +178,8 @@ TEST(MidpgTest, AbsentScenarioFactorsGetNoGradientSharedGetFromEveryScenario) {
       }
     }
   };
-  for (ModulationPath path : {ModulationPath::kInput, ModulationPath::kWeight}) {
+  for (ModulationPath path :
+       {ModulationPath::kInput, ModulationPath::kWeight, ModulationPath::kOutput}) {
     model.set_path(path);
     check(torch::tensor({0, 2, 0, 2, 2}), {true, false, true});
     for (int64_t k = 0; k < c.num_scenarios; ++k) {
