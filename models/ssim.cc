@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include "models/backbone.h"
+#include "models/multi_scenario.h"
 
 namespace msrec {
 namespace {
@@ -18,7 +22,76 @@ class SteSignFunction : public torch::autograd::Function<SteSignFunction> {
   }
 };
 
+// The towers of an MT-Backbone ("tower<k>", MtBackboneModel's registered
+// names) when every row's logit depends on that row alone in the model's
+// current mode (training: no batch norm, no dropout); empty otherwise.
+std::vector<std::shared_ptr<Backbone>> RowWiseTowers(Model& model, int num_scenarios) {
+  if (dynamic_cast<MtBackboneModel*>(&model) == nullptr) return {};
+  const auto children = model.named_children();
+  if (children.size() != size_t(num_scenarios)) return {};
+  std::vector<std::shared_ptr<Backbone>> towers;
+  for (int k = 0; k < num_scenarios; ++k) {
+    const std::shared_ptr<torch::nn::Module>* child = children.find("tower" + std::to_string(k));
+    if (child == nullptr) return {};
+    auto tower = std::dynamic_pointer_cast<Backbone>(*child);
+    if (tower == nullptr) return {};
+    if (model.is_training()) {
+      for (const auto& m : tower->modules()) {
+        if (m->as<torch::nn::BatchNorm1d>() != nullptr || m->as<torch::nn::Dropout>() != nullptr)
+          return {};
+      }
+    }
+    towers.push_back(std::move(tower));
+  }
+  return towers;
+}
+
+ModelInput SelectRows(const ModelInput& input, const torch::Tensor& rows) {
+  ModelInput out;
+  out.embeddings = input.embeddings.index_select(0, rows);
+  out.dense = input.dense.defined() ? input.dense.index_select(0, rows) : input.dense;
+  out.scenario = input.scenario.index_select(0, rows);
+  return out;
+}
+
+// Tower logits (B) with gradient on the rows where `need` (B bool) is set;
+// the other rows hold their values without gradient (`all_values`) or 0.
+torch::Tensor TowerColumn(Backbone& tower, const ModelInput& input, const torch::Tensor& need,
+                          bool all_values) {
+  const int64_t batch = need.size(0);
+  const int64_t needed = need.sum().item<int64_t>();
+  if (needed == batch) return tower.Forward(input).logits;
+  torch::Tensor column;
+  if (all_values) {
+    torch::NoGradGuard no_grad;
+    if (needed == 0) return tower.Forward(input).logits;
+    torch::Tensor rest = torch::nonzero(need.logical_not()).squeeze(1);
+    torch::Tensor part = tower.Forward(SelectRows(input, rest)).logits;
+    column = torch::zeros({batch}, part.options()).index_copy_(0, rest, part);
+  } else {
+    column = torch::zeros({batch}, input.embeddings.options());
+    if (needed == 0) return column;
+  }
+  torch::Tensor rows = torch::nonzero(need).squeeze(1);
+  return column.index_copy(0, rows, tower.Forward(SelectRows(input, rows)).logits);
+}
+
 }  // namespace
+
+ModelOutput SharedInstanceForward(Model& model, const ModelInput& input, const torch::Tensor& g,
+                                  int num_scenarios, bool all_values) {
+  const std::vector<std::shared_ptr<Backbone>> towers = RowWiseTowers(model, num_scenarios);
+  if (towers.empty()) return model.ForwardAllScenarios(input, num_scenarios);
+  const torch::Tensor shared = g.detach() > 0.5;
+  std::vector<torch::Tensor> columns;
+  for (int k = 0; k < num_scenarios; ++k) {
+    columns.push_back(
+        TowerColumn(*towers[k], input, shared.logical_or(input.scenario == k), all_values));
+  }
+  ModelOutput out;
+  out.logits = torch::stack(columns, 1);
+  return out;
+}
 
 SelectionNetwork::SelectionNetwork(int64_t num_fields, int64_t embedding_dim,
                                    const std::vector<int64_t>& hidden, int64_t num_scenarios)

@@ -58,6 +58,23 @@ double TemperatureAt(int64_t step, int64_t steps_in_epoch, double t_final);
 torch::Tensor SsimLoss(const torch::Tensor& all_logits, const torch::Tensor& labels,
                        const torch::Tensor& scenario, const torch::Tensor& g);
 
+// The B x K path logits that SsimLoss(logits, labels, input.scenario, g)
+// needs from `model`, with the model's auxiliary losses. Entries (i, k) with
+// g_i = 0 and k != s_i have SsimLoss weight 0 and may come without gradient:
+// with `all_values` they hold their true values (the search needs them: the
+// selector's gradient through g_i is mean_k l(i, k) - l(i, s_i)), otherwise
+// they may be 0. g: B, 0/1 (its values are read; any gradient it carries is
+// not followed here).
+// MT-Backbone whose towers are row-wise in training (no batch norm, no
+// dropout) runs tower k with gradient only on the rows with g_i = 1 or
+// s_i = k and, with `all_values`, once more without gradient on the rest, so
+// an unshared instance costs its own tower's backward only; loss and
+// gradients equal ForwardAllScenarios's up to floating-point summation order.
+// Other models run ForwardAllScenarios(input, num_scenarios) (every entry
+// with gradient).
+ModelOutput SharedInstanceForward(Model& model, const ModelInput& input, const torch::Tensor& g,
+                                  int num_scenarios, bool all_values);
+
 // The mask loss that pushes towards sharing.
 enum class MaskLossForm {
   kLinear,  // "linear": e * mean(1 - g) (the authors' KL(1 || g); e = Euler's number)

@@ -77,6 +77,83 @@ TEST(SsimLossTest, MatchesHandComputation) {
   EXPECT_NEAR(total, expected + 0.4 * std::exp(1.0) / 3, 1e-6);
 }
 
+// SharedInstanceForward's MT-Backbone routing (each tower with gradient only on
+// the rows whose loss weight is non-zero) gives the loss and the gradients of
+// every tower on every row, for the search (all values) and retraining.
+TEST(SsimSharedForwardTest, RoutedTowersMatchEveryTowerOnEveryRow) {
+  torch::manual_seed(5);
+  ModelConfig c;
+  c.num_fields = 3;
+  c.embedding_dim = 4;
+  c.num_dense = 2;
+  c.num_scenarios = 3;
+  c.hidden = {16, 8};
+  const int64_t batch = 64;
+  torch::Tensor emb = torch::randn({batch, 3, 4});
+  torch::Tensor dense = torch::randn({batch, 2});
+  torch::Tensor scenario = torch::randint(3, {batch}, torch::kInt64);
+  scenario.index_put_({torch::indexing::Slice(0, 8)}, 1);  // scenario 2 may be missing below
+  torch::Tensor labels = torch::randint(2, {batch}).to(torch::kFloat32);
+  for (const char* backbone : {"dnn", "deepfm", "dcn"}) {
+    c.extra["backbone"] = backbone;
+    MtBackboneModel model(c);
+    SelectionNetwork selector(3, 4, {8}, 3);
+    for (bool search : {true, false}) {
+      for (double share : {0.0, 0.4, 1.0}) {
+        torch::Tensor fixed_g = TopKShareMask(torch::rand({batch}), share);
+        double loss_value[2];
+        std::vector<torch::Tensor> grads[2];
+        for (int routed = 0; routed < 2; ++routed) {
+          model.zero_grad();
+          selector.zero_grad();
+          ModelInput in;
+          in.embeddings = emb.clone().requires_grad_(true);
+          in.dense = dense;
+          in.scenario = scenario;
+          torch::Tensor g =
+              search ? SharingMask(3 * selector.Forward(in).logits, 1.0, 0.5 + share / 4) : fixed_g;
+          torch::Tensor all = routed ? SharedInstanceForward(model, in, g, 3, search).logits
+                                     : model.AllTowerLogits(in);
+          ASSERT_EQ(all.sizes(), torch::IntArrayRef({batch, 3}));
+          if (routed && !search) {  // the other towers did not run on the unshared rows
+            torch::Tensor other = torch::arange(3).unsqueeze(0) != scenario.unsqueeze(1);
+            torch::Tensor off = (g < 0.5).unsqueeze(1).logical_and(other);
+            EXPECT_EQ(all.detach().masked_select(off).abs().sum().item<float>(), 0.0f);
+          }
+          torch::Tensor loss = SsimLoss(all, labels, scenario, g);
+          if (search) loss = loss + 0.4 * MaskLoss(g, MaskLossForm::kLinear);
+          loss.backward();
+          loss_value[routed] = loss.item<double>();
+          for (const auto& p : model.parameters()) grads[routed].push_back(p.grad().clone());
+          if (search) {
+            for (const auto& p : selector.parameters()) grads[routed].push_back(p.grad().clone());
+          }
+          grads[routed].push_back(in.embeddings.grad().clone());
+        }
+        const std::string what = std::string(backbone) + (search ? " search" : " retrain") +
+                                 " share " + std::to_string(share);
+        EXPECT_NEAR(loss_value[1], loss_value[0], 1e-6) << what;
+        ASSERT_EQ(grads[0].size(), grads[1].size());
+        for (size_t i = 0; i < grads[0].size(); ++i) {
+          EXPECT_TRUE(torch::allclose(grads[1][i], grads[0][i], 1e-4, 1e-6))
+              << what << " grad " << i;
+        }
+      }
+    }
+  }
+  // With batch norm the rows are not independent: every tower runs on every row.
+  c.extra["backbone"] = "dnn";
+  c.batch_norm = true;
+  MtBackboneModel normed(c);
+  ModelInput in;
+  in.embeddings = emb;
+  in.dense = dense;
+  in.scenario = scenario;
+  torch::Tensor g = torch::zeros({batch});
+  torch::Tensor routed = SharedInstanceForward(normed, in, g, 3, /*all_values=*/false).logits;
+  EXPECT_TRUE(torch::allclose(routed, normed.AllTowerLogits(in)));
+}
+
 TEST(SsimTopKTest, SharesRoundedShareOfHighestScoresWithIndexTies) {
   torch::Tensor scores = torch::tensor({0.1f, 0.9f, 0.5f, 0.5f, 0.5f, -2.0f, 0.3f, 0.8f});
   EXPECT_EQ(SharedCount(8, 0.5), 4);

@@ -203,8 +203,13 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
     try {
       ModelInput input = BatchInput(batch, lookup.embeddings);
       torch::Tensor labels = BatchLabels(batch, spec.label_index);
-      torch::Tensor all = backbone->AllTowerLogits(input);
       torch::Tensor g = SharingMask(selector->Forward(input).logits, t, set.eps);
+      // Every tower's logit of every row (the selector's gradient needs them),
+      // with gradient only where the loss weights it (g_i = 1 or own tower).
+      torch::Tensor all =
+          SharedInstanceForward(*backbone, input, g, spec.model_config.num_scenarios,
+                                /*all_values=*/true)
+              .logits;
       torch::Tensor loss = SsimLoss(all, labels, input.scenario, g);
       if (set.mask_loss != MaskLossForm::kNone) {
         loss = loss + set.mask_lambda * MaskLoss(g, set.mask_loss);

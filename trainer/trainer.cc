@@ -114,7 +114,8 @@ torch::Tensor StepLoss(Model& model, const ModelInput& input, const torch::Tenso
   ModelOutput out;
   torch::Tensor loss;
   if (shared.defined() && shared.sum().item<double>() > 0) {
-    out = model.ForwardAllScenarios(input, num_scenarios);
+    // Every path of the shared rows, the own path of the others.
+    out = SharedInstanceForward(model, input, shared, num_scenarios, /*all_values=*/false);
     loss = SsimLoss(out.logits, labels, input.scenario, shared);
   } else if (mode == TrainMode::kAllShared) {
     out = model.ForwardAllScenarios(input, num_scenarios);
