@@ -1,81 +1,120 @@
 #include "parameter_server/cached_store.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <deque>
-#include <list>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "common/hash.h"
+#include "parameter_server/row_cache_shard.h"
 
 namespace msrec {
 namespace {
 
-struct CacheKey {
-  uint32_t table;
-  uint64_t key;
-  bool operator==(const CacheKey& o) const { return table == o.table && key == o.key; }
-};
+// Batch loops prefetch the index slot of the key this far ahead and its row
+// half as far, so the cache misses of several keys overlap.
+constexpr size_t kSlotAhead = 16;
+constexpr size_t kRowAhead = 8;
 
-struct CacheKeyHash {
-  size_t operator()(const CacheKey& k) const {
-    return static_cast<size_t>(Mix64(k.key ^ (uint64_t{k.table} * 0x9E3779B97F4A7C15ULL)));
-  }
-};
-
-// A cached row, or a placeholder (token != 0) reserved by a MultiGetVisit
-// that is fetching the row from the backing store.
-struct Entry {
-  CacheKey id;
-  std::string row;
-  uint64_t token = 0;
-  bool dirty = false;
-  size_t charge = 0;  // bytes charged to the shard for this entry
-};
-
-using Lru = std::list<Entry>;
-
-// Bookkeeping bytes per entry besides the row's heap bytes: the list node
-// (entry and two links), the index node (key, iterator, next link, cached
-// hash) and one bucket pointer (the load factor is at most 1).
-constexpr size_t kEntryOverhead = sizeof(Entry) + 2 * sizeof(void*) +
-                                  sizeof(std::pair<const CacheKey, Lru::iterator>) +
-                                  2 * sizeof(void*) + sizeof(void*);
-
-// Heap bytes of `s`: 0 when it lives in the short-string buffer.
-size_t HeapBytes(const std::string& s) {
-  const char* self = reinterpret_cast<const char*>(&s);
-  if (s.data() >= self && s.data() < self + sizeof(std::string)) return 0;
-  return s.capacity() + 1;
-}
-
-struct Shard {
-  std::mutex mu;
-  Lru lru;  // front: most recently used
-  std::unordered_map<CacheKey, Lru::iterator, CacheKeyHash> index;
-  size_t bytes = 0;
-  size_t dirty = 0;
-  uint64_t next_token = 1;
-};
-
-// Request positions grouped by shard: order[begin[s] .. begin[s+1]) are the
-// positions whose key falls in shard s, ascending.
-struct ShardGroups {
-  std::vector<uint32_t> shard_of;
-  std::vector<uint32_t> order;
-  std::vector<uint32_t> begin;
-};
-
-// The rows of one table to write to the backing store.
+// The dirty rows of one table to write to the backing store.
 struct Batch {
   std::vector<uint64_t> keys;
   std::vector<std::string> rows;
-  std::vector<Entry*> entries;
+  std::vector<CacheSlot*> slots;
+};
+
+// Per-request buffers, pooled so that the steady state allocates nothing.
+struct Scratch {
+  // Per position: Mix64(key) and the key's shard.
+  std::vector<uint64_t> hash;
+  std::vector<uint16_t> shard_of;
+  std::vector<uint8_t> touched;  // per shard: holds one of the keys
+  // MultiGetVisit's misses grouped by shard (see GroupMisses).
+  std::vector<uint32_t> begin;
+  std::vector<uint32_t> order;
+  std::vector<uint32_t> cursor;
+  // MultiGetVisit, from the first miss on. Per position: the cached row
+  // (data() null: a miss), in the arena while the shards are locked, then
+  // copied to hit_bytes.
+  std::vector<std::string_view> hit;
+  std::vector<char> hit_bytes;
+  // Per position of a miss: what the backing store answered, and a found
+  // row's (offset, size) in fetched_bytes.
+  enum : uint8_t { kUnanswered, kFound, kAbsent };
+  std::vector<uint8_t> fetched;
+  std::vector<std::pair<size_t, size_t>> fetched_span;
+  std::vector<char> fetched_bytes;
+  size_t fetched_used = 0;
+  std::vector<uint32_t> tokens;  // per shard: the token of this request's reservations
+  std::vector<uint64_t> miss_keys;
+  std::vector<uint32_t> miss_pos;
+
+  // Heap bytes held (the per-position vectors and the row copies).
+  size_t bytes() const {
+    return hash.capacity() * sizeof(uint64_t) + hit.capacity() * sizeof(std::string_view) +
+           fetched_span.capacity() * sizeof(fetched_span[0]) + hit_bytes.capacity() +
+           fetched_bytes.capacity();
+  }
+
+  // Copies the hits of positions [from, n) out of the arena.
+  void CopyHits(size_t from, size_t n) {
+    size_t total = 0;
+    for (size_t i = from; i < n; ++i) total += hit[i].size();
+    if (hit_bytes.size() < total) hit_bytes.resize(total);
+    char* p = hit_bytes.data();
+    for (size_t i = from; i < n; ++i) {
+      if (hit[i].data() == nullptr) continue;
+      std::memcpy(p, hit[i].data(), hit[i].size());
+      hit[i] = std::string_view(p, hit[i].size());
+      p += hit[i].size();
+    }
+  }
+  void KeepFetched(uint32_t i, std::string_view row) {
+    if (fetched_used + row.size() > fetched_bytes.size()) {
+      fetched_bytes.resize(std::max(2 * fetched_bytes.size(), fetched_used + row.size()));
+    }
+    std::memcpy(fetched_bytes.data() + fetched_used, row.data(), row.size());
+    fetched_span[i] = {fetched_used, row.size()};
+    fetched_used += row.size();
+  }
+  std::string_view Fetched(uint32_t i) const {
+    return {fetched_bytes.data() + fetched_span[i].first, fetched_span[i].second};
+  }
+};
+
+// Flush and the like write dirty rows back in backing Writes of at most this
+// many rows (per table): all of them at once would need a copy of every dirty
+// row (and RocksDB a write batch as large) on top of the cache.
+constexpr size_t kWriteBackChunk = 65536;
+
+// A Scratch that grew past this is freed instead of pooled (one huge request
+// must not pin its buffers).
+constexpr size_t kMaxPooledScratchBytes = size_t{64} << 20;
+
+// Shard locks taken in ascending shard order (the order of every caller that
+// holds several), released together.
+class ShardLocks {
+ public:
+  ShardLocks() = default;
+  ShardLocks(const ShardLocks&) = delete;
+  ShardLocks& operator=(const ShardLocks&) = delete;
+  ~ShardLocks() {
+    for (RowCacheShard* shard : locked_) shard->mu.unlock();
+  }
+  void Lock(RowCacheShard* shard) {
+    shard->mu.lock();
+    locked_.push_back(shard);
+  }
+  const std::vector<RowCacheShard*>& shards() const { return locked_; }
+
+ private:
+  std::vector<RowCacheShard*> locked_;
 };
 
 class CachedStoreImpl : public CachedStore {
@@ -84,8 +123,9 @@ class CachedStoreImpl : public CachedStore {
       : backing_(std::move(backing)),
         capacity_(options.capacity_bytes),
         num_shards_(static_cast<uint32_t>(options.shards)),
+        shards_pow2_((num_shards_ & (num_shards_ - 1)) == 0),
         shard_budget_(options.capacity_bytes / options.shards),
-        shards_(new Shard[options.shards]) {
+        shards_(new RowCacheShard[options.shards]) {
     for (const std::string& name : backing_->TableNames()) Register(name);
   }
 
@@ -138,14 +178,30 @@ class CachedStoreImpl : public CachedStore {
   Stats stats() const override;
 
  private:
-  // Per-call state of MultiGetVisit.
-  struct Lookup {
-    std::vector<uint8_t> hit;
-    std::vector<std::pair<size_t, size_t>> span;  // (offset, size) in `bytes`
-    std::string bytes;                            // copied hit rows, then fetched rows
-    std::vector<uint8_t> found;                   // per position: the backing store had it
-    std::vector<uint8_t> fetched;                 // per position: the backing store answered
-    std::vector<uint64_t> tokens;                 // per shard
+  // A Scratch from the pool for the duration of one call.
+  class ScratchLease {
+   public:
+    explicit ScratchLease(const CachedStoreImpl* store) : store_(store) {
+      std::lock_guard<std::mutex> lock(store_->pool_mu_);
+      if (store_->pool_.empty()) {
+        scratch_ = std::make_unique<Scratch>();
+      } else {
+        scratch_ = std::move(store_->pool_.back());
+        store_->pool_.pop_back();
+      }
+      scratch_->fetched_used = 0;
+    }
+    ~ScratchLease() {
+      if (scratch_->bytes() > kMaxPooledScratchBytes) return;
+      std::lock_guard<std::mutex> lock(store_->pool_mu_);
+      store_->pool_.push_back(std::move(scratch_));
+    }
+    Scratch* operator->() const { return scratch_.get(); }
+    Scratch* get() const { return scratch_.get(); }
+
+   private:
+    const CachedStoreImpl* store_;
+    std::unique_ptr<Scratch> scratch_;
   };
 
   void Register(const std::string& table) {
@@ -170,39 +226,37 @@ class CachedStoreImpl : public CachedStore {
     return names_[id];
   }
 
-  uint32_t ShardOf(uint64_t key) const { return static_cast<uint32_t>(Mix64(key) % num_shards_); }
-  ShardGroups Group(const uint64_t* keys, size_t n) const;
-
-  void Recharge(Shard* s, Entry* e) const {
-    s->bytes -= e->charge;
-    e->charge = kEntryOverhead + HeapBytes(e->row);
-    s->bytes += e->charge;
+  // Mix64(key) % shards, without a division when the count is a power of two.
+  uint32_t ShardOf(uint64_t hash) const {
+    return static_cast<uint32_t>(shards_pow2_ ? hash & (num_shards_ - 1) : hash % num_shards_);
   }
-  void EraseLocked(Shard* s, Lru::iterator it) const {
-    s->bytes -= it->charge;
-    if (it->dirty) --s->dirty;
-    s->index.erase(it->id);
-    s->lru.erase(it);
-  }
+  void HashKeys(const uint64_t* keys, size_t n, Scratch* sc) const;
+  void LockShards(Scratch* sc, ShardLocks* locks) const;
+  void GroupMisses(Scratch* sc) const;
 
-  void LookupShard(uint32_t shard, uint32_t table, const uint64_t* keys, const ShardGroups& g,
-                   Lookup* look) const;
-  Status FillShard(uint32_t shard, uint32_t table, const uint64_t* keys, const ShardGroups& g,
-                   Lookup* look) const;
-  Status WriteBatches(std::map<uint32_t, Batch>* batches) const;
-  Status EvictLocked(Shard* s) const;
+  size_t LookupLocked(uint32_t id, const uint64_t* keys, size_t n, const RowVisitor& fn,
+                      Scratch* sc, Status* status) const;
+  Status FetchMisses(const std::string& table, size_t first_miss, size_t n, bool sorted,
+                     const RowVisitor& fn, Scratch* sc) const;
+  Status FillShard(uint32_t shard, uint32_t table, const uint64_t* keys, Scratch* sc) const;
+  Status WriteBatch(uint32_t table, const Batch& batch) const;
+  Status WriteBatches(const std::map<uint32_t, Batch>& batches) const;
+  Status EvictLocked(RowCacheShard* s) const;
   Status WriteBackDirty() const;
 
   const std::unique_ptr<EmbeddingStore> backing_;
   const size_t capacity_;
   const uint32_t num_shards_;
+  const bool shards_pow2_;
   const size_t shard_budget_;
   // The cache is logically part of the store's state, not of its value: const
   // methods (lookups, scans) update it.
-  const std::unique_ptr<Shard[]> shards_;
+  const std::unique_ptr<RowCacheShard[]> shards_;
   mutable std::shared_mutex tables_mu_;
   std::map<std::string, uint32_t> ids_;  // guarded by tables_mu_
   std::deque<std::string> names_;        // guarded by tables_mu_; index = table id
+  mutable std::mutex pool_mu_;
+  mutable std::vector<std::unique_ptr<Scratch>> pool_;  // guarded by pool_mu_
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
   mutable std::atomic<uint64_t> evictions_{0};
@@ -210,157 +264,200 @@ class CachedStoreImpl : public CachedStore {
   mutable std::atomic<uint64_t> write_back_batches_{0};
 };
 
-ShardGroups CachedStoreImpl::Group(const uint64_t* keys, size_t n) const {
-  ShardGroups g;
-  g.shard_of.resize(n);
-  g.begin.assign(num_shards_ + 1, 0);
+void CachedStoreImpl::HashKeys(const uint64_t* keys, size_t n, Scratch* sc) const {
+  sc->hash.resize(n);
+  sc->shard_of.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    g.shard_of[i] = ShardOf(keys[i]);
-    ++g.begin[g.shard_of[i] + 1];
+    sc->hash[i] = Mix64(keys[i]);
+    sc->shard_of[i] = static_cast<uint16_t>(ShardOf(sc->hash[i]));
   }
-  for (uint32_t s = 0; s < num_shards_; ++s) g.begin[s + 1] += g.begin[s];
-  g.order.resize(n);
-  std::vector<uint32_t> next(g.begin.begin(), g.begin.end() - 1);
-  for (size_t i = 0; i < n; ++i) g.order[next[g.shard_of[i]]++] = static_cast<uint32_t>(i);
-  return g;
 }
 
-// Under the shard lock: copies the hits out and reserves the misses.
-void CachedStoreImpl::LookupShard(uint32_t shard, uint32_t table, const uint64_t* keys,
-                                  const ShardGroups& g, Lookup* look) const {
-  Shard& s = shards_[shard];
-  std::lock_guard<std::mutex> lock(s.mu);
-  const uint64_t token = s.next_token++;
-  look->tokens[shard] = token;
-  uint64_t hits = 0;
-  for (uint32_t k = g.begin[shard]; k < g.begin[shard + 1]; ++k) {
-    const uint32_t i = g.order[k];
-    const CacheKey id{table, keys[i]};
-    auto it = s.index.find(id);
-    if (it != s.index.end() && it->second->token == 0) {
-      s.lru.splice(s.lru.begin(), s.lru, it->second);
-      look->hit[i] = 1;
-      look->span[i] = {look->bytes.size(), it->second->row.size()};
-      look->bytes.append(it->second->row);
-      ++hits;
-    } else if (it != s.index.end()) {
-      it->second->token = token;  // the latest reader fills it
-    } else {
-      s.lru.push_front(Entry{id, std::string(), token, false, 0});
-      s.index.emplace(id, s.lru.begin());
-      Recharge(&s, &s.lru.front());
+// Locks every shard that holds one of the hashed keys, ascending.
+void CachedStoreImpl::LockShards(Scratch* sc, ShardLocks* locks) const {
+  sc->touched.assign(num_shards_, 0);
+  for (uint16_t s : sc->shard_of) sc->touched[s] = 1;
+  for (uint32_t s = 0; s < num_shards_; ++s) {
+    if (sc->touched[s]) locks->Lock(&shards_[s]);
+  }
+}
+
+// Groups the misses by shard: order[begin[s] .. begin[s+1]) are the
+// positions of shard s's misses, ascending.
+void CachedStoreImpl::GroupMisses(Scratch* sc) const {
+  sc->begin.assign(num_shards_ + 1, 0);
+  for (uint32_t i : sc->miss_pos) ++sc->begin[sc->shard_of[i] + 1];
+  for (uint32_t s = 0; s < num_shards_; ++s) sc->begin[s + 1] += sc->begin[s];
+  sc->order.resize(sc->miss_pos.size());
+  sc->cursor.assign(sc->begin.begin(), sc->begin.end() - 1);
+  for (uint32_t i : sc->miss_pos) sc->order[sc->cursor[sc->shard_of[i]]++] = i;
+}
+
+// Under the locks of the request's shards, one pass over the keys in request
+// order: hits are visited where they lie until the first miss; from there on
+// hits are noted and misses reserved. Returns the first miss (n: none);
+// `*status` is the visitor's error, which ends the pass (before any miss).
+size_t CachedStoreImpl::LookupLocked(uint32_t id, const uint64_t* keys, size_t n,
+                                     const RowVisitor& fn, Scratch* sc, Status* status) const {
+  size_t first_miss = n;
+  uint64_t hits = 0, misses = 0;
+  for (size_t i = 0; i < n && status->ok(); ++i) {
+    if (i + kSlotAhead < n) {
+      shards_[sc->shard_of[i + kSlotAhead]].PrefetchSlot(id, sc->hash[i + kSlotAhead]);
     }
+    if (i + kRowAhead < n) {
+      shards_[sc->shard_of[i + kRowAhead]].PrefetchRow(id, keys[i + kRowAhead],
+                                                       sc->hash[i + kRowAhead]);
+    }
+    RowCacheShard& s = shards_[sc->shard_of[i]];
+    CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
+    if (slot->row != nullptr) {
+      ++hits;
+      if (!(slot->flags & kSlotReferenced)) slot->flags |= kSlotReferenced;
+      const std::string_view row(slot->row, slot->size);
+      if (first_miss == n) {
+        *status = fn(i, true, row);
+      } else {
+        sc->hit[i] = row;
+      }
+      continue;
+    }
+    ++misses;
+    if (first_miss == n) first_miss = i;
+    sc->hit[i] = std::string_view();
+    if (slot->flags == 0) {
+      slot = s.Claim(slot, id, keys[i], sc->hash[i]);
+      ++s.reserved;
+    }
+    // Also on another lookup's reservation: the latest lookup fills it.
+    slot->token = sc->tokens[sc->shard_of[i]];
   }
   hits_ += hits;
-  misses_ += (g.begin[shard + 1] - g.begin[shard]) - hits;
+  misses_ += misses;
+  return first_miss;
 }
 
-// Under the shard lock: fills the placeholders still reserved by this call
-// (found rows become clean entries, the others are dropped), then trims the
-// shard to its budget.
-Status CachedStoreImpl::FillShard(uint32_t shard, uint32_t table, const uint64_t* keys,
-                                  const ShardGroups& g, Lookup* look) const {
-  Shard& s = shards_[shard];
-  std::lock_guard<std::mutex> lock(s.mu);
-  for (uint32_t k = g.begin[shard]; k < g.begin[shard + 1]; ++k) {
-    const uint32_t i = g.order[k];
-    if (look->hit[i]) continue;
-    auto it = s.index.find(CacheKey{table, keys[i]});
-    if (it == s.index.end() || it->second->token != look->tokens[shard]) continue;
-    Entry& e = *it->second;
-    if (look->fetched[i] && look->found[i]) {
-      e.row.assign(look->bytes, look->span[i].first, look->span[i].second);
-      e.token = 0;
-      Recharge(&s, &e);
-    } else {
-      EraseLocked(&s, it->second);
-    }
-  }
-  return EvictLocked(&s);
-}
-
+// The locked pass (LookupLocked); then, if there were misses, the hits after
+// the first one are copied out, the locks released, the misses fetched with
+// one backing MultiGetVisit and inserted.
 Status CachedStoreImpl::MultiGetVisit(const std::string& table, const uint64_t* keys, size_t n,
                                       bool sorted, const RowVisitor& fn) const {
   MSREC_ASSIGN_OR_RETURN(const uint32_t id, FindTable(table));
   if (n == 0) return Status::OK();
-  const ShardGroups g = Group(keys, n);
-  Lookup look;
-  look.hit.assign(n, 0);
-  look.span.resize(n);
-  look.found.assign(n, 0);
-  look.fetched.assign(n, 0);
-  look.tokens.assign(num_shards_, 0);
+  ScratchLease sc(this);
+  HashKeys(keys, n, sc.get());
+  sc->hit.resize(n);
+  sc->tokens.resize(num_shards_);
+  size_t first_miss = n;
+  {
+    ShardLocks locks;
+    LockShards(sc.get(), &locks);
+    for (RowCacheShard* s : locks.shards()) sc->tokens[s - shards_.get()] = s->NextToken();
+    Status status;
+    first_miss = LookupLocked(id, keys, n, fn, sc.get(), &status);
+    if (first_miss == n || !status.ok()) return status;  // nothing reserved
+    sc->CopyHits(first_miss, n);
+  }
+  sc->miss_keys.clear();
+  sc->miss_pos.clear();
+  for (size_t i = first_miss; i < n; ++i) {
+    if (sc->hit[i].data() != nullptr) continue;
+    sc->miss_keys.push_back(keys[i]);
+    sc->miss_pos.push_back(static_cast<uint32_t>(i));
+  }
+  Status status = FetchMisses(table, first_miss, n, sorted, fn, sc.get());
+  GroupMisses(sc.get());
   for (uint32_t s = 0; s < num_shards_; ++s) {
-    if (g.begin[s] != g.begin[s + 1]) LookupShard(s, id, keys, g, &look);
-  }
-  std::vector<uint64_t> miss_keys;
-  std::vector<uint32_t> miss_pos;
-  for (size_t i = 0; i < n; ++i) {
-    if (!look.hit[i]) {
-      miss_keys.push_back(keys[i]);
-      miss_pos.push_back(static_cast<uint32_t>(i));
-    }
-  }
-  // Visits in request order: the hits before each miss, then the miss.
-  size_t next = 0;
-  auto visit_hits_until = [&](size_t end) -> Status {
-    for (; next < end; ++next) {
-      if (!look.hit[next]) continue;
-      const auto [offset, size] = look.span[next];
-      MSREC_RETURN_IF_ERROR(fn(next, true, std::string_view(look.bytes).substr(offset, size)));
-    }
-    return Status::OK();
-  };
-  Status status;
-  if (!miss_keys.empty()) {
-    status = backing_->MultiGetVisit(table, miss_keys.data(), miss_keys.size(), sorted,
-                                     [&](size_t j, bool found, std::string_view row) {
-                                       const uint32_t i = miss_pos[j];
-                                       MSREC_RETURN_IF_ERROR(visit_hits_until(i));
-                                       next = i + 1;
-                                       look.fetched[i] = 1;
-                                       look.found[i] = found ? 1 : 0;
-                                       look.span[i] = {look.bytes.size(), row.size()};
-                                       look.bytes.append(row);
-                                       return fn(i, found, row);
-                                     });
-  }
-  if (status.ok()) status = visit_hits_until(n);
-  for (uint32_t s = 0; s < num_shards_; ++s) {
-    if (g.begin[s] == g.begin[s + 1]) continue;
-    Status fill = FillShard(s, id, keys, g, &look);
+    if (sc->begin[s] == sc->begin[s + 1]) continue;
+    Status fill = FillShard(s, id, keys, sc.get());
     if (status.ok()) status = fill;
   }
   return status;
 }
 
+// With no shard locked: asks the backing store for the misses and visits
+// positions first_miss .. n-1 in request order, the hits before each miss,
+// then the miss.
+Status CachedStoreImpl::FetchMisses(const std::string& table, size_t first_miss, size_t n,
+                                    bool sorted, const RowVisitor& fn, Scratch* sc) const {
+  sc->fetched.assign(n, Scratch::kUnanswered);
+  sc->fetched_span.resize(n);
+  size_t next = first_miss;
+  auto visit_hits_until = [&](size_t end) -> Status {
+    for (; next < end; ++next) {
+      if (sc->hit[next].data() != nullptr) MSREC_RETURN_IF_ERROR(fn(next, true, sc->hit[next]));
+    }
+    return Status::OK();
+  };
+  MSREC_RETURN_IF_ERROR(
+      backing_->MultiGetVisit(table, sc->miss_keys.data(), sc->miss_keys.size(), sorted,
+                              [&](size_t j, bool found, std::string_view row) {
+                                const uint32_t i = sc->miss_pos[j];
+                                MSREC_RETURN_IF_ERROR(visit_hits_until(i));
+                                next = i + 1;
+                                sc->fetched[i] = found ? Scratch::kFound : Scratch::kAbsent;
+                                if (found) sc->KeepFetched(i, row);
+                                return fn(i, found, row);
+                              }));
+  return visit_hits_until(n);
+}
+
+// Under the shard lock: fills the reservations of the grouped misses still
+// held by this call (found rows become clean entries, the others are
+// dropped), then trims the shard to its budget.
+Status CachedStoreImpl::FillShard(uint32_t shard, uint32_t table, const uint64_t* keys,
+                                  Scratch* sc) const {
+  RowCacheShard& s = shards_[shard];
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (uint32_t k = sc->begin[shard]; k < sc->begin[shard + 1]; ++k) {
+    const uint32_t i = sc->order[k];
+    CacheSlot* slot = s.Find(table, keys[i], sc->hash[i]);
+    if (slot->flags == 0 || slot->token != sc->tokens[shard]) continue;
+    if (sc->fetched[i] == Scratch::kFound) {
+      s.PutRow(slot, sc->Fetched(i));
+      slot->token = 0;
+      slot->flags |= kSlotReferenced;
+      --s.reserved;
+    } else {
+      s.Erase(slot);
+    }
+  }
+  return EvictLocked(&s);
+}
+
+// One pass over the keys in request order with every shard of the request
+// locked, then each shard is trimmed to its budget.
 Status CachedStoreImpl::Write(const std::string& table, const uint64_t* keys, size_t n,
                               const std::string* rows) {
   MSREC_ASSIGN_OR_RETURN(const uint32_t id, FindTable(table));
-  const ShardGroups g = Group(keys, n);
-  Status status;
-  for (uint32_t sh = 0; sh < num_shards_; ++sh) {
-    if (g.begin[sh] == g.begin[sh + 1]) continue;
-    Shard& s = shards_[sh];
-    std::lock_guard<std::mutex> lock(s.mu);
-    for (uint32_t k = g.begin[sh]; k < g.begin[sh + 1]; ++k) {
-      const uint32_t i = g.order[k];
-      const CacheKey key{id, keys[i]};
-      auto it = s.index.find(key);
-      if (it == s.index.end()) {
-        s.lru.push_front(Entry{key, std::string(), 0, false, 0});
-        it = s.index.emplace(key, s.lru.begin()).first;
-      } else {
-        s.lru.splice(s.lru.begin(), s.lru, it->second);
-      }
-      Entry& e = *it->second;
-      e.row.assign(rows[i]);
-      e.token = 0;  // a pending fetch must not overwrite this row
-      if (!e.dirty) ++s.dirty;
-      e.dirty = true;
-      Recharge(&s, &e);
+  if (n == 0) return Status::OK();
+  ScratchLease sc(this);
+  HashKeys(keys, n, sc.get());
+  ShardLocks locks;
+  LockShards(sc.get(), &locks);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kSlotAhead < n) {
+      shards_[sc->shard_of[i + kSlotAhead]].PrefetchSlot(id, sc->hash[i + kSlotAhead]);
     }
-    Status evict = EvictLocked(&s);
+    if (i + kRowAhead < n) {
+      shards_[sc->shard_of[i + kRowAhead]].PrefetchRow(id, keys[i + kRowAhead],
+                                                       sc->hash[i + kRowAhead]);
+    }
+    RowCacheShard& s = shards_[sc->shard_of[i]];
+    CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
+    if (slot->flags == 0) {
+      slot = s.Claim(slot, id, keys[i], sc->hash[i]);
+    } else if (slot->row == nullptr) {
+      --s.reserved;  // a pending fetch: clearing its token keeps it from overwriting this row
+    }
+    s.PutRow(slot, rows[i]);
+    slot->token = 0;
+    if (!(slot->flags & kSlotDirty)) ++s.dirty;
+    slot->flags |= kSlotDirty | kSlotReferenced;
+  }
+  Status status;
+  for (RowCacheShard* s : locks.shards()) {
+    Status evict = EvictLocked(s);
     if (status.ok()) status = evict;
   }
   return status;
@@ -368,92 +465,98 @@ Status CachedStoreImpl::Write(const std::string& table, const uint64_t* keys, si
 
 Status CachedStoreImpl::Delete(const std::string& table, const uint64_t* keys, size_t n) {
   MSREC_ASSIGN_OR_RETURN(const uint32_t id, FindTable(table));
-  const ShardGroups g = Group(keys, n);
-  // The shards stay locked (in ascending order) until the backing store has
-  // deleted the rows, so no concurrent miss can bring a deleted row back.
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (uint32_t sh = 0; sh < num_shards_; ++sh) {
-    if (g.begin[sh] == g.begin[sh + 1]) continue;
-    Shard& s = shards_[sh];
-    locks.emplace_back(s.mu);
-    for (uint32_t k = g.begin[sh]; k < g.begin[sh + 1]; ++k) {
-      auto it = s.index.find(CacheKey{id, keys[g.order[k]]});
-      if (it != s.index.end()) EraseLocked(&s, it->second);
-    }
+  ScratchLease sc(this);
+  HashKeys(keys, n, sc.get());
+  // The shards stay locked until the backing store has deleted the rows, so
+  // no concurrent miss can bring a deleted row back.
+  ShardLocks locks;
+  LockShards(sc.get(), &locks);
+  for (size_t i = 0; i < n; ++i) {
+    RowCacheShard& s = shards_[sc->shard_of[i]];
+    CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
+    if (slot->flags != 0) s.Erase(slot);
   }
   return backing_->Delete(table, keys, n);
 }
 
-// Writes each table's batch with one backing Write and marks its entries
-// clean; stops at the first failure (later batches stay dirty). Callers hold
-// the locks of the entries' shards and fix the shards' dirty counts.
-Status CachedStoreImpl::WriteBatches(std::map<uint32_t, Batch>* batches) const {
-  for (auto& [table, batch] : *batches) {
-    MSREC_RETURN_IF_ERROR(
-        backing_->Write(TableName(table), batch.keys.data(), batch.keys.size(), batch.rows.data())
-            .WithContext("row cache write-back"));
-    write_backs_ += batch.keys.size();
-    ++write_back_batches_;
-    for (Entry* e : batch.entries) e->dirty = false;
-  }
+// Writes `batch` of table `table` with one backing Write and marks its slots
+// clean. Callers hold the locks of the slots' shards and fix the shards'
+// dirty counts.
+Status CachedStoreImpl::WriteBatch(uint32_t table, const Batch& batch) const {
+  MSREC_RETURN_IF_ERROR(
+      backing_->Write(TableName(table), batch.keys.data(), batch.keys.size(), batch.rows.data())
+          .WithContext("row cache write-back"));
+  write_backs_ += batch.keys.size();
+  ++write_back_batches_;
+  for (CacheSlot* slot : batch.slots) slot->flags &= ~kSlotDirty;
   return Status::OK();
 }
 
-// Under the shard lock: evicts least recently used entries until the shard
-// fits its budget, writing the dirty ones back first. If the write-back
+// WriteBatch for each table's batch; stops at the first failure (later
+// batches stay dirty).
+Status CachedStoreImpl::WriteBatches(const std::map<uint32_t, Batch>& batches) const {
+  for (const auto& [table, batch] : batches) MSREC_RETURN_IF_ERROR(WriteBatch(table, batch));
+  return Status::OK();
+}
+
+// Under the shard lock: lets CLOCK choose victims until the shard fits its
+// budget, writes the dirty ones back, then evicts them. If the write-back
 // fails, nothing is evicted.
-Status CachedStoreImpl::EvictLocked(Shard* s) const {
+Status CachedStoreImpl::EvictLocked(RowCacheShard* s) const {
   if (s->bytes <= shard_budget_) return Status::OK();
-  size_t freed = 0;
-  size_t victims = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> victims;  // (table, key)
   std::map<uint32_t, Batch> batches;
-  for (auto it = s->lru.rbegin(); it != s->lru.rend() && s->bytes - freed > shard_budget_; ++it) {
-    freed += it->charge;
-    ++victims;
-    if (!it->dirty) continue;
-    Batch& b = batches[it->id.table];
-    b.keys.push_back(it->id.key);
-    b.rows.push_back(it->row);
-    b.entries.push_back(&*it);
-  }
-  const Status written = WriteBatches(&batches);
+  s->ChooseVictims(shard_budget_, [&](CacheSlot* slot) {
+    victims.emplace_back(slot->table, slot->key);
+    if (!(slot->flags & kSlotDirty)) return;
+    Batch& b = batches[slot->table];
+    b.keys.push_back(slot->key);
+    b.rows.emplace_back(slot->row, slot->size);
+    b.slots.push_back(slot);
+  });
+  const Status written = WriteBatches(batches);
   for (auto& [table, batch] : batches) {
-    for (const Entry* e : batch.entries) s->dirty -= e->dirty ? 0 : 1;
+    for (const CacheSlot* slot : batch.slots) s->dirty -= (slot->flags & kSlotDirty) ? 0 : 1;
   }
-  MSREC_RETURN_IF_ERROR(written);
-  for (size_t v = 0; v < victims; ++v) {
-    auto last = std::prev(s->lru.end());
-    s->bytes -= last->charge;
-    s->index.erase(last->id);
-    s->lru.erase(last);
+  if (!written.ok()) {
+    for (const auto& [table, key] : victims) {
+      s->Find(table, key, Mix64(key))->flags &= ~kSlotVictim;
+    }
+    return written;
   }
-  evictions_ += victims;
+  // Erasing shifts slots, so each victim is looked up again.
+  for (const auto& [table, key] : victims) s->Erase(s->Find(table, key, Mix64(key)));
+  evictions_ += victims.size();
   return Status::OK();
 }
 
-// Writes every dirty row back (one Write per table); the rows stay cached,
-// clean. All shards are locked (ascending) meanwhile.
+// Writes every dirty row back (one Write per table and kWriteBackChunk rows);
+// the rows stay cached, clean. All shards are locked meanwhile.
 Status CachedStoreImpl::WriteBackDirty() const {
-  std::vector<std::unique_lock<std::mutex>> locks;
+  ShardLocks locks;
   std::map<uint32_t, Batch> batches;
-  for (uint32_t sh = 0; sh < num_shards_; ++sh) {
-    Shard& s = shards_[sh];
-    locks.emplace_back(s.mu);
+  Status written;
+  for (uint32_t sh = 0; sh < num_shards_ && written.ok(); ++sh) {
+    RowCacheShard& s = shards_[sh];
+    locks.Lock(&s);
     if (s.dirty == 0) continue;
-    for (Entry& e : s.lru) {
-      if (!e.dirty) continue;
-      Batch& b = batches[e.id.table];
-      b.keys.push_back(e.id.key);
-      b.rows.push_back(e.row);
-      b.entries.push_back(&e);
+    for (CacheSlot& slot : s.slots) {
+      if (!(slot.flags & kSlotDirty)) continue;
+      Batch& b = batches[slot.table];
+      b.keys.push_back(slot.key);
+      b.rows.emplace_back(slot.row, slot.size);
+      b.slots.push_back(&slot);
+      if (b.keys.size() < kWriteBackChunk) continue;
+      written = WriteBatch(slot.table, b);
+      if (!written.ok()) break;
+      b = Batch();
     }
   }
-  const Status written = WriteBatches(&batches);
-  for (uint32_t sh = 0; sh < num_shards_; ++sh) {
-    Shard& s = shards_[sh];
-    if (s.dirty == 0) continue;
-    s.dirty = 0;  // recounted: a failed write-back leaves some rows dirty
-    for (const Entry& e : s.lru) s.dirty += e.dirty ? 1 : 0;
+  if (written.ok()) written = WriteBatches(batches);
+  for (RowCacheShard* s : locks.shards()) {
+    if (s->dirty == 0) continue;
+    s->dirty = 0;  // recounted: a failed write-back leaves some rows dirty
+    for (const CacheSlot& slot : s->slots) s->dirty += (slot.flags & kSlotDirty) ? 1 : 0;
   }
   return written;
 }
@@ -461,10 +564,10 @@ Status CachedStoreImpl::WriteBackDirty() const {
 CachedStore::Stats CachedStoreImpl::stats() const {
   Stats st;
   for (uint32_t sh = 0; sh < num_shards_; ++sh) {
-    Shard& s = shards_[sh];
+    RowCacheShard& s = shards_[sh];
     std::lock_guard<std::mutex> lock(s.mu);
     st.bytes_used += s.bytes;
-    st.rows += s.lru.size();
+    st.rows += s.used - s.reserved;
     st.dirty_rows += s.dirty;
   }
   st.hits = hits_.load();

@@ -13,10 +13,15 @@
 namespace msrec {
 
 struct RowCacheOptions {
-  // Byte budget of the cache. Charged per cached row: the row's heap bytes plus
-  // a fixed bookkeeping charge (the LRU list node with the 8-byte key and the
-  // table id, the hash-index node and its bucket; about 140 bytes on 64-bit
-  // Linux). Split evenly over the shards. Must be > 0. Default: 1 GiB.
+  // Byte budget of the cache. Charged per cached row: the row's bytes rounded
+  // up to a multiple of 8 (at least 8: its space in the shard's row arena)
+  // plus a fixed bookkeeping charge of 64 bytes (two 32-byte index slots; the
+  // index is kept at most half full, so it really holds 2 to 4 slots per row).
+  // A key reserved by a read that is fetching it is charged the 64 bytes.
+  // Not charged: the unused tail of each shard's current 1 MiB arena block
+  // and the space of evicted rows kept for the next rows of their size (the
+  // arena is compacted when that exceeds half of it). Split evenly over the
+  // shards. Must be > 0. Default: 1 GiB.
   size_t capacity_bytes = size_t{1} << 30;
   // Number of independently locked shards; a key goes to shard
   // Mix64(key) % shards, whatever its table. 1..1024. Default: 16.
@@ -28,15 +33,23 @@ struct RowCacheOptions {
 // Semantics: the same as the backing store's (embedding_store.h), with these
 // additions:
 // - Write puts the rows in the cache marked dirty; the backing store gets them
-//   only when they are evicted (least recently used first, one backing Write
-//   per table per eviction batch) or at Flush. If a write-back fails, the
-//   rows stay cached and dirty and the call that triggered the eviction
-//   returns the error.
+//   only when they are evicted (one backing Write per table per eviction
+//   batch) or at Flush. If a write-back fails, the rows stay cached and dirty
+//   and the call that triggered the eviction returns the error.
+// - Eviction is CLOCK (second chance), not LRU: a read or write of a row only
+//   sets its reference bit; when a shard is over budget, a hand sweeps its
+//   index, clearing set bits and evicting the rows whose bit is clear. A row
+//   used since the hand last passed it survives the next sweep; among the
+//   others the order is the index's, not the age.
 // - MultiGetVisit serves cached rows and fetches all the others with one
 //   backing MultiGetVisit (same `sorted` flag); the fetched rows are cached
-//   clean. Keys without a row are not cached.
-// - Flush writes every dirty row back (one Write per table), then flushes the
-//   backing store.
+//   clean. Keys without a row are not cached. Cached rows are visited where
+//   they lie, without a copy, while the shards are locked, up to the first
+//   miss; the hits after it are copied out before the locks are released for
+//   the backing lookup.
+// - Flush writes every dirty row back (one Write per table and 65,536 rows,
+//   which bounds the copies a write-back needs), then flushes the backing
+//   store.
 // - ForEach and Count first write the dirty rows back (they stay cached,
 //   clean), then ask the backing store.
 // - Delete drops the keys from the cache and deletes them from the backing
@@ -46,9 +59,14 @@ struct RowCacheOptions {
 // A request can overshoot the budget while it runs (rows reserved for its
 // misses); the shard is trimmed back to its budget when the request ends.
 //
-// Thread safety: safe for concurrent calls. Each shard has a mutex; a read
-// that misses reserves the keys before fetching them, so a write or eviction
-// that runs meanwhile is never overwritten by the older fetched row.
+// Thread safety: safe for concurrent calls. Each shard has a mutex; a
+// MultiGetVisit, Write or Delete locks the shards its keys fall in once
+// (ascending, all held together) and handles its keys in one pass in request
+// order; a read with misses locks the shards of its misses once more to
+// insert the fetched rows. A read that misses reserves the keys before
+// fetching them, so a write, eviction or Delete that runs meanwhile is never
+// overwritten by the older fetched row. Concurrent requests on the same
+// shards therefore run one after the other.
 class CachedStore : public EmbeddingStore {
  public:
   struct Stats {

@@ -19,6 +19,28 @@ double Percentile(std::vector<double>* v, double q) {
   return (*v)[k];
 }
 
+// The union of the pushes' keys and, per key, the sum of its gradients over
+// the pushes divided by their number. Summed in the pushes' order (worker
+// order), so the result does not depend on arrival.
+void AverageGradients(const std::vector<RequestView>& pushes, size_t dim,
+                      std::vector<uint64_t>* keys, std::vector<float>* grads) {
+  std::unordered_map<uint64_t, size_t> index;
+  for (const RequestView& r : pushes) {
+    for (size_t i = 0; i < r.header.num_keys; ++i) {
+      auto [pos, inserted] = index.emplace(r.keys[i], keys->size());
+      if (inserted) {
+        keys->push_back(r.keys[i]);
+        grads->insert(grads->end(), r.floats + i * dim, r.floats + (i + 1) * dim);
+      } else {
+        float* g = &(*grads)[pos->second * dim];
+        for (size_t j = 0; j < dim; ++j) g[j] += r.floats[i * dim + j];
+      }
+    }
+  }
+  const float scale = 1.0f / static_cast<float>(pushes.size());
+  for (float& g : *grads) g *= scale;
+}
+
 }  // namespace
 
 PsServer::PsServer(SparseShard* shard, MpiMessenger* messenger, PsServerOptions options)
@@ -281,34 +303,30 @@ Status PsServer::ServePush(Pending* p, const RequestView& r) {
 }
 
 Status PsServer::ApplySyncStep(const std::string& table, TableState* t) {
-  // Sum in worker order (std::map), so the result does not depend on arrival.
-  std::vector<uint64_t> keys;
-  std::vector<float> grads;
-  std::unordered_map<uint64_t, size_t> index;
-  const size_t dim = static_cast<size_t>(t->dim);
   std::vector<RequestView> views(t->pushes.size());
   size_t v = 0;
   for (auto& [worker, pending] : t->pushes) {
-    RequestView& r = views[v++];
-    CHECK(DecodeRequest(pending.message.bytes, options_.limits, &r).ok());
-    for (size_t i = 0; i < r.header.num_keys; ++i) {
-      auto [pos, inserted] = index.emplace(r.keys[i], keys.size());
-      if (inserted) {
-        keys.push_back(r.keys[i]);
-        grads.insert(grads.end(), r.floats + i * dim, r.floats + (i + 1) * dim);
-      } else {
-        float* g = &grads[pos->second * dim];
-        for (size_t j = 0; j < dim; ++j) g[j] += r.floats[i * dim + j];
-      }
-    }
+    CHECK(DecodeRequest(pending.message.bytes, options_.limits, &views[v++]).ok());
   }
-  const float scale = 1.0f / static_cast<float>(t->pushes.size());
-  for (float& g : grads) g *= scale;
   const int64_t step = t->pending_step;
-  Status s = shard_->Push(table, keys.data(), keys.size(), grads.data(), step);
+  Status s;
+  size_t applied_keys = 0;
+  if (views.size() == 1) {
+    // One contributor: the average is its own gradient and its keys are unique
+    // (PsClient::Push; SparseTable::Push checks), so its message is applied
+    // as it is, without an index or a copy of the gradients.
+    applied_keys = views[0].header.num_keys;
+    s = shard_->Push(table, views[0].keys, applied_keys, views[0].floats, step);
+  } else {
+    std::vector<uint64_t> keys;
+    std::vector<float> grads;
+    AverageGradients(views, static_cast<size_t>(t->dim), &keys, &grads);
+    applied_keys = keys.size();
+    s = shard_->Push(table, keys.data(), keys.size(), grads.data(), step);
+  }
   if (s.ok()) {
-    keys_pushed_ += keys.size();
-    interval_pushed_ += keys.size();
+    keys_pushed_ += applied_keys;
+    interval_pushed_ += applied_keys;
     t->applied = step;
   }
   v = 0;

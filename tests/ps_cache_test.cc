@@ -1,11 +1,14 @@
 // The DRAM row cache (cached_store.h): random operation sequences against a
 // plain MemoryStore, write-back on eviction and Flush, hit counting, one
-// backing call per request, concurrent use. Also EmbeddingStore::Delete and
+// backing call per request, CLOCK eviction, reservations against racing
+// writes and deletes, rows changing size, concurrent use. Also EmbeddingStore::Delete and
 // MemoryUsageBytes on every store.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -46,7 +49,9 @@ class CountingStore : public EmbeddingStore {
                        const RowVisitor& fn) const override {
     ++multigets;
     last_sorted = sorted;
-    return store_->MultiGetVisit(t, keys, n, sorted, fn);
+    Status s = store_->MultiGetVisit(t, keys, n, sorted, fn);
+    if (after_fetch) after_fetch();
+    return s;
   }
   Status Write(const std::string& t, const uint64_t* keys, size_t n,
                const std::string* rows) override {
@@ -63,6 +68,9 @@ class CountingStore : public EmbeddingStore {
   }
   Result<uint64_t> Count(const std::string& t) const override { return store_->Count(t); }
 
+  // Runs inside MultiGetVisit once the rows have been fetched and visited,
+  // before the call returns (a write racing with a read's fetch).
+  std::function<void()> after_fetch;
   mutable std::atomic<int> multigets{0};
   mutable std::atomic<bool> last_sorted{false};
   std::atomic<int> writes{0};
@@ -280,6 +288,28 @@ TEST(CachedStoreTest, EvictionWritesBackDirtyRowsInBatches) {
   EXPECT_EQ(backing->writes.load(), static_cast<int>(st.write_back_batches) + 1);
 }
 
+// Flush writes the dirty rows back in backing Writes of at most 65,536 rows
+// per table.
+TEST(CachedStoreTest, FlushWritesBackInBoundedBatches) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  auto cache = Cached(std::move(backing_owner), 64 << 20);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  constexpr uint64_t kRows = 70000;
+  std::vector<uint64_t> keys(kRows);
+  for (uint64_t k = 0; k < kRows; ++k) keys[k] = k;
+  const std::vector<std::string> rows(kRows, "r");
+  ASSERT_TRUE(cache->Write("t", keys.data(), kRows, rows.data()).ok());
+  EXPECT_EQ(backing->writes.load(), 0);
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_EQ(backing->writes.load(), 2);
+  const CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_EQ(st.write_backs, kRows);
+  EXPECT_EQ(st.write_back_batches, 2u);
+  EXPECT_EQ(st.dirty_rows, 0u);
+  EXPECT_EQ(backing->Count("t").value(), kRows);
+}
+
 TEST(CachedStoreTest, HitsMissesAndOneBackingLookupPerRequest) {
   auto backing_owner = std::make_unique<CountingStore>();
   CountingStore* backing = backing_owner.get();
@@ -320,7 +350,8 @@ TEST(CachedStoreTest, HitsMissesAndOneBackingLookupPerRequest) {
   EXPECT_EQ(st.hits, 5u);
   EXPECT_EQ(st.misses, 6u);
   EXPECT_DOUBLE_EQ(st.hit_rate, 5.0 / 11.0);
-  EXPECT_GT(st.bytes_used, 6 * 100u);
+  // Each row: its bytes rounded up to 8 (at least 8) plus 64 bytes of index.
+  EXPECT_EQ(st.bytes_used, 6 * 64u + 5 * 8u + 104u);
   EXPECT_EQ(st.capacity_bytes, 1u << 20);
 
   // All hits: no backing lookup at all.
@@ -329,6 +360,115 @@ TEST(CachedStoreTest, HitsMissesAndOneBackingLookupPerRequest) {
   // ForEach and Count see the dirty rows.
   EXPECT_EQ(cache->Count("t").value(), 6u);
   EXPECT_EQ(StatsOf(*cache).dirty_rows, 0u);
+}
+
+// CLOCK: rows read between evictions keep their reference bit and survive,
+// while cold rows written meanwhile are evicted; the budget holds throughout.
+TEST(CachedStoreTest, ClockKeepsRowsReadBetweenEvictions) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  const std::string row(56, 'r');  // charged 56 + 64 bytes
+  constexpr size_t kRows = 200;    // rows the cache holds
+  auto cache = Cached(std::move(backing_owner), kRows * 120, 1);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  std::vector<uint64_t> hot(20);
+  for (uint64_t k = 0; k < hot.size(); ++k) hot[k] = k;
+  const std::vector<std::string> hot_rows(hot.size(), row);
+  ASSERT_TRUE(cache->Write("t", hot.data(), hot.size(), hot_rows.data()).ok());
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  uint64_t next_cold = 1000;
+  uint64_t hot_reads = 0, hot_hits = 0;
+  for (int round = 0; round < 40; ++round) {
+    // 60 new cold rows per round: a FIFO would evict each hot row every
+    // ~3 rounds, CLOCK never (the hand passes a hot row at most once between
+    // two reads of it).
+    std::vector<uint64_t> cold(60);
+    for (auto& k : cold) k = next_cold++;
+    const std::vector<std::string> cold_rows(cold.size(), row);
+    ASSERT_TRUE(cache->Write("t", cold.data(), cold.size(), cold_rows.data()).ok());
+    const CachedStore::Stats before = StatsOf(*cache);
+    ASSERT_TRUE(cache->MultiGet("t", hot.data(), hot.size(), true, &got, &found).ok());
+    const CachedStore::Stats after = StatsOf(*cache);
+    for (size_t i = 0; i < hot.size(); ++i) ASSERT_TRUE(found[i] && got[i] == row) << i;
+    if (round >= 5) {  // past the warm-up
+      hot_reads += hot.size();
+      hot_hits += after.hits - before.hits;
+    }
+    ASSERT_LE(after.bytes_used, kRows * 120);
+  }
+  EXPECT_EQ(hot_hits, hot_reads);
+  const CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_EQ(st.rows, kRows);
+  // Rows inserted: the writes and the fetched misses (hot rows evicted
+  // during the warm-up).
+  EXPECT_EQ(st.rows + st.evictions, 20u + 40u * 60u + st.misses);
+  // Every cold row evicted was dirty and reached the backing store.
+  EXPECT_GE(st.write_backs, 40u * 60u - kRows);
+  EXPECT_EQ(backing->Count("t").value(), st.write_backs);
+}
+
+// A read reserves its misses before fetching them: a Write or Delete of the
+// same key that lands while the fetch runs is not undone by the fetched row.
+TEST(CachedStoreTest, AWriteOrDeleteDuringAFetchWins) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  ASSERT_TRUE(backing->CreateTable("t").ok());
+  const std::vector<uint64_t> keys = {7, 8};
+  const std::vector<std::string> old_rows = {"old7", "old8"};
+  ASSERT_TRUE(backing->Write("t", keys.data(), 2, old_rows.data()).ok());
+  auto cache = Cached(std::move(backing_owner), 1 << 20);
+  const std::string new_row = "new7";
+  backing->after_fetch = [&] {
+    ASSERT_TRUE(cache->Write("t", &keys[0], 1, &new_row).ok());
+    ASSERT_TRUE(cache->Delete("t", &keys[1], 1).ok());
+  };
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(cache->MultiGet("t", keys.data(), 2, true, &got, &found).ok());
+  EXPECT_EQ(got, old_rows);  // what the read fetched
+  backing->after_fetch = nullptr;
+  ASSERT_TRUE(cache->MultiGet("t", keys.data(), 2, true, &got, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({1, 0}));
+  EXPECT_EQ(got[0], new_row);
+  const CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_EQ(st.rows, 1u);
+  EXPECT_EQ(st.dirty_rows, 1u);
+  EXPECT_EQ(st.bytes_used, 64u + 8u);  // no reservation left behind
+  EXPECT_EQ(cache->Count("t").value(), 1u);
+}
+
+// Rows that change size free and take arena space of many sizes; the arena
+// compacts itself and every row keeps its content.
+TEST(CachedStoreTest, RowsChangingSizeKeepTheirContent) {
+  auto cache = Cached(MakeMemoryStore(), 256 << 10, 2);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  std::map<uint64_t, std::string> ref;
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 400; ++round) {
+    std::vector<uint64_t> keys(50);
+    std::vector<std::string> rows;
+    for (auto& k : keys) k = rng() % 2000;
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    for (uint64_t k : keys) {
+      rows.push_back(RowFor(k, round) +
+                     std::string(rng() % 600, static_cast<char>('a' + round % 26)));
+      ref[k] = rows.back();
+    }
+    ASSERT_TRUE(cache->Write("t", keys.data(), keys.size(), rows.data()).ok());
+    ASSERT_LE(StatsOf(*cache).bytes_used, 256u << 10);
+  }
+  std::vector<uint64_t> keys;
+  for (const auto& [k, row] : ref) keys.push_back(k);
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(cache->MultiGet("t", keys.data(), keys.size(), true, &got, &found).ok());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    ASSERT_TRUE(found[i]);
+    ASSERT_EQ(got[i], ref[keys[i]]) << keys[i];
+  }
+  EXPECT_EQ(cache->Count("t").value(), ref.size());
 }
 
 TEST(CachedStoreTest, RejectsBadOptions) {
@@ -411,6 +551,55 @@ TEST(CachedStoreTest, ConcurrentReadersAndWriters) {
   std::vector<uint8_t> found;
   ASSERT_TRUE(cache->MultiGet("t", keys.data(), keys.size(), true, &got, &found).ok());
   for (uint64_t k = 0; k < keys.size(); ++k) EXPECT_EQ(got[k], RowFor(k, kRounds - 1));
+}
+
+// Threads that own disjoint keys write, read, delete and flush through one
+// small cache (every shard shared, constant eviction and write-back): each
+// sees exactly its own writes and deletes.
+TEST(CachedStoreTest, ConcurrentOwnersOfDisjointKeysSeeTheirOwnWrites) {
+  constexpr int kThreads = 4;
+  constexpr uint64_t kKeysPerThread = 300;
+  auto cache = Cached(MakeMemoryStore(), 8 << 10, 8);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      std::map<uint64_t, std::string> ref;
+      std::vector<std::string> got;
+      std::vector<uint8_t> found;
+      for (int op = 0; op < 1500; ++op) {
+        std::vector<uint64_t> keys(1 + rng() % 40);
+        for (auto& k : keys) k = t * kKeysPerThread + rng() % kKeysPerThread;
+        const int what = static_cast<int>(rng() % 10);
+        if (what < 4) {
+          std::vector<std::string> rows;
+          for (uint64_t k : keys) rows.push_back(RowFor(k, op));
+          if (!cache->Write("t", keys.data(), keys.size(), rows.data()).ok()) ++failures;
+          for (size_t i = 0; i < keys.size(); ++i) ref[keys[i]] = rows[i];
+        } else if (what < 8) {
+          if (!cache->MultiGet("t", keys.data(), keys.size(), false, &got, &found).ok()) {
+            ++failures;
+            continue;
+          }
+          for (size_t i = 0; i < keys.size(); ++i) {
+            auto it = ref.find(keys[i]);
+            if ((found[i] != 0) != (it != ref.end())) ++failures;
+            if (found[i] && it != ref.end() && got[i] != it->second) ++failures;
+          }
+        } else if (what == 8) {
+          if (!cache->Delete("t", keys.data(), keys.size()).ok()) ++failures;
+          for (uint64_t k : keys) ref.erase(k);
+        } else if (!cache->Flush().ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_LE(StatsOf(*cache).bytes_used, 8u << 10);
 }
 
 }  // namespace
