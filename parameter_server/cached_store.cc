@@ -231,6 +231,10 @@ class CachedStoreImpl : public CachedStore {
     return static_cast<uint32_t>(shards_pow2_ ? hash & (num_shards_ - 1) : hash % num_shards_);
   }
   void HashKeys(const uint64_t* keys, size_t n, Scratch* sc) const;
+  // Prefetches the index slot kSlotAhead keys after key i and the row
+  // kRowAhead keys after it (keys hashed by HashKeys into `sc`).
+  void PrefetchAhead(uint32_t id, const uint64_t* keys, size_t i, size_t n,
+                     const Scratch& sc) const;
   void LockShards(Scratch* sc, ShardLocks* locks) const;
   void GroupMisses(Scratch* sc) const;
 
@@ -273,6 +277,16 @@ void CachedStoreImpl::HashKeys(const uint64_t* keys, size_t n, Scratch* sc) cons
   }
 }
 
+void CachedStoreImpl::PrefetchAhead(uint32_t id, const uint64_t* keys, size_t i, size_t n,
+                                    const Scratch& sc) const {
+  if (i + kSlotAhead < n) {
+    shards_[sc.shard_of[i + kSlotAhead]].PrefetchSlot(id, sc.hash[i + kSlotAhead]);
+  }
+  if (i + kRowAhead < n) {
+    shards_[sc.shard_of[i + kRowAhead]].PrefetchRow(id, keys[i + kRowAhead], sc.hash[i + kRowAhead]);
+  }
+}
+
 // Locks every shard that holds one of the hashed keys, ascending.
 void CachedStoreImpl::LockShards(Scratch* sc, ShardLocks* locks) const {
   sc->touched.assign(num_shards_, 0);
@@ -302,13 +316,7 @@ size_t CachedStoreImpl::LookupLocked(uint32_t id, const uint64_t* keys, size_t n
   size_t first_miss = n;
   uint64_t hits = 0, misses = 0;
   for (size_t i = 0; i < n && status->ok(); ++i) {
-    if (i + kSlotAhead < n) {
-      shards_[sc->shard_of[i + kSlotAhead]].PrefetchSlot(id, sc->hash[i + kSlotAhead]);
-    }
-    if (i + kRowAhead < n) {
-      shards_[sc->shard_of[i + kRowAhead]].PrefetchRow(id, keys[i + kRowAhead],
-                                                       sc->hash[i + kRowAhead]);
-    }
+    PrefetchAhead(id, keys, i, n, *sc);
     RowCacheShard& s = shards_[sc->shard_of[i]];
     CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
     if (slot->row != nullptr) {
@@ -436,13 +444,7 @@ Status CachedStoreImpl::Write(const std::string& table, const uint64_t* keys, si
   ShardLocks locks;
   LockShards(sc.get(), &locks);
   for (size_t i = 0; i < n; ++i) {
-    if (i + kSlotAhead < n) {
-      shards_[sc->shard_of[i + kSlotAhead]].PrefetchSlot(id, sc->hash[i + kSlotAhead]);
-    }
-    if (i + kRowAhead < n) {
-      shards_[sc->shard_of[i + kRowAhead]].PrefetchRow(id, keys[i + kRowAhead],
-                                                       sc->hash[i + kRowAhead]);
-    }
+    PrefetchAhead(id, keys, i, n, *sc.get());
     RowCacheShard& s = shards_[sc->shard_of[i]];
     CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
     if (slot->flags == 0) {
