@@ -51,6 +51,8 @@ class MtBackboneModel : public Model {
   torch::Tensor AllTowerLogits(const ModelInput& input);
   // Every tower on every row (AllTowerLogits); no auxiliary losses.
   ModelOutput ForwardAllScenarios(const ModelInput& input, int num_scenarios) override;
+  // Tower k scores scenario k's instances (SSIM routes rows to them).
+  const std::vector<std::shared_ptr<Backbone>>& towers() const { return towers_; }
 
  private:
   std::vector<std::shared_ptr<Backbone>> towers_;  // registered as "tower<k>"

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <string>
 
 #include "models/backbone.h"
 #include "models/multi_scenario.h"
@@ -22,28 +21,21 @@ class SteSignFunction : public torch::autograd::Function<SteSignFunction> {
   }
 };
 
-// The towers of an MT-Backbone ("tower<k>", MtBackboneModel's registered
-// names) when every row's logit depends on that row alone in the model's
-// current mode (training: no batch norm, no dropout); empty otherwise.
+// The towers of an MT-Backbone when every row's logit depends on that row
+// alone in the model's current mode (training: no batch norm, no dropout);
+// empty otherwise.
 std::vector<std::shared_ptr<Backbone>> RowWiseTowers(Model& model, int num_scenarios) {
-  if (dynamic_cast<MtBackboneModel*>(&model) == nullptr) return {};
-  const auto children = model.named_children();
-  if (children.size() != size_t(num_scenarios)) return {};
-  std::vector<std::shared_ptr<Backbone>> towers;
-  for (int k = 0; k < num_scenarios; ++k) {
-    const std::shared_ptr<torch::nn::Module>* child = children.find("tower" + std::to_string(k));
-    if (child == nullptr) return {};
-    auto tower = std::dynamic_pointer_cast<Backbone>(*child);
-    if (tower == nullptr) return {};
-    if (model.is_training()) {
+  const auto* mt = dynamic_cast<MtBackboneModel*>(&model);
+  if (mt == nullptr || mt->towers().size() != size_t(num_scenarios)) return {};
+  if (model.is_training()) {
+    for (const auto& tower : mt->towers()) {
       for (const auto& m : tower->modules()) {
         if (m->as<torch::nn::BatchNorm1d>() != nullptr || m->as<torch::nn::Dropout>() != nullptr)
           return {};
       }
     }
-    towers.push_back(std::move(tower));
   }
-  return towers;
+  return mt->towers();
 }
 
 ModelInput SelectRows(const ModelInput& input, const torch::Tensor& rows) {
