@@ -19,20 +19,10 @@ std::string MpiError(int code) {
 
 }  // namespace
 
-void Backoff::Pause() {
-  ++polls_;
-  if (polls_ < 64) return;  // spin: a reply is usually microseconds away
-  if (polls_ < 256) {
-    std::this_thread::yield();
-    return;
-  }
-  const int us = std::min(max_sleep_us_, 10 * (polls_ - 255));
-  std::this_thread::sleep_for(std::chrono::microseconds(us));
-}
-
 MpiMessenger::MpiMessenger(MPI_Comm comm, size_t max_message_bytes)
     : comm_(comm), max_message_bytes_(max_message_bytes) {
   MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
 }
 
 MpiMessenger::~MpiMessenger() {
@@ -45,6 +35,10 @@ MpiMessenger::~MpiMessenger() {
 }
 
 Status MpiMessenger::Send(int dest, int tag, std::string bytes) {
+  if (dest < 0 || dest >= size_) {
+    return Status::InvalidArgument("send to rank " + std::to_string(dest) + " outside [0, " +
+                                   std::to_string(size_) + ")");
+  }
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     return Status::InvalidArgument("message of " + std::to_string(bytes.size()) +
                                    " bytes to rank " + std::to_string(dest) +
@@ -92,6 +86,7 @@ Result<bool> MpiMessenger::TryReceive(int source, int tag, Message* out) {
   int flag = 0;
   MPI_Message handle;
   MPI_Status status;
+  if (source == kAnySource) source = MPI_ANY_SOURCE;
   int rc = MPI_Improbe(source, tag, comm_, &flag, &handle, &status);
   if (rc != MPI_SUCCESS) return Status::Unavailable("MPI_Improbe: " + MpiError(rc));
   if (!flag) return false;
@@ -125,10 +120,7 @@ Status MpiMessenger::Receive(int source, int tag, double deadline_s, Message* ou
     MSREC_ASSIGN_OR_RETURN(bool got, TryReceive(source, tag, out));
     if (got) return Status::OK();
     if (timer.Seconds() > deadline_s) {
-      return Status::Timeout("no message from rank " +
-                             (source == MPI_ANY_SOURCE ? std::string("any") : std::to_string(source)) +
-                             " on tag " + std::to_string(tag) + " within " +
-                             std::to_string(deadline_s) + " s");
+      return ReceiveTimeout(source, tag, deadline_s);
     }
     backoff.Pause();
   }

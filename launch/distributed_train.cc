@@ -6,14 +6,10 @@
 #include "cluster/messenger.h"
 #include "cluster/mpi_communicator.h"
 #include "cluster/mpi_env.h"
-#include "common/file_util.h"
 #include "launch/commands.h"
 #include "launch/flags.h"
-#include "parameter_server/cached_store.h"
-#include "parameter_server/memory_store.h"
-#include "parameter_server/ps_server.h"
+#include "parameter_server/ps_service.h"
 #include "parameter_server/remote_client.h"
-#include "parameter_server/rocksdb_store.h"
 
 DECLARE_string(store);
 DECLARE_int32(num_servers);
@@ -21,7 +17,7 @@ DECLARE_bool(ps_sync);
 DECLARE_int64(ps_max_staleness);
 DECLARE_double(ps_timeout_s);
 DECLARE_double(ps_idle_timeout_s);
-DECLARE_int64(ps_cache_mb);
+DECLARE_int64(store_memory_mb);
 DECLARE_double(ps_stats_interval_s);
 DECLARE_int64(ps_max_message_mb);
 DECLARE_string(data_sharding);
@@ -34,68 +30,27 @@ namespace {
 
 size_t MaxMessageBytes() { return static_cast<size_t>(FLAGS_ps_max_message_mb) << 20; }
 
-// The store of server `s`: RocksDB (behind the row cache) or memory.
-Result<std::unique_ptr<EmbeddingStore>> OpenServerStore(const std::string& dir, int s) {
-  if (FLAGS_store == "memory") return MakeMemoryStore();
-  MSREC_ASSIGN_OR_RETURN(auto db, OpenRocksDbStore(dir + "/server-" + std::to_string(s)));
-  if (FLAGS_ps_cache_mb <= 0) return db;
-  RowCacheOptions cache;
-  cache.capacity_bytes = static_cast<size_t>(FLAGS_ps_cache_mb) << 20;
-  return MakeCachedStore(std::move(db), cache);
-}
-
-std::string StoreStats(const EmbeddingStore* store) {
-  std::string text;
-  if (auto* cached = dynamic_cast<const CachedStore*>(store)) {
-    const CachedStore::Stats s = cached->stats();
-    char line[160];
-    std::snprintf(line, sizeof(line), "cache hit rate %.3f (%llu rows, %.0f MiB), ", s.hit_rate,
-                  static_cast<unsigned long long>(s.rows), s.bytes_used / 1048576.0);
-    text += line;
-  }
-  Result<uint64_t> bytes = store->MemoryUsageBytes();
-  text += "store memory " + (bytes.ok() ? std::to_string(bytes.value() >> 20) + " MiB" : "?");
-  return text;
-}
-
 Status Serve(const Topology& t) {
   const std::string dir = FLAGS_ps_dir.empty() ? FLAGS_model_dir + "/ps" : FLAGS_ps_dir;
   if (dir == "/ps") return Status::InvalidArgument("servers need --model_dir or --ps_dir");
-  MSREC_RETURN_IF_ERROR(MakeDirs(dir));
   // A job starts from nothing or from a checkpoint (--resume loads it): rows
   // a previous job left in the server's database are not trusted.
-  MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/server-" + std::to_string(t.server_index())));
-  MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/server-" + std::to_string(t.server_index()) + ".bin"));
-  if (t.server_index() == 0) {  // parts of a former job with more servers are stale too
-    MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
-    for (const std::string& name : names) {
-      if (name.rfind("server-", 0) == 0 && std::atoi(name.c_str() + 7) >= t.num_servers) {
-        MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/" + name));
-      }
-    }
-  }
-  MSREC_ASSIGN_OR_RETURN(auto store, OpenServerStore(dir, t.server_index()));
-  SparseShard shard(std::move(store));
+  MSREC_RETURN_IF_ERROR(PrepareServerDirectory(dir, t.server_index(), t.num_servers));
+  ServerOptions options;
+  options.store =
+      ServerStoreOptions(FLAGS_store, dir, t.server_index(), FLAGS_store_memory_mb);
+  options.server.server_index = t.server_index();
+  options.server.num_workers = t.num_workers();
+  options.server.num_servers = t.num_servers;
+  options.server.sync = FLAGS_ps_sync;
+  options.server.max_staleness = FLAGS_ps_max_staleness;
+  options.server.idle_timeout_s = FLAGS_ps_idle_timeout_s;
+  options.server.stats_interval_s = FLAGS_ps_stats_interval_s;
   MpiMessenger messenger(MPI_COMM_WORLD, MaxMessageBytes());
-  PsServerOptions options;
-  options.server_index = t.server_index();
-  options.num_workers = t.num_workers();
-  options.num_servers = t.num_servers;
-  options.sync = FLAGS_ps_sync;
-  options.max_staleness = FLAGS_ps_max_staleness;
-  options.idle_timeout_s = FLAGS_ps_idle_timeout_s;
-  options.stats_interval_s = FLAGS_ps_stats_interval_s;
-  options.extra_stats = [&shard] { return StoreStats(shard.store()); };
-  PsServer server(&shard, &messenger, options);
   InstallStopHandlers();  // a server keeps serving on SIGTERM until its workers are done
   LOG(INFO) << t.ToString() << ": serving from " << dir << " (" << FLAGS_store << ", "
             << (FLAGS_ps_sync ? "synchronous" : "asynchronous") << ")";
-  MSREC_RETURN_IF_ERROR(server.Run());
-  if (FLAGS_store == "memory") {  // the rows outlive the job as a dump
-    MSREC_RETURN_IF_ERROR(
-        SaveStore(*shard.store(), dir + "/server-" + std::to_string(t.server_index()) + ".bin"));
-  }
-  return Status::OK();
+  return RunServer(options, &messenger);
 }
 
 Status Work(const MpiEnv& mpi) {

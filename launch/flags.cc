@@ -59,7 +59,9 @@ DEFINE_int64(ps_max_staleness, 0, "Asynchronous servers: steps a pull may run ah
 DEFINE_double(ps_timeout_s, 120, "Workers: seconds to wait for a server's reply before failing");
 DEFINE_double(ps_idle_timeout_s, 600, "Servers: fail after this many seconds without a request "
                                       "while workers are active");
-DEFINE_int64(ps_cache_mb, 256, "Servers with --store rocksdb: DRAM row cache in MiB (0: none)");
+DEFINE_int64(store_memory_mb, 1024,
+             "--store rocksdb, embedded and on servers: RAM the store may hold, MiB (row cache "
+             "1/2, RocksDB block cache 1/4, memtables 1/4); per server process");
 DEFINE_string(ps_dir, "", "Servers: directory of their stores (default <model_dir>/ps)");
 DEFINE_double(ps_stats_interval_s, 60, "Servers: log statistics this often (0: never)");
 DEFINE_int64(ps_max_message_mb, 512, "Largest request a server accepts, MiB");
@@ -225,6 +227,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.seed = FLAGS_seed;
   o.shuffle_buffer = FLAGS_shuffle_buffer;
   o.device = FLAGS_device;
+  o.store_memory_mb = FLAGS_store_memory_mb;
   o.sharing.selector_dir = FLAGS_ssim_selector;
   o.sharing.shared_flags_files = SplitList(FLAGS_shared_flags);
   o.sharing.random = FLAGS_ssim_random;
@@ -293,6 +296,7 @@ EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files) {
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;
   o.device = FLAGS_device;
+  o.store_memory_mb = FLAGS_store_memory_mb;
   return o;
 }
 

@@ -11,6 +11,7 @@ PACKAGES=(
   libgflags-dev libgoogle-glog-dev         # flags, logging
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch                            # bench/: the plain PyTorch reference
+  time                                     # bench/: peak RSS (/usr/bin/time -v)
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -173,6 +174,21 @@ class CachedStoreImpl : public CachedStore {
   Result<uint64_t> MemoryUsageBytes() const override {
     MSREC_ASSIGN_OR_RETURN(uint64_t backing_bytes, backing_->MemoryUsageBytes());
     return backing_bytes + stats().bytes_used;
+  }
+
+  std::string StatsText() const override {
+    const Stats s = stats();
+    char line[160];
+    std::snprintf(line, sizeof(line), "row cache %.0f MiB of %.0f (%llu rows, hit rate %.3f), ",
+                  s.bytes_used / 1048576.0, s.capacity_bytes / 1048576.0,
+                  static_cast<unsigned long long>(s.rows), s.hit_rate);
+    return line + backing_->StatsText();
+  }
+
+  Status Prefetch(const std::string& table, const uint64_t* keys, size_t n,
+                  bool sorted) override {
+    return MultiGetVisit(table, keys, n, sorted,
+                         [](size_t, bool, std::string_view) { return Status::OK(); });
   }
 
   Stats stats() const override;

@@ -12,6 +12,23 @@
 #include "common/hash.h"
 
 namespace msrec {
+
+Status ClearStore(EmbeddingStore* store) {
+  for (const std::string& table : store->TableNames()) {
+    std::vector<uint64_t> keys;
+    MSREC_RETURN_IF_ERROR(store->ForEach(table, [&keys](uint64_t key, std::string_view) {
+      keys.push_back(key);
+      return true;
+    }));
+    MSREC_RETURN_IF_ERROR(store->Delete(table, keys.data(), keys.size()));
+  }
+  return Status::OK();
+}
+
+std::string EmbeddingStore::StatsText() const {
+  Result<uint64_t> bytes = MemoryUsageBytes();
+  return "store memory " + (bytes.ok() ? std::to_string(bytes.value() >> 20) + " MiB" : "?");
+}
 namespace {
 
 constexpr char kMagic[8] = {'M', 'S', 'R', 'E', 'C', 'E', 'M', 'B'};

@@ -82,6 +82,22 @@ class EmbeddingStore {
   // Errors: the failure of a backing store's query.
   virtual Result<uint64_t> MemoryUsageBytes() const { return uint64_t{0}; }
 
+  // The store's part of a server's statistics line: where its memory goes
+  // (the parts of MemoryUsageBytes) and how many rows it holds where that is
+  // cheap to know, e.g. "row cache 200 MiB of 512 (1.2M rows, hit rate 0.97),
+  // block cache 60 MiB of 256, memtables 31 MiB, table readers 0 MiB, ~40M
+  // rows on disk". The default reports the memory total.
+  virtual std::string StatsText() const;
+
+  // Brings the rows of `n` keys of `table` close to hand ahead of a read (a
+  // cached store loads its misses from the backing store into the cache),
+  // so the read that follows does not wait for the backing store. A hint: the
+  // default does nothing. `sorted` as for MultiGetVisit.
+  virtual Status Prefetch(const std::string& table, const uint64_t* keys, size_t n,
+                          bool sorted) {
+    return Status::OK();
+  }
+
   // Writes a consistent, self-contained copy of every table into the new
   // directory `dir`, natively: RocksDB flushes its memtables and takes a
   // checkpoint (SST files hard-linked, so it is fast and small on the same
@@ -103,6 +119,9 @@ Status ValidateTableName(const std::string& table);
 //   uint32 row length, row bytes; finally uint32 CRC-32C of everything before.
 // Must not run concurrently with writes to `store`.
 Status SaveStore(const EmbeddingStore& store, const std::string& path);
+
+// Deletes every row of every table (the tables stay).
+Status ClearStore(EmbeddingStore* store);
 
 // Loads a file written by SaveStore into `store`: creates its tables and
 // inserts or replaces its rows (other rows are kept). The whole file is

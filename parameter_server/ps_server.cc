@@ -43,13 +43,13 @@ void AverageGradients(const std::vector<RequestView>& pushes, size_t dim,
 
 }  // namespace
 
-PsServer::PsServer(SparseShard* shard, MpiMessenger* messenger, PsServerOptions options)
+PsServer::PsServer(SparseShard* shard, Transport* transport, PsServerOptions options)
     : shard_(shard),
-      messenger_(messenger),
+      transport_(transport),
       options_(std::move(options)),
       last_push_(options_.num_workers, 0),
       done_(options_.num_workers, false) {
-  CHECK(shard_ != nullptr && messenger_ != nullptr);
+  CHECK(shard_ != nullptr && transport_ != nullptr);
   CHECK_GT(options_.num_workers, 0);
 }
 
@@ -58,13 +58,14 @@ int PsServer::ActiveWorkers() const {
 }
 
 Status PsServer::Run() {
+  // How long one wait for a request lasts before the loop checks its timers.
+  constexpr double kPollSeconds = 0.05;
   Timer idle;
-  Backoff backoff(/*max_sleep_us=*/500);
-  while (ActiveWorkers() > 0 || messenger_->PendingSends() > 0) {
+  while (ActiveWorkers() > 0 || transport_->PendingSends() > 0) {
     Pending p;
-    MSREC_ASSIGN_OR_RETURN(bool got, messenger_->TryReceive(MPI_ANY_SOURCE, kRequestTag, &p.message));
+    const Status got = transport_->Receive(kAnySource, kRequestTag, kPollSeconds, &p.message);
     MaybeLogStats();
-    if (!got) {
+    if (got.code() == Status::Code::kTimeout) {
       if (ActiveWorkers() > 0 && idle.Seconds() > options_.idle_timeout_s) {
         return Status::Timeout("parameter server " + std::to_string(options_.server_index) +
                                ": no request for " + std::to_string(options_.idle_timeout_s) +
@@ -72,11 +73,10 @@ Status PsServer::Run() {
                                " worker(s) have not finished (a worker died?)");
       }
       if (ActiveWorkers() == 0 && idle.Seconds() > options_.idle_timeout_s) break;  // sends stuck
-      backoff.Pause();
       continue;
     }
+    MSREC_RETURN_IF_ERROR(got);
     idle.Reset();
-    backoff.Reset();
     p.arrived_s = since_start_.Seconds();
     Handle(std::move(p));
   }
@@ -90,7 +90,7 @@ void PsServer::Handle(Pending p) {
   Status decoded = p.message.oversized
                        ? Status::InvalidArgument("request of " + std::to_string(p.message.size) +
                                                  " bytes exceeds the limit of " +
-                                                 std::to_string(messenger_->max_message_bytes()))
+                                                 std::to_string(transport_->max_message_bytes()))
                        : DecodeRequest(p.message.bytes, options_.limits, &r);
   if (decoded.ok() && (r.header.worker < 0 || r.header.worker >= options_.num_workers)) {
     decoded = Status::InvalidArgument("worker index " + std::to_string(r.header.worker) +
@@ -102,13 +102,20 @@ void PsServer::Handle(Pending p) {
                  << p.message.source << ": " << decoded.message();
     uint32_t id = 0;
     const bool routable = PeekRequestId(p.message.bytes, &id);
-    messenger_->Send(p.message.source, routable ? ReplyTag(id) : kUnroutableReplyTag,
+    transport_->Send(p.message.source, routable ? ReplyTag(id) : kUnroutableReplyTag,
                      EncodeReply(0, id, decoded.WithContext("malformed request"), nullptr, 0))
         .ok();
     return;
   }
   if (!Serve(&p, r)) {
-    if (r.header.type == RequestType::kPull) deferred_pulls_.push_back(std::move(p));
+    if (r.header.type == RequestType::kPull) {
+      // A pull for the next step waits for this step's pushes; meanwhile its
+      // rows come from the backing store into the row cache (RocksDB reads
+      // overlap the worker's compute instead of following its push).
+      Status prefetched = shard_->Prefetch(std::string(r.table), r.keys, r.header.num_keys);
+      if (!prefetched.ok()) LOG(WARNING) << "prefetch: " << prefetched.ToString();
+      deferred_pulls_.push_back(std::move(p));
+    }
     // a deferred push is kept in its table's state by ServePush
   }
 }
@@ -214,6 +221,8 @@ Status PsServer::Checkpoint(const std::string& dir) {
 
 Status PsServer::Restore(const std::string& dir, int64_t step) {
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  // The checkpoint replaces every row: rows created since it was taken go.
+  MSREC_RETURN_IF_ERROR(ClearStore(shard_->store()));
   uint64_t kept = 0;
   int dumps = 0;
   auto ends_with = [](const std::string& s, const std::string& suffix) {
@@ -349,7 +358,7 @@ void PsServer::RetryDeferred() {
 
 void PsServer::Reply(const Pending& to, const RequestView& r, const Status& status,
                      const float* floats, uint64_t n, std::string_view text) {
-  Status sent = messenger_->Send(
+  Status sent = transport_->Send(
       to.message.source, ReplyTag(r.header.request_id),
       EncodeReply(static_cast<uint16_t>(r.header.type), r.header.request_id, status, floats, n,
                   text));

@@ -1,6 +1,6 @@
 // PsServer: the loop of one server rank. It owns nothing but its state: the
 // tables live in a SparseShard (over RocksDB, the row cache or memory), the
-// bytes travel through an MpiMessenger. Requests come from any worker on
+// bytes travel through a Transport (MPI or in-process). Requests come from any worker on
 // kRequestTag; each gets exactly one reply on its reply tag, an error reply
 // when the request is malformed (the server keeps serving).
 //
@@ -11,7 +11,7 @@
 // Asynchronous mode: each push is applied on arrival; a pull for step s waits
 // while some active worker's last push is older than s - 1 - max_staleness.
 //
-//   PsServer server(&shard, &messenger, options);
+//   PsServer server(&shard, &transport, options);
 //   MSREC_RETURN_IF_ERROR(server.Run());  // until every worker sent Done
 #pragma once
 
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/messenger.h"
+#include "cluster/transport.h"
 #include "common/status.h"
 #include "common/timer.h"
 #include "parameter_server/sparse_table.h"
@@ -40,7 +40,7 @@ struct PsServerOptions {
   double idle_timeout_s = 600;  // Run fails when no request arrives this long while
                                 // workers are active (a dead worker must not hang it)
   double stats_interval_s = 60; // log statistics this often (0: never)
-  WireLimits limits;            // request limits beyond the messenger's byte limit
+  WireLimits limits;            // request limits beyond the transport's byte limit
   // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).
   std::function<std::string()> extra_stats;
 };
@@ -48,11 +48,11 @@ struct PsServerOptions {
 // Thread safety: Run on one thread; nothing else touches the server meanwhile.
 class PsServer {
  public:
-  // `shard` and `messenger` are not owned and must outlive the server.
-  PsServer(SparseShard* shard, MpiMessenger* messenger, PsServerOptions options);
+  // `shard` and `transport` are not owned and must outlive the server.
+  PsServer(SparseShard* shard, Transport* transport, PsServerOptions options);
 
   // Serves until every worker has sent Done (then flushes the shard), or fails:
-  // Timeout when idle past options.idle_timeout_s, Unavailable on MPI errors.
+  // Timeout when idle past options.idle_timeout_s, Unavailable on transport errors.
   Status Run();
 
   // The statistics since the start: keys pulled/pushed and per second,
@@ -88,7 +88,7 @@ class PsServer {
   void MaybeLogStats();
 
   SparseShard* shard_;
-  MpiMessenger* messenger_;
+  Transport* transport_;
   PsServerOptions options_;
   std::map<std::string, TableState> tables_;
   std::deque<Pending> deferred_pulls_;

@@ -50,7 +50,7 @@ struct CallSpec {
 // Fills `p` as the part for server `server` (rank `rank`) with request id
 // `id` and sends its request: `n` keys, then `floats` (n x dim, may be null)
 // and `payload`.
-Status SendPart(MpiMessenger* messenger, const CallSpec& call, int server, int rank, uint32_t id,
+Status SendPart(Transport* transport, const CallSpec& call, int server, int rank, uint32_t id,
                 const uint64_t* keys, size_t n, const float* floats, std::string_view payload,
                 Part* p) {
   p->server = server;
@@ -63,14 +63,14 @@ Status SendPart(MpiMessenger* messenger, const CallSpec& call, int server, int r
   h.step = call.step;
   h.num_keys = n;
   h.dim = static_cast<uint32_t>(std::max(call.dim, 0));
-  return messenger->Send(rank, kRequestTag, EncodeRequest(h, call.table, keys, floats, payload));
+  return transport->Send(rank, kRequestTag, EncodeRequest(h, call.table, keys, floats, payload));
 }
 
 // The future of one call: the requests are sent, Wait collects the replies.
 class RemoteCall : public PsFuture {
  public:
-  RemoteCall(MpiMessenger* messenger, RequestType type, std::string table, int dim, float* out)
-      : messenger_(messenger), type_(type), table_(std::move(table)), dim_(dim), out_(out) {}
+  RemoteCall(Transport* transport, RequestType type, std::string table, int dim, float* out)
+      : transport_(transport), type_(type), table_(std::move(table)), dim_(dim), out_(out) {}
 
   std::vector<Part>& parts() { return parts_; }
   void Fail(Status status) { failed_ = std::move(status); }
@@ -78,25 +78,16 @@ class RemoteCall : public PsFuture {
   Status Wait(double timeout_s) override {
     if (!failed_.ok()) return failed_;
     Timer timer;
-    Backoff backoff;
-    size_t remaining = 0;
-    for (const Part& p : parts_) remaining += p.done ? 0 : 1;
-    while (remaining > 0) {
-      bool progressed = false;
-      for (Part& p : parts_) {
-        if (p.done) continue;
-        Message m;
-        MSREC_ASSIGN_OR_RETURN(bool got, messenger_->TryReceive(p.rank, ReplyTag(p.id), &m));
-        if (!got) continue;
-        MSREC_RETURN_IF_ERROR(Collect(&p, m));
-        p.done = true;
-        --remaining;
-        progressed = true;
-      }
-      if (remaining == 0) break;
-      if (progressed) backoff.Reset();
-      if (timer.Seconds() > timeout_s) return TimeoutStatus(timeout_s);
-      backoff.Pause();
+    // Replies wait in the transport, so taking them in part order costs no time.
+    for (Part& p : parts_) {
+      if (p.done) continue;
+      Message m;
+      const Status got = transport_->Receive(p.rank, ReplyTag(p.id),
+                                             std::max(timeout_s - timer.Seconds(), 0.0), &m);
+      if (got.code() == Status::Code::kTimeout) return TimeoutStatus(timeout_s);
+      MSREC_RETURN_IF_ERROR(got);
+      MSREC_RETURN_IF_ERROR(Collect(&p, m));
+      p.done = true;
     }
     return Status::OK();
   }
@@ -137,7 +128,7 @@ class RemoteCall : public PsFuture {
                            ": the server died or is stuck");
   }
 
-  MpiMessenger* messenger_;
+  Transport* transport_;
   RequestType type_;
   std::string table_;
   int dim_;
@@ -154,9 +145,9 @@ RemoteClient::TableInfo RemoteClient::InfoOf(const std::string& table) const {
   return it == tables_.end() ? TableInfo() : it->second;
 }
 
-RemoteClient::RemoteClient(MpiMessenger* messenger, RemoteClientOptions options)
-    : messenger_(messenger), options_(std::move(options)) {
-  CHECK(messenger_ != nullptr);
+RemoteClient::RemoteClient(Transport* transport, RemoteClientOptions options)
+    : transport_(transport), options_(std::move(options)) {
+  CHECK(transport_ != nullptr);
   CHECK(!options_.server_ranks.empty()) << "a remote client needs at least one server";
 }
 
@@ -165,7 +156,7 @@ std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, cons
   // The table's dim is the reply's row width; it travels in the request so the
   // server can check it against its table.
   const int dim = InfoOf(table).dim;
-  auto call = std::make_unique<RemoteCall>(messenger_, RequestType::kPull, table, dim, weights);
+  auto call = std::make_unique<RemoteCall>(transport_, RequestType::kPull, table, dim, weights);
   if (dim <= 0) {
     call->Fail(Status::NotFound("pull of table '" + table + "': CreateTable it first"));
     return call;
@@ -191,7 +182,7 @@ std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, cons
     p.request_rows = server_keys[s].size();
     p.done = server_keys[s].empty();
     if (p.done) continue;
-    Status sent = SendPart(messenger_, spec, s, options_.server_ranks[s], NextId(),
+    Status sent = SendPart(transport_, spec, s, options_.server_ranks[s], NextId(),
                            server_keys[s].data(), server_keys[s].size(), nullptr, {}, &p);
     if (!sent.ok()) {
       call->Fail(sent);
@@ -204,7 +195,7 @@ std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, cons
 std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, const uint64_t* keys,
                                                   size_t n, const float* grads, int64_t step) {
   const int dim = InfoOf(table).dim;
-  auto call = std::make_unique<RemoteCall>(messenger_, RequestType::kPush, table, dim, nullptr);
+  auto call = std::make_unique<RemoteCall>(transport_, RequestType::kPush, table, dim, nullptr);
   if (dim <= 0) {
     call->Fail(Status::NotFound("push to table '" + table + "': CreateTable it first"));
     return call;
@@ -221,7 +212,7 @@ std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, cons
   parts.resize(num_servers);
   const CallSpec spec{RequestType::kPush, table, step, dim, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {  // every server, even without keys
-    Status sent = SendPart(messenger_, spec, s, options_.server_ranks[s], NextId(),
+    Status sent = SendPart(transport_, spec, s, options_.server_ranks[s], NextId(),
                            server_keys[s].data(), server_keys[s].size(), server_grads[s].data(),
                            {}, &parts[s]);
     if (!sent.ok()) {
@@ -254,13 +245,13 @@ Status RemoteClient::Push(const std::string& table, const uint64_t* keys, size_t
 
 Status RemoteClient::Broadcast(RequestType type, const std::string& table, int64_t step,
                                std::string_view payload, std::vector<std::string>* texts) {
-  RemoteCall call(messenger_, type, table, 0, nullptr);
+  RemoteCall call(transport_, type, table, 0, nullptr);
   std::vector<Part>& parts = call.parts();
   const int num_servers = static_cast<int>(options_.server_ranks.size());
   parts.resize(num_servers);
   const CallSpec spec{type, table, step, 0, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {
-    MSREC_RETURN_IF_ERROR(SendPart(messenger_, spec, s, options_.server_ranks[s], NextId(), nullptr,
+    MSREC_RETURN_IF_ERROR(SendPart(transport_, spec, s, options_.server_ranks[s], NextId(), nullptr,
                                    0, nullptr, payload, &parts[s]));
   }
   MSREC_RETURN_IF_ERROR(call.Wait(options_.timeout_s));

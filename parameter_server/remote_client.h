@@ -1,13 +1,13 @@
 // RemoteClient: the PsClient of a worker in a multi-process job. Keys are
 // routed to server ranks by virtual bucket (key_routing.h); each call sends
-// one request per server over MPI and gathers the replies. Pull and Push have
+// one request per server over a Transport (MPI or in-process) and gathers the replies. Pull and Push have
 // asynchronous forms (PullAsync / PushAsync) whose futures time out with an
 // error naming the server rank that did not answer.
 //
 //   RemoteClientOptions options;
 //   options.server_ranks = {2, 3};  // from Topology::ServerRank
 //   options.worker_index = topology.worker_index();
-//   RemoteClient ps(&messenger, options);
+//   RemoteClient ps(&transport, options);  // MpiMessenger or in-process
 //   MSREC_RETURN_IF_ERROR(ps.CreateTable(config));
 //   auto next = ps.PullAsync("emb", keys, n, weights, step + 1);  // overlaps this step
 //   ...
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/messenger.h"
+#include "cluster/transport.h"
 #include "parameter_server/key_routing.h"
 #include "parameter_server/ps_client.h"
 #include "parameter_server/wire_format.h"
@@ -28,7 +28,7 @@
 namespace msrec {
 
 struct RemoteClientOptions {
-  std::vector<int> server_ranks;         // rank of server s in the messenger's communicator
+  std::vector<int> server_ranks;         // rank of server s on the transport
   int worker_index = 0;                  // this worker's index (servers count pushes per worker)
   int num_buckets = kDefaultNumBuckets;  // virtual buckets (same on every rank)
   double timeout_s = 120;                // how long Pull/Push/Flush wait for a server
@@ -39,8 +39,8 @@ struct RemoteClientOptions {
 // Thread safety: safe for concurrent calls; each future is waited on by one thread.
 class RemoteClient : public PsClient {
  public:
-  // `messenger` is not owned and must outlive the client.
-  RemoteClient(MpiMessenger* messenger, RemoteClientOptions options);
+  // `transport` is not owned and must outlive the client.
+  RemoteClient(Transport* transport, RemoteClientOptions options);
 
   // Sends the config to every server (each creates its shard of the table).
   Status CreateTable(const TableConfig& config) override;
@@ -86,7 +86,7 @@ class RemoteClient : public PsClient {
   };
   TableInfo InfoOf(const std::string& table) const;  // dim 0 if CreateTable was not called
 
-  MpiMessenger* messenger_;
+  Transport* transport_;
   RemoteClientOptions options_;
   std::atomic<uint32_t> next_id_{1};
   mutable std::mutex mu_;

@@ -250,6 +250,18 @@ class RocksDbStore : public EmbeddingStore {
     return count;
   }
 
+  std::string StatsText() const override {
+    uint64_t memtables = 0, readers = 0;
+    db_->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &memtables);
+    db_->GetAggregatedIntProperty("rocksdb.estimate-table-readers-mem", &readers);
+    uint64_t keys = 0;  // RocksDB's estimate: overwrites and deletes not yet compacted count
+    db_->GetAggregatedIntProperty("rocksdb.estimate-num-keys", &keys);
+    return "block cache " + std::to_string(cache_->GetUsage() >> 20) + " MiB of " +
+           std::to_string(options_.block_cache_bytes >> 20) + ", memtables " +
+           std::to_string(memtables >> 20) + " MiB, table readers " +
+           std::to_string(readers >> 20) + " MiB, ~" + std::to_string(keys) + " rows on disk";
+  }
+
   Result<uint64_t> MemoryUsageBytes() const override {
     // Index and filter blocks live in the block cache (cache_index_and_filter_
     // blocks), so table-readers memory does not count them twice.

@@ -267,6 +267,13 @@ Status SparseShard::Pull(const std::string& table, const uint64_t* keys, size_t 
   return t->Pull(keys, n, weights);
 }
 
+Status SparseShard::Prefetch(const std::string& table, const uint64_t* keys, size_t n) const {
+  MSREC_RETURN_IF_ERROR(Find(table).status());
+  Scratch& s = ThreadScratch();
+  SortKeys(keys, n, &s);
+  return store_->Prefetch(table, s.unique_keys.data(), s.unique_keys.size(), /*sorted=*/true);
+}
+
 Status SparseShard::Push(const std::string& table, const uint64_t* keys, size_t n,
                          const float* grads, int64_t step) {
   MSREC_ASSIGN_OR_RETURN(SparseTable * t, Find(table));

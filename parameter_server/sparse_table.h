@@ -94,6 +94,9 @@ class SparseShard {
   Status Pull(const std::string& table, const uint64_t* keys, size_t n, float* weights) const;
   Status Push(const std::string& table, const uint64_t* keys, size_t n, const float* grads,
               int64_t step);
+  // EmbeddingStore::Prefetch of the keys' rows (a later Pull finds them in
+  // the row cache). NotFound if the table was not created.
+  Status Prefetch(const std::string& table, const uint64_t* keys, size_t n) const;
   Status Flush();
 
   // SparseTable::EvictExpired on every table; the total deleted. Stops at the

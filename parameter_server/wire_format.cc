@@ -3,7 +3,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "cluster/messenger.h"
+#include "cluster/transport.h"
 
 namespace msrec {
 namespace {

@@ -175,8 +175,8 @@ TEST_F(CheckpointTest, TtlEvictionRunsAtCheckpointTime) {
   ASSERT_EQ(0, RunCommand(Single("ttl") + " --max_steps 40 --ttl_steps 5", &out)) << out;
   EXPECT_NE(out.find("rows older than their TTL at step 10"), std::string::npos) << out;
   // Rows not pushed in the last 5 steps are gone from the checkpoint and the model.
-  const uint64_t kept = DumpRows(dir_ + "/keep/checkpoints/ckpt-0000000040/sparse.bin");
-  const uint64_t evicted = DumpRows(dir_ + "/ttl/checkpoints/ckpt-0000000040/sparse.bin");
+  const uint64_t kept = DumpRows(dir_ + "/keep/checkpoints/ckpt-0000000040/server-0.bin");
+  const uint64_t evicted = DumpRows(dir_ + "/ttl/checkpoints/ckpt-0000000040/server-0.bin");
   EXPECT_GT(kept, 0u);
   EXPECT_LT(evicted, kept);
   EXPECT_EQ(evicted, DumpRows(dir_ + "/ttl/embeddings.bin"));

@@ -4,11 +4,16 @@
 
 #include <stdlib.h>
 
+#include <cmath>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "common/file_util.h"
+#include "parameter_server/memory_store.h"
+#include "parameter_server/row.h"
 #include "trainer/data/generator.h"
 #include "trainer/job_io.h"
 
@@ -54,6 +59,43 @@ inline void ExpectSameDenseParameters(const std::string& a_dir, const std::strin
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_LE((a[i] - b[i]).abs().max().item<double>(), tolerance) << "dense parameter " << i;
   }
+}
+
+// key -> weights of every row in a SaveStore dump.
+inline std::map<uint64_t, std::vector<float>> ReadRows(const std::string& dump) {
+  std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+  Status loaded = LoadStore(dump, store.get());
+  EXPECT_TRUE(loaded.ok()) << loaded.ToString();
+  std::map<uint64_t, std::vector<float>> rows;
+  for (const std::string& table : store->TableNames()) {
+    EXPECT_TRUE(store
+                    ->ForEach(table,
+                              [&](uint64_t key, std::string_view bytes) {
+                                Row row;
+                                EXPECT_TRUE(DecodeRow(bytes, table, key, &row).ok());
+                                rows[key] = row.weights;
+                                return true;
+                              })
+                    .ok());
+  }
+  return rows;
+}
+
+// Expects two dumps to hold the same keys (more than 1000) with weights
+// within `tolerance`.
+inline void ExpectSameRows(const std::string& dump_a, const std::string& dump_b,
+                           double tolerance) {
+  const auto rows_a = ReadRows(dump_a);
+  const auto rows_b = ReadRows(dump_b);
+  ASSERT_EQ(rows_a.size(), rows_b.size());
+  ASSERT_GT(rows_a.size(), 1000u);
+  double worst = 0;
+  for (const auto& [key, w] : rows_a) {
+    auto it = rows_b.find(key);
+    ASSERT_NE(it, rows_b.end()) << "row " << key << " missing";
+    for (size_t j = 0; j < w.size(); ++j) worst = std::max(worst, double(std::fabs(w[j] - it->second[j])));
+  }
+  EXPECT_LE(worst, tolerance);
 }
 
 }  // namespace msrec

@@ -34,3 +34,8 @@ msrec_add_test(NAME checkpoint_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/checkpoi
 target_compile_definitions(checkpoint_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
 target_precompile_headers(checkpoint_test REUSE_FROM msrec_models)
 add_dependencies(checkpoint_test msrec)
+
+# Data-parallel training on threads: in-process communicator and server.
+msrec_add_test(NAME train_threads_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/train_threads_test.cc
+               LIBS msrec_trainer LABELS unit TIMEOUT 300)
+target_precompile_headers(train_threads_test REUSE_FROM msrec_models)

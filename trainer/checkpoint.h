@@ -3,9 +3,9 @@
 //   dense.pt        the dense parameters (worker 0)
 //   optimizer.pt    the dense optimizer's state (worker 0)
 //   rng.pt          LibTorch's CPU generator state (worker 0)
-//   sparse.bin      every embedding row (embedded store), or
-//   server-<s>.rocksdb/ or server-<s>.bin  the rows of server s: a RocksDB checkpoint
-//                   (hard links) or a dump (memory store); any server count can restore
+//   server-<s>.rocksdb/ or server-<s>.bin  the rows of server s (the embedded default
+//                   is server 0): a RocksDB checkpoint (hard links) or a dump (memory
+//                   store); any server count can restore
 //   MANIFEST        written last, durably (tmp, fsync, rename): the position and every
 //                   other file's size and CRC-32C
 // A directory without a MANIFEST that verifies is not a checkpoint.

@@ -9,14 +9,14 @@
 #include "trainer/embedding_bridge.h"
 #include "trainer/job_io.h"
 #include "trainer/ssim_search.h"
-#include "trainer/store_factory.h"
+#include "trainer/model_store.h"
 
 namespace msrec {
 
 struct SelectorSharing::State {
   SsimArtefact artefact;
   std::shared_ptr<SelectionNetwork> net;
-  EmbeddedStore store;
+  std::unique_ptr<EmbeddedPs> store;  // the selector's rows
   std::unique_ptr<EmbeddingBridge> bridge;
   std::vector<std::string> scenario_values;
   double topk = 0.95;
@@ -59,10 +59,11 @@ Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string
   s->net->eval();
   MSREC_ASSIGN_OR_RETURN(ScenarioMap map, ScenarioMap::Load(dir + "/scenario_map.tsv"));
   s->scenario_values = map.values();
-  MSREC_ASSIGN_OR_RETURN(s->store, OpenEmbeddedStore("memory", dir, /*load=*/true));
-  MSREC_RETURN_IF_ERROR(s->store.client->CreateTable(job.table));
+  MSREC_ASSIGN_OR_RETURN(s->store, StartModelStore("memory", dir, ModelStoreUse::kRead,
+                                                   /*memory_mb=*/1024));
+  MSREC_RETURN_IF_ERROR(s->store->client()->CreateTable(job.table));
   s->bridge =
-      std::make_unique<EmbeddingBridge>(s->store.client.get(), job.table.name, job.table.dim);
+      std::make_unique<EmbeddingBridge>(s->store->client(), job.table.name, job.table.dim);
   s->topk = topk;
   return std::unique_ptr<SelectorSharing>(new SelectorSharing(std::move(s)));
 }

@@ -16,7 +16,7 @@
 #include "trainer/embedding_bridge.h"
 #include "trainer/job_io.h"
 #include "trainer/sharing.h"
-#include "trainer/store_factory.h"
+#include "trainer/model_store.h"
 
 namespace msrec {
 namespace {
@@ -174,9 +174,11 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
   auto selector = std::make_shared<SelectionNetwork>(spec.model_config.num_fields, spec.table.dim,
                                                      set.selector_hidden, map.size());
 
-  MSREC_ASSIGN_OR_RETURN(EmbeddedStore store, OpenEmbeddedStore("memory", out_dir, false));
-  MSREC_RETURN_IF_ERROR(store.client->CreateTable(spec.table));
-  EmbeddingBridge bridge(store.client.get(), spec.table.name, spec.table.dim);
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedPs> store,
+                         StartModelStore("memory", out_dir, ModelStoreUse::kTrain,
+                                         /*memory_mb=*/1024));
+  MSREC_RETURN_IF_ERROR(store->client()->CreateTable(spec.table));
+  EmbeddingBridge bridge(store->client(), spec.table.name, spec.table.dim);
   torch::optim::Adam backbone_opt(
       backbone->parameters(),
       torch::optim::AdamOptions(set.backbone_lr).weight_decay(set.backbone_weight_decay));
@@ -249,7 +251,7 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
   result.shared_fraction = result.samples > 0 ? shared_sum / result.samples : 0;
   LOG(INFO) << "search read: " << reader->stats().ToString();
   MSREC_RETURN_IF_ERROR(SaveDenseParameters(*selector, out_dir + "/selector.pt"));
-  MSREC_RETURN_IF_ERROR(store.Snapshot(out_dir + "/embeddings.bin"));
+  MSREC_RETURN_IF_ERROR(store->Stop());  // writes <out_dir>/embeddings.bin
   return result;
 }
 

@@ -41,13 +41,8 @@ Status LoadTorchState(torch::optim::Optimizer& optimizer, const std::string& dir
 
 TrainCheckpointer::TrainCheckpointer(const CheckpointOptions& options, const WorkerGroup* workers,
                                      Model* model, torch::optim::Optimizer* optimizer,
-                                     EmbeddedStore* store, const TableConfig& table)
-    : options_(options),
-      workers_(workers),
-      model_(model),
-      optimizer_(optimizer),
-      store_(store),
-      table_(table) {}
+                                     PsClient* ps)
+    : options_(options), workers_(workers), model_(model), optimizer_(optimizer), ps_(ps) {}
 
 Status TrainCheckpointer::Barrier(const char* what) {
   if (workers_ == nullptr) return Status::OK();
@@ -71,13 +66,8 @@ Status TrainCheckpointer::Save(const TrainingPosition& position) {
       MSREC_RETURN_IF_ERROR(SaveTorchState(*optimizer_, path));
       // TTL eviction runs here, at checkpoint time, so a checkpoint never
       // carries expired rows (no-op for tables without ttl_steps).
-      PsClient* ps = store_ != nullptr ? store_->client.get() : workers_->ps;
-      MSREC_RETURN_IF_ERROR(ps->EvictExpired(position.step));
-      if (store_ != nullptr) {
-        MSREC_RETURN_IF_ERROR(store_->Snapshot(path + "/sparse.bin"));
-      } else {
-        MSREC_RETURN_IF_ERROR(workers_->ps->SaveCheckpoint(path, position.step));
-      }
+      MSREC_RETURN_IF_ERROR(ps_->EvictExpired(position.step));
+      MSREC_RETURN_IF_ERROR(ps_->SaveCheckpoint(path, position.step));
       MSREC_ASSIGN_OR_RETURN(info, WriteManifest(path, position));
       return PruneCheckpoints(options_.dir, options_.keep);
     }();
@@ -104,14 +94,10 @@ Result<TrainingPosition> TrainCheckpointer::Restore() {
   const std::string& path = found->path;
   MSREC_RETURN_IF_ERROR(LoadDenseParameters(model_, path + "/dense.pt"));
   MSREC_RETURN_IF_ERROR(LoadTorchState(*optimizer_, path));
-  if (store_ != nullptr) {
-    MSREC_RETURN_IF_ERROR(store_->Restore(path + "/sparse.bin", table_));
-  } else {
-    if (workers_->rank() == 0) {
-      MSREC_RETURN_IF_ERROR(workers_->ps->LoadCheckpoint(path, found->position.step));
-    }
-    MSREC_RETURN_IF_ERROR(Barrier("resume: waiting for the servers to load the rows"));
+  if (workers_ == nullptr || workers_->rank() == 0) {
+    MSREC_RETURN_IF_ERROR(ps_->LoadCheckpoint(path, found->position.step));
   }
+  MSREC_RETURN_IF_ERROR(Barrier("resume: waiting for the servers to load the rows"));
   last_path_ = path;
   LOG(INFO) << "resumed from " << path << ": step " << found->position.step << ", epoch "
             << found->position.epoch << " after " << found->position.epoch_steps << " steps";

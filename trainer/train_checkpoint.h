@@ -10,18 +10,16 @@
 #include "parameter_server/table_config.h"
 #include "trainer/checkpoint.h"
 #include "trainer/distributed.h"
-#include "trainer/store_factory.h"
 
 namespace msrec {
 
 // Thread safety: one training thread.
 class TrainCheckpointer {
  public:
-  // Nothing is owned. `store` is the embedded store (null when `workers` uses
-  // remote servers through `workers->ps`).
+  // Nothing is owned. `ps` serves the rows (the embedded server or the
+  // remote servers of `workers`): its servers write and load their parts.
   TrainCheckpointer(const CheckpointOptions& options, const WorkerGroup* workers, Model* model,
-                    torch::optim::Optimizer* optimizer, EmbeddedStore* store,
-                    const TableConfig& table);
+                    torch::optim::Optimizer* optimizer, PsClient* ps);
 
   bool enabled() const { return !options_.dir.empty(); }
   bool due(int64_t step) const {
@@ -36,8 +34,7 @@ class TrainCheckpointer {
 
   // With options.resume: restores the dense parameters, the optimizer, the
   // RNG and every row from the newest complete checkpoint and returns its
-  // position (step 0: nothing to resume). The embedded store's client is
-  // replaced (re-read store->client).
+  // position (step 0: nothing to resume).
   Result<TrainingPosition> Restore();
 
   const std::string& last_path() const { return last_path_; }
@@ -49,8 +46,7 @@ class TrainCheckpointer {
   const WorkerGroup* workers_;
   Model* model_;
   torch::optim::Optimizer* optimizer_;
-  EmbeddedStore* store_;
-  TableConfig table_;
+  PsClient* ps_;
   std::string last_path_;
 };
 

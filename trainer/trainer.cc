@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <cstdio>
@@ -18,7 +19,7 @@
 #include "trainer/data/schema.h"
 #include "trainer/embedding_bridge.h"
 #include "trainer/job_io.h"
-#include "trainer/store_factory.h"
+#include "trainer/model_store.h"
 
 namespace msrec {
 namespace {
@@ -285,26 +286,35 @@ class ProgressWindow {
 };
 
 // Early stopping on validation AUC. With patience > 0 it snapshots the dense
-// weights and every embedding row whenever validation AUC improves and can
-// restore that snapshot at the end; with patience 0 the last epoch is kept.
+// weights and every embedding row (the servers' checkpoint, embedded or
+// remote) whenever validation AUC improves and can restore that snapshot at
+// the end; with patience 0 the last epoch is kept. Collective over the
+// workers of a data-parallel job (every worker sees the same metrics, so every
+// worker takes the same decision).
 class BestEpochKeeper {
  public:
-  BestEpochKeeper(int patience, const std::string& model_dir)
+  BestEpochKeeper(int patience, const std::string& model_dir, PsClient* ps,
+                  const WorkerGroup* workers)
       : patience_(patience),
         dense_path_(model_dir + "/best_dense.pt"),
-        rows_path_(model_dir + "/best_embeddings.bin") {}
+        rows_dir_(model_dir + "/best_rows"),
+        ps_(ps),
+        workers_(workers) {}
 
   // Records epoch `epoch`'s validation metrics into `result` if they are the
   // best so far (or always without patience). Returns true when training
   // should stop.
-  Result<bool> EndOfEpoch(int epoch, const EvalMetrics& val, Model& model, EmbeddedStore& store,
-                          TrainResult* result) {
+  Result<bool> EndOfEpoch(int epoch, const EvalMetrics& val, Model& model, TrainResult* result) {
     if (patience_ <= 0 || !(val.overall.auc <= result->val.overall.auc)) {
       result->val = val;
       result->best_epoch = epoch;
       if (patience_ > 0) {
-        MSREC_RETURN_IF_ERROR(SaveDenseParameters(model, dense_path_));
-        MSREC_RETURN_IF_ERROR(store.Snapshot(rows_path_));
+        if (chief()) {
+          MSREC_RETURN_IF_ERROR(SaveDenseParameters(model, dense_path_));
+          MSREC_RETURN_IF_ERROR(RemoveTree(rows_dir_));
+          MSREC_RETURN_IF_ERROR(ps_->SaveCheckpoint(rows_dir_, result->steps));
+        }
+        MSREC_RETURN_IF_ERROR(Barrier("early stopping: saving the best epoch"));
       }
       return false;
     }
@@ -314,23 +324,32 @@ class BestEpochKeeper {
     return true;
   }
 
-  // Restores the snapshot of `best_epoch` (if one was taken) into `model` and
-  // `store` and deletes it. Returns whether it restored (the store's client is
-  // then a new object).
-  Result<bool> RestoreBest(int best_epoch, Model* model, EmbeddedStore* store,
-                           const TableConfig& table) {
-    if (patience_ <= 0 || best_epoch <= 0) return false;
+  // Restores the snapshot of `best_epoch` (if one was taken) into `model`
+  // and the servers' rows, and deletes it. Pushes would continue after
+  // `current_step`.
+  Status RestoreBest(int best_epoch, int64_t current_step, Model* model) {
+    if (patience_ <= 0 || best_epoch <= 0) return Status::OK();
     LOG(INFO) << "restoring the model of epoch " << best_epoch;
+    if (chief()) MSREC_RETURN_IF_ERROR(ps_->LoadCheckpoint(rows_dir_, current_step));
     MSREC_RETURN_IF_ERROR(LoadDenseParameters(model, dense_path_));
-    MSREC_RETURN_IF_ERROR(store->Restore(rows_path_, table));
-    std::remove(dense_path_.c_str());
-    std::remove(rows_path_.c_str());
-    return true;
+    MSREC_RETURN_IF_ERROR(Barrier("early stopping: restoring the best epoch"));
+    if (chief()) {
+      std::remove(dense_path_.c_str());
+      MSREC_RETURN_IF_ERROR(RemoveTree(rows_dir_));
+    }
+    return Status::OK();
   }
 
  private:
+  bool chief() const { return workers_ == nullptr || workers_->rank() == 0; }
+  Status Barrier(const char* what) {
+    return workers_ == nullptr ? Status::OK() : workers_->comm->Barrier().WithContext(what);
+  }
+
   const int patience_;
-  const std::string dense_path_, rows_path_;
+  const std::string dense_path_, rows_dir_;
+  PsClient* ps_;
+  const WorkerGroup* workers_;
 };
 
 // Finetune's hand-over: every parameter "tower0.X" is copied to "towerK.X".
@@ -397,13 +416,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
                                    "parameter server (--num_servers >= 1)");
   }
   const bool chief = workers == nullptr || workers->rank() == 0;  // writes the model directory
-  if (workers != nullptr && options.early_stopping_patience > 0) {
-    return Status::InvalidArgument(
-        "early stopping keeps the best epoch's rows, which remote parameter servers cannot "
-        "snapshot yet: use --early_stopping_patience=0 with --num_servers");
-  }
   MSREC_RETURN_IF_ERROR(MakeDirs(options.model_dir).WithContext("model directory"));
-  torch::manual_seed(options.seed);
   SetComputeThreads(options.intra_op_threads);
   if (options.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
 
@@ -434,8 +447,15 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   spec.scenario_private_embeddings = options.train_mode == TrainMode::kSingle;
   if (chief) MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, options.model_dir + "/job.txt"));
 
-  MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model,
-                         BuiltinModels().Create(spec.model, spec.model_config));
+  std::shared_ptr<Model> model;
+  {
+    // The initial weights come from LibTorch's global generator: workers on
+    // threads of one process (tests) seed and draw one after another.
+    static std::mutex seeded_init;
+    std::lock_guard<std::mutex> lock(seeded_init);
+    torch::manual_seed(options.seed);
+    MSREC_ASSIGN_OR_RETURN(model, BuiltinModels().Create(spec.model, spec.model_config));
+  }
   MSREC_ASSIGN_OR_RETURN(const torch::Device device, ParseDevice(options.device));
   if (!device.is_cpu() && options.sharing.sources() > 0) {
     return Status::InvalidArgument("SSIM sharing runs on the CPU only for now (--device cpu)");
@@ -457,25 +477,23 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
                                                spec.model_config, model.get(), &restored));
   if (restored) LOG(INFO) << "backbone restarts from the selector's pre-search state";
   if (workers != nullptr) MSREC_RETURN_IF_ERROR(BroadcastParameters(*model, *workers->comm));
-  EmbeddedStore store;  // the embedded default; a data-parallel job uses workers->ps
+  // The embedded default serves its rows from a server on a thread of this
+  // process; a data-parallel job's come from its server ranks.
+  std::unique_ptr<EmbeddedPs> embedded;
   if (workers == nullptr) {
-    MSREC_ASSIGN_OR_RETURN(store, OpenEmbeddedStore(spec.store, options.model_dir, /*load=*/false));
+    MSREC_ASSIGN_OR_RETURN(embedded, StartModelStore(spec.store, options.model_dir,
+                                                     ModelStoreUse::kTrain,
+                                                     options.store_memory_mb));
   }
-  PsClient* ps = workers != nullptr ? workers->ps : store.client.get();
+  PsClient* ps = workers != nullptr ? workers->ps : embedded->client();
   MSREC_RETURN_IF_ERROR(ps->CreateTable(spec.table));
   EmbeddingBridge bridge(ps, spec.table.name, spec.table.dim, spec.scenario_private_embeddings);
   bridge.set_device(device);
   torch::optim::Adam optimizer(
       model->parameters(),
       torch::optim::AdamOptions(options.learning_rate).weight_decay(options.weight_decay));
-  TrainCheckpointer checkpointer(options.checkpoint, workers, model.get(), &optimizer,
-                                 workers == nullptr ? &store : nullptr, spec.table);
+  TrainCheckpointer checkpointer(options.checkpoint, workers, model.get(), &optimizer, ps);
   MSREC_ASSIGN_OR_RETURN(const TrainingPosition start, checkpointer.Restore());
-  if (start.step > 0 && workers == nullptr) {  // the store's client was replaced
-    ps = store.client.get();
-    bridge = EmbeddingBridge(ps, spec.table.name, spec.table.dim, spec.scenario_private_embeddings);
-    bridge.set_device(device);
-  }
 
   const std::string metrics_path =
       options.metrics_file.empty() ? options.model_dir + "/metrics.jsonl" : options.metrics_file;
@@ -490,7 +508,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   if (options.early_stopping_patience > 0 && options.val_files.empty()) {
     return Status::InvalidArgument("early stopping needs validation files (--val)");
   }
-  BestEpochKeeper keeper(options.early_stopping_patience, options.model_dir);
+  BestEpochKeeper keeper(options.early_stopping_patience, options.model_dir, ps, workers);
   TrainResult result;
   result.val.overall.auc = -1;
   result.steps = result.resumed_from_step = start.step;
@@ -526,8 +544,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       }
     }
     // One batch ahead: the next batch is read and its rows' pull is under way
-    // (for step + 1: a synchronous server answers once this step's push is
-    // applied) while this step computes and pushes.
+    // (for step + 1) while this step computes and pushes.
     Batch next_batch;
     int64_t next_rows = 0;
     PendingLookup next_lookup;
@@ -553,6 +570,14 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup,
                              bridge.Finish(std::move(next_lookup), batch, /*requires_grad=*/true));
       result.phases.pull += phase.Seconds();
+      // The next batch is read and its rows requested before this step
+      // computes: the server fetches them from its store meanwhile (a
+      // synchronous server answers once this step's push is applied).
+      const bool last_step = options.max_steps > 0 && step >= options.max_steps;
+      have_next = false;
+      if (!last_step) {
+        MSREC_ASSIGN_OR_RETURN(have_next, read_ahead(step + 1));
+      }
       phase.Reset();
       torch::Tensor shared;  // SSIM: per-instance g (0/1), undefined without a policy
       if (sharing != nullptr) {
@@ -576,12 +601,6 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
       result.phases.compute += phase.Seconds();
       phase.Reset();
       PendingPush push = bridge.StartPush(lookup, step);
-      const bool last_step = options.max_steps > 0 && step >= options.max_steps;
-      have_next = false;
-      if (!last_step) {
-        MSREC_ASSIGN_OR_RETURN(have_next, read_ahead(step + 1));
-      }
-      phase.Reset();
       MSREC_RETURN_IF_ERROR(push.Wait());
       result.phases.push += phase.Seconds();
       ++epoch_steps;
@@ -645,7 +664,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
                   << ",\"step\":" << result.steps << ",\"metrics\":" << val.ToJson() << "}\n";
       metrics_out.flush();
       MSREC_ASSIGN_OR_RETURN(const bool stop,
-                             keeper.EndOfEpoch(epoch, val, *model, store, &result));
+                             keeper.EndOfEpoch(epoch, val, *model, &result));
       done = done || stop;  // max_steps may have ended the job already
       result.train_seconds -= train_timer.Seconds() - paused;
     } else {
@@ -653,13 +672,7 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
     }
   }
   result.train_seconds += train_timer.Seconds();
-  MSREC_ASSIGN_OR_RETURN(const bool restored_best,
-                         keeper.RestoreBest(result.best_epoch, model.get(), &store, spec.table));
-  if (restored_best) {
-    bridge = EmbeddingBridge(store.client.get(), spec.table.name, spec.table.dim,
-                             spec.scenario_private_embeddings);
-    bridge.set_device(device);
-  }
+  MSREC_RETURN_IF_ERROR(keeper.RestoreBest(result.best_epoch, result.steps, model.get()));
   if (!options.test_files.empty()) {
     MSREC_ASSIGN_OR_RETURN(result.test,
                            EvaluateFiles(*model, bridge, options.test_files, schema_spec, scenario_map,
@@ -669,8 +682,10 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
                 << ",\"metrics\":" << result.test.ToJson() << "}\n";
   }
   if (chief) MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model, options.model_dir + "/dense.pt"));
-  if (workers == nullptr) {
-    MSREC_RETURN_IF_ERROR(store.Save());
+  if (embedded != nullptr) {
+    Result<std::vector<std::string>> stats = embedded->client()->Stats();
+    if (stats.ok()) LOG(INFO) << "parameter " << stats.value()[0];
+    MSREC_RETURN_IF_ERROR(embedded->Stop());  // persists the rows in the model directory
   } else if (chief) {
     MSREC_RETURN_IF_ERROR(ps->Flush());  // every server makes its rows durable
   }
@@ -684,7 +699,7 @@ struct LoadedJob {
   SchemaSpec schema;
   ScenarioMap scenario_map;
   std::shared_ptr<Model> model;
-  EmbeddedStore store;
+  std::unique_ptr<EmbeddedPs> store;  // the trained rows, read only
   torch::Device device = torch::kCPU;
 };
 
@@ -700,16 +715,16 @@ Result<LoadedJob> LoadJob(const EvalOptions& options) {
   MSREC_RETURN_IF_ERROR(LoadDenseParameters(job.model.get(), options.model_dir + "/dense.pt"));
   MSREC_ASSIGN_OR_RETURN(job.device, ParseDevice(options.device));
   job.model->to(job.device);
-  MSREC_ASSIGN_OR_RETURN(job.store,
-                         OpenEmbeddedStore(job.spec.store, options.model_dir, /*load=*/true));
-  MSREC_RETURN_IF_ERROR(job.store.client->CreateTable(job.spec.table));
+  MSREC_ASSIGN_OR_RETURN(job.store, StartModelStore(job.spec.store, options.model_dir,
+                                                    ModelStoreUse::kRead, options.store_memory_mb));
+  MSREC_RETURN_IF_ERROR(job.store->client()->CreateTable(job.spec.table));
   return job;
 }
 }  // namespace
 
 Result<EvalMetrics> Evaluate(const EvalOptions& options) {
   MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
-  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim,
+  EmbeddingBridge bridge(job.store->client(), job.spec.table.name, job.spec.table.dim,
                          job.spec.scenario_private_embeddings);
   bridge.set_device(job.device);
   return EvaluateFiles(*job.model, bridge, options.files, job.schema, job.scenario_map,
@@ -719,7 +734,7 @@ Result<EvalMetrics> Evaluate(const EvalOptions& options) {
 
 Status Predict(const EvalOptions& options, const std::string& output) {
   MSREC_ASSIGN_OR_RETURN(LoadedJob job, LoadJob(options));
-  EmbeddingBridge bridge(job.store.client.get(), job.spec.table.name, job.spec.table.dim,
+  EmbeddingBridge bridge(job.store->client(), job.spec.table.name, job.spec.table.dim,
                          job.spec.scenario_private_embeddings);
   bridge.set_device(job.device);
   std::ofstream out(output);

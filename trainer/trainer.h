@@ -71,6 +71,8 @@ struct TrainOptions {
   std::string metrics_file;              // JSON lines; empty = <model_dir>/metrics.jsonl
   uint64_t seed = 2022;                  // torch and initialisation seed
   std::string device = "cpu";            // "cpu" or "cuda[:i]": where the model runs
+  int64_t store_memory_mb = 1024;        // embedded --store rocksdb: RAM the store may hold
+                                         // (StoreOptions::memory_mb)
   SharingOptions sharing;                // SSIM shared instances (docs/ssim.md); none by
                                          // default. Needs train_mode kMultiTask. A selector
                                          // also fixes the scenario map (its own) unless
@@ -122,6 +124,7 @@ struct EvalOptions {
   int reader_threads = 1;
   int64_t max_bad_rows = 100;
   std::string device = "cpu";     // "cpu" or "cuda[:i]"
+  int64_t store_memory_mb = 1024; // --store rocksdb: RAM the store may hold (StoreOptions)
 };
 
 // Loads a trained model and computes per-scenario metrics on `files`.

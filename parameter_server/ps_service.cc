@@ -1,0 +1,109 @@
+#include "parameter_server/ps_service.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "common/file_util.h"
+#include "parameter_server/cached_store.h"
+#include "parameter_server/memory_store.h"
+#include "parameter_server/rocksdb_store.h"
+#include "parameter_server/sparse_table.h"
+
+namespace msrec {
+namespace {
+
+constexpr size_t kMiB = size_t{1} << 20;
+
+// The RocksDB settings under a budget of `budget` bytes (the row cache takes
+// the other half).
+RocksDbStoreOptions RocksDbUnderBudget(size_t budget) {
+  RocksDbStoreOptions o;
+  o.block_cache_bytes = std::max(budget / 4, 8 * kMiB);
+  o.max_write_buffer_number = 2;  // one being filled, one being flushed
+  o.write_buffer_bytes = std::max(budget / 8, 4 * kMiB);
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options) {
+  if (options.kind == "memory") {
+    std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+    if (options.fresh) {
+      if (!options.path.empty()) MSREC_RETURN_IF_ERROR(RemoveTree(options.path));
+    } else if (!options.path.empty()) {
+      MSREC_RETURN_IF_ERROR(LoadStore(options.path, store.get()));
+    }
+    return store;
+  }
+  if (options.kind != "rocksdb") {
+    return Status::InvalidArgument("unknown store kind '" + options.kind + "' (memory, rocksdb)");
+  }
+  if (options.path.empty()) return Status::InvalidArgument("a RocksDB store needs a directory");
+  if (options.memory_mb <= 0) {
+    return Status::InvalidArgument("store memory budget of " + std::to_string(options.memory_mb) +
+                                   " MiB: it must be > 0");
+  }
+  if (options.fresh) MSREC_RETURN_IF_ERROR(RemoveTree(options.path));
+  const size_t budget = static_cast<size_t>(options.memory_mb) * kMiB;
+  RocksDbStoreOptions rocks = RocksDbUnderBudget(budget);
+  rocks.create_if_missing = options.fresh;
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> db, OpenRocksDbStore(options.path, rocks));
+  RowCacheOptions cache;
+  cache.capacity_bytes = std::max(budget / 2, kMiB);
+  return MakeCachedStore(std::move(db), cache);
+}
+
+Status PersistStore(const StoreOptions& options, EmbeddingStore* store) {
+  MSREC_RETURN_IF_ERROR(store->Flush());
+  if (options.kind == "memory" && !options.path.empty()) return SaveStore(*store, options.path);
+  return Status::OK();
+}
+
+Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options,
+             Transport* transport) {
+  SparseShard shard(std::move(store));
+  PsServerOptions server_options = options.server;
+  EmbeddingStore* raw = shard.store();
+  std::function<std::string()> extra = server_options.extra_stats;
+  server_options.extra_stats = [raw, extra] {
+    return raw->StatsText() + (extra ? ", " + extra() : std::string());
+  };
+  PsServer server(&shard, transport, server_options);
+  MSREC_RETURN_IF_ERROR(server.Run());
+  if (options.persist) MSREC_RETURN_IF_ERROR(PersistStore(options.store, shard.store()));
+  return Status::OK();
+}
+
+Status RunServer(const ServerOptions& options, Transport* transport) {
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> store, OpenStore(options.store));
+  return Serve(std::move(store), options, transport);
+}
+
+StoreOptions ServerStoreOptions(const std::string& kind, const std::string& dir, int server_index,
+                                int64_t memory_mb) {
+  StoreOptions o;
+  o.kind = kind;
+  const std::string base = dir + "/server-" + std::to_string(server_index);
+  o.path = kind == "memory" ? base + ".bin" : base;
+  o.fresh = true;
+  o.memory_mb = memory_mb;
+  return o;
+}
+
+Status PrepareServerDirectory(const std::string& dir, int server_index, int num_servers) {
+  MSREC_RETURN_IF_ERROR(MakeDirs(dir));
+  const std::string base = dir + "/server-" + std::to_string(server_index);
+  MSREC_RETURN_IF_ERROR(RemoveTree(base));
+  MSREC_RETURN_IF_ERROR(RemoveTree(base + ".bin"));
+  if (server_index != 0) return Status::OK();
+  MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  for (const std::string& name : names) {
+    if (name.rfind("server-", 0) == 0 && std::atoi(name.c_str() + 7) >= num_servers) {
+      MSREC_RETURN_IF_ERROR(RemoveTree(dir + "/" + name));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace msrec

@@ -1,0 +1,77 @@
+// Server assembly, the one place that turns options into a serving parameter
+// server: the store factory (memory, or RocksDB behind the DRAM row cache,
+// sized by one memory budget), the preparation of a server's directory, and
+// the loop that serves the store over any Transport. The embedded default
+// (embedded_ps.h, one server on a thread) and an mpirun job's server ranks
+// (launch/) both come through here.
+//
+//   ServerOptions options;
+//   options.store = {"rocksdb", dir + "/server-0", /*fresh=*/true, /*memory_mb=*/3072};
+//   options.server.num_workers = 2;
+//   MSREC_RETURN_IF_ERROR(RunServer(options, &transport));  // until every worker is done
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cluster/transport.h"
+#include "common/status.h"
+#include "parameter_server/embedding_store.h"
+#include "parameter_server/ps_server.h"
+
+namespace msrec {
+
+struct StoreOptions {
+  // "memory" (every row in a hash map) or "rocksdb" (rows in RocksDB behind
+  // the row cache). Default: "memory".
+  std::string kind = "memory";
+  // rocksdb: the database directory. memory: the dump file (SaveStore's
+  // format) read at open when `fresh` is false and written by PersistStore;
+  // "" for none. Default: "".
+  std::string path;
+  // Start empty: what `path` holds is removed first (a job starts from nothing
+  // or from a checkpoint, never from rows a former job left). false reopens
+  // it (eval, predict). Default: true.
+  bool fresh = true;
+  // What the store may keep in RAM, MiB (rocksdb only; a memory store holds
+  // every row). Split as the row cache 1/2, RocksDB's block cache 1/4 (data
+  // blocks, index and filter blocks), memtables 1/4 (two write buffers per
+  // table). docs/parameter_server.md, "Memory budget", has the reasons.
+  // Default: 1024.
+  int64_t memory_mb = 1024;
+};
+
+// Opens the store `options` describe. Errors name the path.
+Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options);
+
+// Makes the store's rows outlive the process: a memory store is dumped to
+// options.path (if set); RocksDB is flushed (its rows are in options.path).
+Status PersistStore(const StoreOptions& options, EmbeddingStore* store);
+
+struct ServerOptions {
+  StoreOptions store;       // what the server serves from
+  PsServerOptions server;   // the serving loop (workers, sync, timeouts, statistics)
+  bool persist = true;      // PersistStore when the workers are done (false: read-only use)
+};
+
+// Serves `store` over `transport` until every worker is done, then persists
+// it. The store's memory parts are added to the statistics line.
+Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options,
+             Transport* transport);
+
+// OpenStore, then Serve.
+Status RunServer(const ServerOptions& options, Transport* transport);
+
+// The store options of server `server_index` in the directory `dir` of a
+// job's servers: rocksdb at <dir>/server-<s>, memory dumped to
+// <dir>/server-<s>.bin.
+StoreOptions ServerStoreOptions(const std::string& kind, const std::string& dir,
+                                int server_index, int64_t memory_mb);
+
+// Makes `dir` ready for server `server_index` of `num_servers`: creates it and
+// removes the server's rows of a former job; server 0 also removes the parts
+// of servers >= num_servers (a former job with more servers).
+Status PrepareServerDirectory(const std::string& dir, int server_index, int num_servers);
+
+}  // namespace msrec

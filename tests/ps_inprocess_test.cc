@@ -1,0 +1,294 @@
+// Thread tier of the parameter server (no mpirun): the in-process transport,
+// servers and clients on threads talking through it, the embedded server,
+// malformed requests, a server that stops answering, and restore semantics.
+#include <chrono>
+#include <cmath>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cluster/inprocess_transport.h"
+#include "common/file_util.h"
+#include "parameter_server/embedded_ps.h"
+#include "parameter_server/ps_server.h"
+#include "parameter_server/ps_service.h"
+#include "parameter_server/remote_client.h"
+#include "parameter_server/wire_format.h"
+
+namespace msrec {
+namespace {
+
+constexpr size_t kLimit = size_t{1} << 20;
+
+TableConfig Config(SparseOptimizerKind kind = SparseOptimizerKind::kAdam) {
+  TableConfig c;
+  c.name = "emb";
+  c.dim = 4;
+  c.init_scale = 0.1f;
+  c.optimizer.kind = kind;
+  c.optimizer.learning_rate = 0.05f;
+  return c;
+}
+
+std::string TempDir(const std::string& name) {
+  std::string tmpl = "/tmp/msrec_" + name + ".XXXXXX";
+  EXPECT_NE(mkdtemp(tmpl.data()), nullptr);
+  return tmpl;
+}
+
+TEST(InProcessTransportTest, OrderTagsSourcesAndLimits) {
+  auto t = MakeInProcessTransports(3, /*max_message_bytes=*/100);
+  ASSERT_EQ(t[1]->size(), 3);
+  ASSERT_TRUE(t[0]->Send(2, 7, "a").ok());
+  ASSERT_TRUE(t[1]->Send(2, 7, "b").ok());
+  ASSERT_TRUE(t[0]->Send(2, 8, "c").ok());
+  ASSERT_TRUE(t[0]->Send(2, 7, "d").ok());
+  Message m;
+  // Tag 8 is taken out of order; per source the tag-7 order holds.
+  ASSERT_TRUE(t[2]->Receive(kAnySource, 8, 1, &m).ok());
+  EXPECT_EQ(m.bytes, "c");
+  EXPECT_EQ(m.source, 0);
+  ASSERT_TRUE(t[2]->Receive(0, 7, 1, &m).ok());
+  EXPECT_EQ(m.bytes, "a");
+  ASSERT_TRUE(t[2]->Receive(0, 7, 1, &m).ok());
+  EXPECT_EQ(m.bytes, "d");
+  Result<bool> got = t[2]->TryReceive(kAnySource, 7, &m);
+  ASSERT_TRUE(got.ok() && got.value());
+  EXPECT_EQ(m.bytes, "b");
+  EXPECT_EQ(m.source, 1);
+  // Oversized: only the head arrives, with the announced size.
+  ASSERT_TRUE(t[0]->Send(1, 3, std::string(1000, 'x')).ok());
+  ASSERT_TRUE(t[1]->Receive(0, 3, 1, &m).ok());
+  EXPECT_TRUE(m.oversized);
+  EXPECT_EQ(m.size, 1000u);
+  EXPECT_EQ(m.bytes.size(), kOversizedHeadBytes);
+  // Nothing more: a timeout naming source and tag.
+  const Status timeout = t[1]->Receive(2, 3, 0.05, &m);
+  EXPECT_EQ(timeout.code(), Status::Code::kTimeout);
+  EXPECT_NE(timeout.message().find("rank 2 on tag 3"), std::string::npos) << timeout.ToString();
+  EXPECT_EQ(t[0]->Send(3, 1, "x").code(), Status::Code::kInvalidArgument);
+}
+
+TEST(InProcessTransportTest, ReceiveWakesWhenAMessageArrives) {
+  auto t = MakeInProcessTransports(2, kLimit);
+  std::thread sender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(t[1]->Send(0, 5, "late").ok());
+  });
+  Message m;
+  const Status s = t[0]->Receive(1, 5, 10, &m);
+  sender.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(m.bytes, "late");
+}
+
+// `workers` client threads and `servers` server threads on one in-process
+// transport (workers first, then servers).
+class ThreadJob {
+ public:
+  ThreadJob(int workers, int servers, double timeout_s = 20)
+      : transports_(MakeInProcessTransports(workers + servers, kLimit)) {
+    for (int s = 0; s < servers; ++s) {
+      server_threads_.emplace_back([this, s, workers, servers] {
+        PsServerOptions options;
+        options.server_index = s;
+        options.num_servers = servers;
+        options.num_workers = workers;
+        options.idle_timeout_s = 60;
+        options.stats_interval_s = 0;
+        ServerOptions server;
+        server.store.kind = "memory";
+        server.server = options;
+        EXPECT_TRUE(RunServer(server, transports_[workers + s].get()).ok());
+      });
+    }
+    for (int w = 0; w < workers; ++w) {
+      RemoteClientOptions o;
+      for (int s = 0; s < servers; ++s) o.server_ranks.push_back(workers + s);
+      o.worker_index = w;
+      o.timeout_s = timeout_s;
+      clients_.push_back(std::make_unique<RemoteClient>(transports_[w].get(), o));
+    }
+  }
+  ~ThreadJob() {
+    for (auto& c : clients_) EXPECT_TRUE(c->Done().ok());
+    for (auto& t : server_threads_) t.join();
+  }
+  RemoteClient* client(int w) { return clients_[w].get(); }
+  Transport* transport(int rank) { return transports_[rank].get(); }
+
+ private:
+  std::vector<std::unique_ptr<Transport>> transports_;
+  std::vector<std::thread> server_threads_;
+  std::vector<std::unique_ptr<RemoteClient>> clients_;
+};
+
+// The gradients worker `w` pushes at `step`: keys overlap between workers.
+void WorkerPush(int w, int64_t step, std::vector<uint64_t>* keys, std::vector<float>* grads) {
+  keys->clear();
+  grads->clear();
+  for (uint64_t k = 0; k < 40; ++k) {
+    const uint64_t key = k * 7 + static_cast<uint64_t>(w) * 100 + static_cast<uint64_t>(step % 3);
+    keys->push_back(key);
+    for (int j = 0; j < 4; ++j) grads->push_back(std::sin(0.1f * key + j + w + step));
+  }
+}
+
+TEST(ThreadTierTest, TwoWorkersOnThreadsEqualOneWorkerWithTheCombinedPush) {
+  constexpr int kSteps = 6;
+  std::vector<uint64_t> all_keys;
+  for (uint64_t k = 0; k < 400; ++k) all_keys.push_back(k);
+  std::vector<float> two(all_keys.size() * 4), one(all_keys.size() * 4);
+  {
+    ThreadJob job(/*workers=*/2, /*servers=*/2);
+    std::vector<std::thread> workers;
+    for (int w = 0; w < 2; ++w) {
+      workers.emplace_back([&job, w] {
+        RemoteClient* c = job.client(w);
+        ASSERT_TRUE(c->CreateTable(Config()).ok());
+        std::vector<uint64_t> keys;
+        std::vector<float> grads, pulled(400 * 4);
+        for (int64_t step = 1; step <= kSteps; ++step) {
+          WorkerPush(w, step, &keys, &grads);
+          ASSERT_TRUE(c->PullAsync("emb", keys.data(), keys.size(), pulled.data(), step)
+                          ->Wait(20).ok());
+          ASSERT_TRUE(c->Push("emb", keys.data(), keys.size(), grads.data(), step).ok());
+        }
+      });
+    }
+    for (auto& t : workers) t.join();
+    ASSERT_TRUE(job.client(0)->Pull("emb", all_keys.data(), all_keys.size(), two.data()).ok());
+  }
+  {
+    ThreadJob job(/*workers=*/1, /*servers=*/1);
+    RemoteClient* c = job.client(0);
+    ASSERT_TRUE(c->CreateTable(Config()).ok());
+    for (int64_t step = 1; step <= kSteps; ++step) {
+      // The combined push: per key the sum of the workers' gradients over 2.
+      std::map<uint64_t, std::vector<float>> sum;
+      for (int w = 0; w < 2; ++w) {
+        std::vector<uint64_t> keys;
+        std::vector<float> grads;
+        WorkerPush(w, step, &keys, &grads);
+        for (size_t i = 0; i < keys.size(); ++i) {
+          auto [it, inserted] = sum.try_emplace(keys[i], grads.begin() + i * 4,
+                                                grads.begin() + (i + 1) * 4);
+          if (!inserted) {
+            for (int j = 0; j < 4; ++j) it->second[j] += grads[i * 4 + j];
+          }
+        }
+      }
+      std::vector<uint64_t> keys;
+      std::vector<float> grads;
+      for (auto& [key, g] : sum) {
+        keys.push_back(key);
+        for (float x : g) grads.push_back(x * 0.5f);
+      }
+      ASSERT_TRUE(c->Push("emb", keys.data(), keys.size(), grads.data(), step).ok());
+    }
+    ASSERT_TRUE(c->Pull("emb", all_keys.data(), all_keys.size(), one.data()).ok());
+  }
+  EXPECT_EQ(one, two);
+}
+
+TEST(ThreadTierTest, MalformedRequestsAreRejectedAndTheServerKeepsServing) {
+  ThreadJob job(1, 1);
+  ASSERT_TRUE(job.client(0)->CreateTable(Config()).ok());
+  Transport* raw = job.transport(0);
+  // Garbage: too broken to name a reply tag.
+  ASSERT_TRUE(raw->Send(1, kRequestTag, "not a request").ok());
+  Message m;
+  ASSERT_TRUE(raw->Receive(1, kUnroutableReplyTag, 10, &m).ok());
+  // Oversized (over the 1 MiB limit): rejected from its head.
+  ASSERT_TRUE(raw->Send(1, kRequestTag, std::string(kLimit + 10, 'x')).ok());
+  ASSERT_TRUE(raw->Receive(1, kUnroutableReplyTag, 10, &m).ok());
+  // A well-formed pull of a table that does not exist names it.
+  std::vector<uint64_t> keys = {1, 2, 3};
+  std::vector<float> out(3 * 4);
+  const Status missing = job.client(0)->Pull("nope", keys.data(), keys.size(), out.data());
+  EXPECT_EQ(missing.code(), Status::Code::kNotFound) << missing.ToString();
+  // Still serving.
+  EXPECT_TRUE(job.client(0)->Pull("emb", keys.data(), keys.size(), out.data()).ok());
+  Result<std::vector<std::string>> stats = job.client(0)->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_NE(stats.value()[0].find("(bad 2)"), std::string::npos) << stats.value()[0];
+}
+
+TEST(ThreadTierTest, AServerThatStopsAnsweringTimesOutNamingIt) {
+  auto t = MakeInProcessTransports(2, kLimit);  // rank 1 never serves
+  RemoteClientOptions o;
+  o.server_ranks = {1};
+  o.timeout_s = 0.2;
+  RemoteClient client(t[0].get(), o);
+  const Status s = client.CreateTable(Config());
+  EXPECT_EQ(s.code(), Status::Code::kTimeout);
+  EXPECT_NE(s.message().find("parameter server rank 1 (server 0)"), std::string::npos)
+      << s.ToString();
+}
+
+TEST(EmbeddedPsTest, RowsOutliveTheServerAndRestoreReplacesEveryRow) {
+  for (const std::string kind : {"memory", "rocksdb"}) {
+    SCOPED_TRACE(kind);
+    const std::string dir = TempDir("embedded_ps");
+    ServerOptions options;
+    options.store.kind = kind;
+    options.store.path = dir + (kind == "memory" ? "/rows.bin" : "/rows");
+    options.store.memory_mb = 16;
+    std::vector<uint64_t> keys = {10, 20, 30};
+    std::vector<float> grads(3 * 4, 0.5f), before(3 * 4), after(3 * 4), reread(3 * 4);
+    {
+      auto ps = EmbeddedPs::Start(options);
+      ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+      RemoteClient* c = ps.value()->client();
+      ASSERT_TRUE(c->CreateTable(Config()).ok());
+      ASSERT_TRUE(c->Push("emb", keys.data(), keys.size(), grads.data(), 1).ok());
+      ASSERT_TRUE(c->Pull("emb", keys.data(), keys.size(), before.data()).ok());
+      ASSERT_TRUE(c->SaveCheckpoint(dir + "/ckpt", 1).ok());
+      // A row created after the checkpoint is gone after the restore.
+      std::vector<uint64_t> late = {40};
+      std::vector<float> late_grad(4, 1.0f), late_before(4), late_after(4);
+      ASSERT_TRUE(c->Pull("emb", late.data(), 1, late_before.data()).ok());
+      ASSERT_TRUE(c->Push("emb", keys.data(), keys.size(), grads.data(), 2).ok());
+      ASSERT_TRUE(c->Push("emb", late.data(), 1, late_grad.data(), 3).ok());
+      ASSERT_TRUE(c->LoadCheckpoint(dir + "/ckpt", 3).ok());
+      ASSERT_TRUE(c->Pull("emb", keys.data(), keys.size(), after.data()).ok());
+      ASSERT_TRUE(c->Pull("emb", late.data(), 1, late_after.data()).ok());
+      EXPECT_EQ(before, after);
+      EXPECT_EQ(late_before, late_after);
+      ASSERT_TRUE(ps.value()->Stop().ok());
+    }
+    options.store.fresh = false;
+    options.persist = false;
+    auto ps = EmbeddedPs::Start(options);
+    ASSERT_TRUE(ps.ok()) << ps.status().ToString();
+    ASSERT_TRUE(ps.value()->client()->CreateTable(Config()).ok());
+    ASSERT_TRUE(ps.value()->client()->Pull("emb", keys.data(), keys.size(), reread.data()).ok());
+    EXPECT_EQ(before, reread);
+    Result<std::vector<std::string>> stats = ps.value()->client()->Stats();
+    ASSERT_TRUE(stats.ok());
+    if (kind == "rocksdb") {
+      EXPECT_NE(stats.value()[0].find("row cache"), std::string::npos) << stats.value()[0];
+      EXPECT_NE(stats.value()[0].find("block cache"), std::string::npos) << stats.value()[0];
+      EXPECT_NE(stats.value()[0].find("memtables"), std::string::npos) << stats.value()[0];
+    }
+    ps.value().reset();
+    ASSERT_TRUE(RemoveTree(dir).ok());
+  }
+}
+
+TEST(EmbeddedPsTest, OpenErrorsNameThePath) {
+  ServerOptions options;
+  options.store.kind = "memory";
+  options.store.path = "/nonexistent/dir/rows.bin";
+  options.store.fresh = false;
+  auto ps = EmbeddedPs::Start(options);
+  ASSERT_FALSE(ps.ok());
+  EXPECT_NE(ps.status().message().find("/nonexistent/dir/rows.bin"), std::string::npos)
+      << ps.status().ToString();
+  options.store.kind = "leveldb";
+  EXPECT_EQ(EmbeddedPs::Start(options).status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace msrec

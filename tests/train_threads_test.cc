@@ -1,0 +1,102 @@
+// Thread tier of data-parallel training (no mpirun): two workers on threads,
+// with the in-process communicator and an in-process parameter server, end
+// equal to one process trained on the union batch (which itself runs the
+// embedded server). The same Train() and the same server code as mpirun jobs.
+#include <cmath>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "cluster/inprocess_communicator.h"
+#include "cluster/inprocess_transport.h"
+#include "parameter_server/ps_service.h"
+#include "parameter_server/remote_client.h"
+#include "tests/job_test_util.h"
+#include "trainer/data/generator.h"
+#include "trainer/trainer.h"
+
+namespace msrec {
+namespace {
+
+class TrainThreadsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = "/tmp/msrec_train_threads.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    GeneratorOptions gen;
+    gen.seed = 5;
+    gen.num_rows = 6000;
+    gen.vocab_sizes = {30, 100, 1000};
+    ASSERT_TRUE(MakeDirs(dir_ + "/data").ok());
+    ASSERT_TRUE(GenerateCsvSplits(gen, dir_ + "/data").ok());
+    spec_.model = "mt_backbone";
+    spec_.schema = SyntheticModel(gen).SchemaSpecString();
+    spec_.model_config.hidden = {16, 8};
+    spec_.table.dim = 4;
+    spec_.table.optimizer.kind = SparseOptimizerKind::kAdam;
+    spec_.table.optimizer.learning_rate = 0.01f;
+    options_.train_files = {dir_ + "/data/train.csv"};
+    options_.max_steps = 12;
+    options_.shuffle_buffer = 0;
+    options_.log_every = 1000;
+    options_.seed = 7;
+    options_.checkpoint.dir = "";
+  }
+  void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
+
+  std::string dir_;
+  JobSpec spec_;
+  TrainOptions options_;
+};
+
+TEST_F(TrainThreadsTest, TwoWorkerThreadsEqualOneProcessWithTheUnionBatch) {
+  TrainOptions single = options_;
+  single.batch_size = 200;
+  single.model_dir = dir_ + "/single";
+  Result<TrainResult> one = Train(spec_, single);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+
+  // Ranks 0 and 1: workers; rank 2: the server.
+  auto transports = MakeInProcessTransports(3, size_t{64} << 20);
+  CommunicatorOptions comm_options;
+  comm_options.timeout_s = 60;
+  auto comms = MakeInProcessGroup(2, comm_options);
+  ServerOptions server;
+  server.store.kind = "memory";
+  server.store.path = dir_ + "/dist/ps/server-0.bin";
+  server.server.num_workers = 2;
+  server.server.stats_interval_s = 0;
+  ASSERT_TRUE(MakeDirs(dir_ + "/dist/ps").ok());
+  std::thread server_thread(
+      [&] { EXPECT_TRUE(RunServer(server, transports[2].get()).ok()); });
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 2; ++w) {
+    workers.emplace_back([&, w] {
+      RemoteClientOptions client_options;
+      client_options.server_ranks = {2};
+      client_options.worker_index = w;
+      client_options.timeout_s = 60;
+      RemoteClient client(transports[w].get(), client_options);
+      WorkerGroup group;
+      group.comm = comms[w].get();
+      group.ps = &client;
+      group.sharding = DataSharding::kBatches;
+      group.bucket_bytes = 4096;  // several buckets
+      TrainOptions dist = options_;
+      dist.batch_size = 100;
+      dist.model_dir = dir_ + "/dist";
+      dist.workers = &group;
+      Result<TrainResult> r = Train(spec_, dist);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_TRUE(client.Done().ok());
+    });
+  }
+  for (auto& t : workers) t.join();
+  server_thread.join();
+  ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
+  ExpectSameRows(dir_ + "/single/embeddings.bin", dir_ + "/dist/ps/server-0.bin", 1e-5);
+}
+
+}  // namespace
+}  // namespace msrec
