@@ -10,6 +10,7 @@
 
 #include "cluster/inprocess_transport.h"
 #include "common/file_util.h"
+#include "common/timer.h"
 #include "parameter_server/embedded_ps.h"
 #include "parameter_server/ps_server.h"
 #include "parameter_server/ps_service.h"
@@ -81,6 +82,32 @@ TEST(InProcessTransportTest, ReceiveWakesWhenAMessageArrives) {
   sender.join();
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(m.bytes, "late");
+}
+
+// Messages that arrive as a short Receive times out are taken by it or by
+// the next one, never lost (a receive loop with a poll deadline, as the
+// server's, must see every request).
+TEST(InProcessTransportTest, NoMessageIsLostAtTheDeadline) {
+  auto t = MakeInProcessTransports(2, kLimit);
+  constexpr int kMessages = 3000;
+  std::thread sender([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      if (i % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(i % 300));
+      EXPECT_TRUE(t[1]->Send(0, 1, std::to_string(i)).ok());
+    }
+  });
+  int received = 0;
+  Timer timer;
+  while (received < kMessages && timer.Seconds() < 30) {
+    Message m;
+    const Status s = t[0]->Receive(1, 1, 0.0001, &m);
+    if (s.code() == Status::Code::kTimeout) continue;
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(m.bytes, std::to_string(received));
+    ++received;
+  }
+  sender.join();
+  EXPECT_EQ(received, kMessages);
 }
 
 // `workers` client threads and `servers` server threads on one in-process
@@ -288,6 +315,38 @@ TEST(EmbeddedPsTest, OpenErrorsNameThePath) {
       << ps.status().ToString();
   options.store.kind = "leveldb";
   EXPECT_EQ(EmbeddedPs::Start(options).status().code(), Status::Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace msrec
+
+namespace msrec {
+namespace {
+
+// The trainer's order: the pull of step t+1 is sent before step t's push.
+TEST(ThreadTierTest, PullOfTheNextStepBeforeThisStepsPushForManySteps) {
+  ThreadJob job(1, 1, /*timeout_s=*/10);
+  RemoteClient* c = job.client(0);
+  ASSERT_TRUE(c->CreateTable(Config()).ok());
+  std::vector<uint64_t> keys;
+  std::vector<float> grads, rows[2];
+  rows[0].resize(40 * 4);
+  rows[1].resize(40 * 4);
+  WorkerPush(0, 1, &keys, &grads);
+  auto pull = c->PullAsync("emb", keys.data(), keys.size(), rows[1].data(), 1);
+  for (int64_t step = 1; step <= 3000; ++step) {
+    ASSERT_TRUE(pull->Wait(10).ok()) << "pull of step " << step;
+    std::vector<uint64_t> next_keys;
+    std::vector<float> next_grads;
+    WorkerPush(0, step + 1, &next_keys, &next_grads);
+    pull = c->PullAsync("emb", next_keys.data(), next_keys.size(), rows[step % 2].data(),
+                        step + 1);
+    ASSERT_TRUE(c->PushAsync("emb", keys.data(), keys.size(), grads.data(), step)->Wait(10).ok())
+        << "push of step " << step;
+    keys = next_keys;
+    grads = next_grads;
+  }
+  ASSERT_TRUE(pull->Wait(10).ok());
 }
 
 }  // namespace
