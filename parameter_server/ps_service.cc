@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "common/file_util.h"
 #include "parameter_server/cached_store.h"
@@ -21,6 +22,9 @@ RocksDbStoreOptions RocksDbUnderBudget(size_t budget) {
   o.block_cache_bytes = std::max(budget / 4, 8 * kMiB);
   o.max_write_buffer_number = 2;  // one being filled, one being flushed
   o.write_buffer_bytes = std::max(budget / 8, 4 * kMiB);
+  // Flushes and compactions in the background, one job per core (at least 2:
+  // a flush must not wait behind a compaction).
+  o.max_background_jobs = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   return o;
 }
 

@@ -35,6 +35,8 @@ struct Part {
   std::vector<float> rows;          // pull: the reply's rows
   std::string text;                 // the reply's text (stats)
   uint64_t request_rows = 0;        // pull: unique keys asked for
+  bool direct = false;              // pull: the reply's rows are the output's, in order (one
+                                    // server: no routing, decoded straight into the output)
   bool done = false;
 };
 
@@ -99,12 +101,13 @@ class RemoteCall : public PsFuture {
                               " (server " + std::to_string(p->server) + ")";
     if (m.oversized) return Status::Unavailable(where + ": reply larger than the message limit");
     const uint64_t expected = type_ == RequestType::kPull ? p->request_rows * dim_ : 0;
-    p->rows.resize(expected);
+    if (!p->direct) p->rows.resize(expected);
     Status carried;
-    Status decoded = DecodeReply(m.bytes, p->id, expected, p->rows.data(), &carried, &p->text);
+    Status decoded = DecodeReply(m.bytes, p->id, expected, p->direct ? out_ : p->rows.data(),
+                                 &carried, &p->text);
     if (!decoded.ok()) return decoded.WithContext(where);
     if (!carried.ok()) return carried.WithContext(where);
-    if (type_ == RequestType::kPull) {
+    if (type_ == RequestType::kPull && !p->direct) {
       const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
       for (size_t i = 0; i < p->positions.size(); ++i) {
         std::memcpy(out_ + static_cast<size_t>(p->positions[i]) * dim_,
@@ -162,9 +165,22 @@ std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, cons
     return call;
   }
   const int num_servers = static_cast<int>(options_.server_ranks.size());
-  std::vector<std::vector<uint64_t>> server_keys(num_servers);
+  const CallSpec spec{RequestType::kPull, table, step, dim, options_.worker_index};
   std::vector<Part>& parts = call->parts();
   parts.resize(num_servers);
+  if (num_servers == 1) {  // the server answers in request order, repeats included
+    Part& p = parts[0];
+    p.request_rows = n;
+    p.direct = true;
+    p.done = n == 0;
+    if (!p.done) {
+      Status sent = SendPart(transport_, spec, 0, options_.server_ranks[0], NextId(), keys, n,
+                             nullptr, {}, &p);
+      if (!sent.ok()) call->Fail(sent);
+    }
+    return call;
+  }
+  std::vector<std::vector<uint64_t>> server_keys(num_servers);
   // Each key goes once to its server; repeats copy the same reply row.
   std::unordered_map<uint64_t, uint32_t> row_of_key;
   row_of_key.reserve(n);
@@ -176,7 +192,6 @@ std::unique_ptr<PsFuture> RemoteClient::PullAsync(const std::string& table, cons
     parts[s].positions.push_back(static_cast<uint32_t>(i));
     parts[s].sources.push_back(it->second);
   }
-  const CallSpec spec{RequestType::kPull, table, step, dim, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {
     Part& p = parts[s];
     p.request_rows = server_keys[s].size();
@@ -203,7 +218,7 @@ std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, cons
   const int num_servers = static_cast<int>(options_.server_ranks.size());
   std::vector<std::vector<uint64_t>> server_keys(num_servers);
   std::vector<std::vector<float>> server_grads(num_servers);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; num_servers > 1 && i < n; ++i) {
     const int s = KeyServer(keys[i], options_.num_buckets, num_servers);
     server_keys[s].push_back(keys[i]);
     server_grads[s].insert(server_grads[s].end(), grads + i * dim, grads + (i + 1) * dim);
@@ -212,9 +227,11 @@ std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, cons
   parts.resize(num_servers);
   const CallSpec spec{RequestType::kPush, table, step, dim, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {  // every server, even without keys
+    // One server: the caller's buffers go out as they are.
+    const bool whole = num_servers == 1;
     Status sent = SendPart(transport_, spec, s, options_.server_ranks[s], NextId(),
-                           server_keys[s].data(), server_keys[s].size(), server_grads[s].data(),
-                           {}, &parts[s]);
+                           whole ? keys : server_keys[s].data(), whole ? n : server_keys[s].size(),
+                           whole ? grads : server_grads[s].data(), {}, &parts[s]);
     if (!sent.ok()) {
       call->Fail(sent);
       break;
