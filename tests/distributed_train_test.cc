@@ -78,6 +78,22 @@ TEST_F(DistributedTrainTest, SsimMaskOverTwoWorkersEqualsOneProcess) {
   ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
 }
 
+// Early stopping in a data-parallel job: the servers checkpoint the best
+// epoch's rows, every worker restores its dense parameters at the end.
+TEST_F(DistributedTrainTest, EarlyStoppingKeepsTheBestEpochAcrossWorkersAndServers) {
+  std::string out;
+  ASSERT_EQ(0, Run(kMpirun + std::string(MSREC_BINARY " train") + common_ +
+                       " --epochs 3 --early_stopping_patience 1 --batch_size 512 --lr 0.05"
+                       " --num_servers 1 --check_parameters --model_dir " + dir_ + "/early",
+                   &out))
+      << out;
+  EXPECT_NE(out.find("== validation =="), std::string::npos) << out;
+  // The snapshot is gone once used; the model directory holds the kept model.
+  EXPECT_FALSE(PathExists(dir_ + "/early/best_rows")) << out;
+  EXPECT_FALSE(PathExists(dir_ + "/early/best_dense.pt")) << out;
+  EXPECT_TRUE(PathExists(dir_ + "/early/dense.pt")) << out;
+}
+
 TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {
   // 3 chunks of CSV dealt to 2 workers: one slice is twice the other.
   std::string out;
