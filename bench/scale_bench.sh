@@ -73,7 +73,7 @@ train() {
   echo "   $line"
   echo "   peak RSS $(awk -F': ' '/Maximum resident set size/ {printf "%.2f GiB", $2 / 1048576}' "$dir/$name.time")"
   grep -oE 'time so far: .*' "$dir/$name.log" | tail -1 | sed 's/^/   /'
-  grep -oE 'parameter server 0: .*' "$dir/$name.log" | tail -1 | sed 's/^/   /'
+  grep -oE 'server 0: requests .*' "$dir/$name.log" | tail -1 | sed 's/^/   /'
   rate=$(sed -E 's/.*\(([0-9.]+) samples\/s\).*/\1/' <<< "$line")
 }
 

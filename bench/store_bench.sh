@@ -79,7 +79,7 @@ for ((i = 0; i < repeats; ++i)); do
   read -r rate rss < <(run r "$msrec" train "${common[@]}" --store rocksdb --model_dir "$dir/model-r")
   r_rate+=("$rate"); r_rss+=("$rss")
   echo "  (r) embedded rocksdb:  $rate samples/s, peak RSS $rss MiB"
-  grep -oE 'parameter server 0: .*' "$dir/r.log" | tail -1 | sed 's/^/      /'
+  grep -oE 'server 0: requests .*' "$dir/r.log" | tail -1 | sed 's/^/      /'
   if [[ $skip_mpi -eq 0 ]]; then
     read -r rate rss < <(run s bash "$root/launch/mpi_launch.sh" --binary "$msrec" --workers 1 \
                            --servers 1 -- "${common[@]}" --store rocksdb --model_dir "$dir/model-s")

@@ -63,12 +63,6 @@ class InProcessTransport : public Transport {
     return Status::OK();
   }
 
-  Result<bool> TryReceive(int source, int tag, Message* out) override {
-    Mailbox& box = hub_->boxes[rank_];
-    std::lock_guard<std::mutex> lock(box.mu);
-    return TakeLocked(box, source, tag, out);
-  }
-
   Status Receive(int source, int tag, double deadline_s, Message* out) override {
     Mailbox& box = hub_->boxes[rank_];
     const auto deadline = std::chrono::steady_clock::now() +

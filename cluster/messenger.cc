@@ -19,6 +19,17 @@ std::string MpiError(int code) {
 
 }  // namespace
 
+void Backoff::Pause() {
+  ++polls_;
+  if (polls_ < 64) return;  // spin: a reply is usually microseconds away
+  if (polls_ < 256) {
+    std::this_thread::yield();
+    return;
+  }
+  const int us = std::min(max_sleep_us_, 10 * (polls_ - 255));
+  std::this_thread::sleep_for(std::chrono::microseconds(us));
+}
+
 MpiMessenger::MpiMessenger(MPI_Comm comm, size_t max_message_bytes)
     : comm_(comm), max_message_bytes_(max_message_bytes) {
   MPI_Comm_rank(comm_, &rank_);

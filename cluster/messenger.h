@@ -39,7 +39,7 @@ class MpiMessenger : public Transport {
   // Takes one message from `source` (kAnySource for any) on `tag` if one
   // has arrived: true and `*out` filled, or false at once. Unavailable on an
   // MPI error.
-  Result<bool> TryReceive(int source, int tag, Message* out) override;
+  Result<bool> TryReceive(int source, int tag, Message* out);
 
   // Like TryReceive but keeps probing until `deadline_s` seconds from now:
   // Timeout (naming the source and tag) if nothing arrives by then. Between
@@ -71,5 +71,17 @@ class MpiMessenger : public Transport {
   std::deque<PendingSend> sends_;  // guarded by mu_; deque: elements never move
 };
 
+// Sleeps with exponential back-off for polling loops: the first calls return
+// at once (spinning keeps latency low), later ones sleep up to `max_sleep_us`.
+class Backoff {
+ public:
+  explicit Backoff(int max_sleep_us = 200) : max_sleep_us_(max_sleep_us) {}
+  void Pause();
+  void Reset() { polls_ = 0; }
+
+ private:
+  int max_sleep_us_;
+  int polls_ = 0;
+};
 
 }  // namespace msrec

@@ -19,7 +19,7 @@
 
 namespace msrec {
 
-inline constexpr int kAnySource = -1;  // Receive/TryReceive: a message from any rank
+inline constexpr int kAnySource = -1;  // Receive: a message from any rank
 inline constexpr int kRequestTag = 1;
 inline constexpr int kUnroutableReplyTag = 2;  // replies to requests too broken to name a tag
 inline constexpr int kFirstReplyTag = 16;
@@ -50,10 +50,6 @@ class Transport {
   // destination outside [0, size()).
   virtual Status Send(int dest, int tag, std::string bytes) = 0;
 
-  // Takes one message from `source` (kAnySource for any) on `tag` if one has
-  // arrived: true and `*out` filled, or false at once.
-  virtual Result<bool> TryReceive(int source, int tag, Message* out) = 0;
-
   // Waits up to `deadline_s` seconds for a message from `source` on `tag`:
   // OK and `*out` filled, or Timeout naming the source and tag.
   virtual Status Receive(int source, int tag, double deadline_s, Message* out) = 0;
@@ -64,18 +60,5 @@ class Transport {
 
 // The Timeout Status both transports return from Receive.
 Status ReceiveTimeout(int source, int tag, double deadline_s);
-
-// Sleeps with exponential back-off for polling loops: the first calls return
-// at once (spinning keeps latency low), later ones sleep up to `max_sleep_us`.
-class Backoff {
- public:
-  explicit Backoff(int max_sleep_us = 200) : max_sleep_us_(max_sleep_us) {}
-  void Pause();
-  void Reset() { polls_ = 0; }
-
- private:
-  int max_sleep_us_;
-  int polls_ = 0;
-};
 
 }  // namespace msrec

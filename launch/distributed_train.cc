@@ -37,8 +37,7 @@ Status Serve(const Topology& t) {
   // a previous job left in the server's database are not trusted.
   MSREC_RETURN_IF_ERROR(PrepareServerDirectory(dir, t.server_index(), t.num_servers));
   ServerOptions options;
-  options.store =
-      ServerStoreOptions(FLAGS_store, dir, t.server_index(), FLAGS_store_memory_mb);
+  options.store = StoreAt(FLAGS_store, ServerStoreBase(dir, t.server_index()), FLAGS_store_memory_mb);
   options.server.server_index = t.server_index();
   options.server.num_workers = t.num_workers();
   options.server.num_servers = t.num_servers;

@@ -58,12 +58,6 @@ Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options) {
   return MakeCachedStore(std::move(db), cache);
 }
 
-Status PersistStore(const StoreOptions& options, EmbeddingStore* store) {
-  MSREC_RETURN_IF_ERROR(store->Flush());
-  if (options.kind == "memory" && !options.path.empty()) return SaveStore(*store, options.path);
-  return Status::OK();
-}
-
 Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options,
              Transport* transport) {
   SparseShard shard(std::move(store));
@@ -74,8 +68,11 @@ Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options
     return raw->StatsText() + (extra ? ", " + extra() : std::string());
   };
   PsServer server(&shard, transport, server_options);
-  MSREC_RETURN_IF_ERROR(server.Run());
-  if (options.persist) MSREC_RETURN_IF_ERROR(PersistStore(options.store, shard.store()));
+  MSREC_RETURN_IF_ERROR(server.Run());  // ends with a flush of the store
+  const StoreOptions& o = options.store;
+  if (options.persist && o.kind == "memory" && !o.path.empty()) {
+    return SaveStore(*shard.store(), o.path);  // the rows outlive the process
+  }
   return Status::OK();
 }
 
@@ -84,20 +81,22 @@ Status RunServer(const ServerOptions& options, Transport* transport) {
   return Serve(std::move(store), options, transport);
 }
 
-StoreOptions ServerStoreOptions(const std::string& kind, const std::string& dir, int server_index,
-                                int64_t memory_mb) {
+StoreOptions StoreAt(const std::string& kind, const std::string& base, int64_t memory_mb) {
   StoreOptions o;
   o.kind = kind;
-  const std::string base = dir + "/server-" + std::to_string(server_index);
   o.path = kind == "memory" ? base + ".bin" : base;
   o.fresh = true;
   o.memory_mb = memory_mb;
   return o;
 }
 
+std::string ServerStoreBase(const std::string& dir, int server_index) {
+  return dir + "/server-" + std::to_string(server_index);
+}
+
 Status PrepareServerDirectory(const std::string& dir, int server_index, int num_servers) {
   MSREC_RETURN_IF_ERROR(MakeDirs(dir));
-  const std::string base = dir + "/server-" + std::to_string(server_index);
+  const std::string base = ServerStoreBase(dir, server_index);
   MSREC_RETURN_IF_ERROR(RemoveTree(base));
   MSREC_RETURN_IF_ERROR(RemoveTree(base + ".bin"));
   if (server_index != 0) return Status::OK();

@@ -27,8 +27,8 @@ struct StoreOptions {
   // the row cache). Default: "memory".
   std::string kind = "memory";
   // rocksdb: the database directory. memory: the dump file (SaveStore's
-  // format) read at open when `fresh` is false and written by PersistStore;
-  // "" for none. Default: "".
+  // format) read at open when `fresh` is false and written when a server
+  // that persists ends; "" for none. Default: "".
   std::string path;
   // Start empty: what `path` holds is removed first (a job starts from nothing
   // or from a checkpoint, never from rows a former job left). false reopens
@@ -45,14 +45,15 @@ struct StoreOptions {
 // Opens the store `options` describe. Errors name the path.
 Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options);
 
-// Makes the store's rows outlive the process: a memory store is dumped to
-// options.path (if set); RocksDB is flushed (its rows are in options.path).
-Status PersistStore(const StoreOptions& options, EmbeddingStore* store);
+// The store named by `base`: RocksDB in the directory <base>, or a memory
+// store dumped to <base>.bin; fresh, within `memory_mb`.
+StoreOptions StoreAt(const std::string& kind, const std::string& base, int64_t memory_mb);
 
 struct ServerOptions {
   StoreOptions store;       // what the server serves from
   PsServerOptions server;   // the serving loop (workers, sync, timeouts, statistics)
-  bool persist = true;      // PersistStore when the workers are done (false: read-only use)
+  bool persist = true;      // when the workers are done, dump a memory store to store.path
+                            // (RocksDB is flushed either way); false: read-only use
 };
 
 // Serves `store` over `transport` until every worker is done, then persists
@@ -63,11 +64,9 @@ Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options
 // OpenStore, then Serve.
 Status RunServer(const ServerOptions& options, Transport* transport);
 
-// The store options of server `server_index` in the directory `dir` of a
-// job's servers: rocksdb at <dir>/server-<s>, memory dumped to
-// <dir>/server-<s>.bin.
-StoreOptions ServerStoreOptions(const std::string& kind, const std::string& dir,
-                                int server_index, int64_t memory_mb);
+// The store of server `server_index` in the directory `dir` of a job's
+// servers: StoreAt(kind, <dir>/server-<s>, memory_mb).
+std::string ServerStoreBase(const std::string& dir, int server_index);
 
 // Makes `dir` ready for server `server_index` of `num_servers`: creates it and
 // removes the server's rows of a former job; server 0 also removes the parts

@@ -216,8 +216,9 @@ std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, cons
     return call;
   }
   const int num_servers = static_cast<int>(options_.server_ranks.size());
-  std::vector<std::vector<uint64_t>> server_keys(num_servers);
-  std::vector<std::vector<float>> server_grads(num_servers);
+  // Per server its keys and gradients; one server gets the caller's buffers as they are.
+  std::vector<std::vector<uint64_t>> server_keys(num_servers > 1 ? num_servers : 0);
+  std::vector<std::vector<float>> server_grads(server_keys.size());
   for (size_t i = 0; num_servers > 1 && i < n; ++i) {
     const int s = KeyServer(keys[i], options_.num_buckets, num_servers);
     server_keys[s].push_back(keys[i]);
@@ -227,11 +228,13 @@ std::unique_ptr<PsFuture> RemoteClient::PushAsync(const std::string& table, cons
   parts.resize(num_servers);
   const CallSpec spec{RequestType::kPush, table, step, dim, options_.worker_index};
   for (int s = 0; s < num_servers; ++s) {  // every server, even without keys
-    // One server: the caller's buffers go out as they are.
-    const bool whole = num_servers == 1;
-    Status sent = SendPart(transport_, spec, s, options_.server_ranks[s], NextId(),
-                           whole ? keys : server_keys[s].data(), whole ? n : server_keys[s].size(),
-                           whole ? grads : server_grads[s].data(), {}, &parts[s]);
+    Status sent =
+        num_servers == 1
+            ? SendPart(transport_, spec, s, options_.server_ranks[s], NextId(), keys, n, grads,
+                       {}, &parts[s])
+            : SendPart(transport_, spec, s, options_.server_ranks[s], NextId(),
+                       server_keys[s].data(), server_keys[s].size(), server_grads[s].data(), {},
+                       &parts[s]);
     if (!sent.ok()) {
       call->Fail(sent);
       break;

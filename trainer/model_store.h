@@ -20,11 +20,8 @@ enum class ModelStoreUse {
 
 // Starts the embedded server over the store of `model_dir` of kind `kind`
 // ("memory" or "rocksdb") within `memory_mb` MiB (StoreOptions::memory_mb).
-// The store lives at `path` instead when it is not empty (a memory dump file
-// or a RocksDB directory).
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
-                                                    ModelStoreUse use, int64_t memory_mb,
-                                                    const std::string& path = "");
+                                                    ModelStoreUse use, int64_t memory_mb);
 
 }  // namespace msrec

@@ -683,9 +683,8 @@ Result<TrainResult> Train(JobSpec spec, const TrainOptions& options) {
   }
   if (chief) MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model, options.model_dir + "/dense.pt"));
   if (embedded != nullptr) {
-    Result<std::vector<std::string>> stats = embedded->client()->Stats();
-    if (stats.ok()) LOG(INFO) << "parameter " << stats.value()[0];
-    MSREC_RETURN_IF_ERROR(embedded->Stop());  // persists the rows in the model directory
+    // The server logs its statistics and persists the rows in the model directory.
+    MSREC_RETURN_IF_ERROR(embedded->Stop());
   } else if (chief) {
     MSREC_RETURN_IF_ERROR(ps->Flush());  // every server makes its rows durable
   }
