@@ -129,13 +129,6 @@ Status BucketedAllReduce::Reduce(const Bucket& bucket) {
   return Status::OK();
 }
 
-Status AllReduceInBuckets(Communicator& comm, const std::vector<FloatSpan>& tensors,
-                          const BucketOptions& options) {
-  BucketedAllReduce reducer(&comm, tensors, options);
-  for (size_t t = 0; t < tensors.size(); ++t) MSREC_RETURN_IF_ERROR(reducer.AddReady(t));
-  return reducer.Finish();
-}
-
 Status CheckSameAcrossRanks(Communicator& comm, const float* data, size_t n) {
   const uint64_t mine[2] = {n, Hash64(data, n * sizeof(float), 0x636865636bULL)};
   std::vector<uint64_t> all(2 * comm.size());

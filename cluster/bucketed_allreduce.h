@@ -109,10 +109,6 @@ class BucketedAllReduce {
   std::thread thread_;          // last member: starts after everything above
 };
 
-// One-shot: all-reduces `tensors` in buckets (AddReady in order, Finish).
-Status AllReduceInBuckets(Communicator& comm, const std::vector<FloatSpan>& tensors,
-                          const BucketOptions& options);
-
 // Checks that every rank holds bitwise the same `n` floats (for example the
 // dense parameters after a step): all-gathers (n, 64-bit hash) and compares
 // with rank 0. Internal error naming the first rank that differs; any

@@ -18,8 +18,6 @@ struct Topology {
   int num_servers = 0;      // server ranks; 0 = the embedded (in-process) store
   Role role = Role::kWorkerAndServer;
 
-  // The embedded default: one process, store in-process.
-  static Topology Embedded() { return Topology(); }
   bool embedded() const { return world_size == 1 && num_servers == 0; }
 
   int num_workers() const { return num_servers == 0 ? world_size : world_size - num_servers; }

@@ -7,17 +7,16 @@
 #include <cstdio>
 #include <iostream>
 
-#include "cluster/mpi_env.h"
 #include "launch/flags.h"
-#include "models/layers.h"
-#include "models/model.h"
+#include "trainer/cluster_job.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/reader.h"
 #include "trainer/data/shard.h"
 #include "trainer/export.h"
+#include "trainer/job_io.h"
+#include "trainer/ssim_search.h"
 #include "trainer/trainer.h"
 
-#include <set>
 #include <fstream>
 
 namespace msrec {
@@ -90,8 +89,8 @@ namespace {
 // Set by SIGTERM/SIGINT; Train finishes its step, checkpoints and returns.
 std::atomic<bool> stop_requested{false};
 void RequestStop(int) { stop_requested.store(true); }
-}  // namespace
 
+// Makes SIGTERM and SIGINT set the returned flag (TrainOptions::stop_requested).
 const std::atomic<bool>* InstallStopHandlers() {
   struct sigaction action = {};
   action.sa_handler = RequestStop;
@@ -101,16 +100,25 @@ const std::atomic<bool>* InstallStopHandlers() {
   return &stop_requested;
 }
 
-Status RunTrain() { return LaunchedByMpirun() ? RunTrainUnderMpi() : RunTrainEmbedded(); }
+// Prints what `msrec train` prints at the end (throughput, val and test tables).
+Status PrintTrainResult(const TrainResult& result, const TrainOptions& options);
 
-Status RunTrainEmbedded() {
-  MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
+}  // namespace
+
+Status RunTrain() {
+  MSREC_ASSIGN_OR_RETURN(const JobSpec spec, JobSpecFromFlags());
   MSREC_ASSIGN_OR_RETURN(TrainOptions options, TrainOptionsFromFlags());
   options.stop_requested = InstallStopHandlers();
-  MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, options));
-  return PrintTrainResult(result, options);
+  return RunJob(ClusterOptionsFromFlags(options.model_dir), [&](const WorkerGroup* workers) -> Status {
+    TrainOptions worker_options = options;
+    worker_options.workers = workers;
+    MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, worker_options));
+    if (workers != nullptr && workers->rank() != 0) return Status::OK();
+    return PrintTrainResult(result, worker_options);
+  });
 }
 
+namespace {
 Status PrintTrainResult(const TrainResult& result, const TrainOptions& options) {
   if (result.stopped) {
     std::printf("stopped by a signal after step %lld; checkpoint: %s (continue with --resume)\n",
@@ -130,18 +138,30 @@ Status PrintTrainResult(const TrainResult& result, const TrainOptions& options) 
   if (!options.test_files.empty()) PrintMetrics("test", result.test, names);
   return Status::OK();
 }
+}  // namespace
 
 Status RunSsimSearch() {
   if (FLAGS_output.empty()) return Status::InvalidArgument("ssim-search needs --output DIR");
-  MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags());
-  MSREC_ASSIGN_OR_RETURN(const SsimSearchOptions options, SsimSearchOptionsFromFlags());
-  MSREC_ASSIGN_OR_RETURN(SsimSearchResult r, SsimSearch(spec, options));
-  std::printf("searched %lld steps, %lld samples in %.1f s (%.0f samples/s); shared %.3f of "
-              "instances (last step %.3f); wrote %s\n",
-              static_cast<long long>(r.steps), static_cast<long long>(r.samples), r.seconds,
-              r.samples / std::max(r.seconds, 1e-9), r.shared_fraction, r.last_shared_fraction,
-              options.output_dir.c_str());
-  return Status::OK();
+  MSREC_ASSIGN_OR_RETURN(const JobSpec spec, JobSpecFromFlags());
+  MSREC_ASSIGN_OR_RETURN(SsimSearchOptions options, SsimSearchOptionsFromFlags());
+  options.stop_requested = InstallStopHandlers();
+  return RunJob(ClusterOptionsFromFlags(options.output_dir), [&](const WorkerGroup* workers) -> Status {
+    SsimSearchOptions worker_options = options;
+    worker_options.workers = workers;
+    MSREC_ASSIGN_OR_RETURN(SsimSearchResult r, SsimSearch(spec, worker_options));
+    if (workers != nullptr && workers->rank() != 0) return Status::OK();
+    if (r.stopped) {
+      std::printf("search stopped by a signal after step %lld (continue with --resume)\n",
+                  static_cast<long long>(r.steps));
+      return Status::OK();
+    }
+    std::printf("searched %lld steps, %lld samples in %.1f s (%.0f samples/s); shared %.3f of "
+                "instances (last step %.3f); wrote %s\n",
+                static_cast<long long>(r.steps), static_cast<long long>(r.samples), r.seconds,
+                r.samples / std::max(r.seconds, 1e-9), r.shared_fraction, r.last_shared_fraction,
+                worker_options.output_dir.c_str());
+    return Status::OK();
+  });
 }
 
 Status RunSsimExport() {
@@ -178,30 +198,6 @@ Status RunPredict() {
   return Predict(EvalOptionsFromFlags(SplitList(FLAGS_input)), FLAGS_output);
 }
 
-namespace {
-// Names of the parameters that receive a non-zero gradient from a random batch
-// whose instances all belong to `scenario`.
-std::set<std::string> ParametersTouchedBy(Model& model, const ModelConfig& c, int64_t scenario) {
-  model.zero_grad();
-  const int64_t b = 64;
-  ModelInput in;
-  in.embeddings = torch::randn({b, c.num_fields, c.embedding_dim});
-  in.dense = torch::randn({b, c.num_dense});
-  in.scenario = torch::full({b}, scenario, torch::kInt64);
-  ModelOutput out = model.Forward(in);
-  torch::Tensor loss = out.logits.sum();
-  for (auto& aux : out.aux_losses) loss = loss + aux.second;
-  loss.backward();
-  std::set<std::string> touched;
-  for (const auto& p : model.named_parameters()) {
-    if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
-      touched.insert(p.key());
-    }
-  }
-  return touched;
-}
-}  // namespace
-
 Status RunInfo() {
   MSREC_ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromFlags(/*need_schema=*/false));
   ModelConfig& c = spec.model_config;
@@ -209,24 +205,8 @@ Status RunInfo() {
   c.num_dense = FLAGS_num_dense;
   c.num_scenarios = FLAGS_num_scenarios;
   c.embedding_dim = spec.table.dim;
-  MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model, BuiltinModels().Create(spec.model, c));
-  int64_t shared = 0, scenario0 = 0;
-  if (c.num_scenarios >= 2) {
-    const std::set<std::string> t0 = ParametersTouchedBy(*model, c, 0);
-    const std::set<std::string> t1 = ParametersTouchedBy(*model, c, 1);
-    for (const auto& p : model->named_parameters()) {
-      if (t0.count(p.key()) && t1.count(p.key())) shared += p.value().numel();
-      if (t0.count(p.key()) && !t1.count(p.key())) scenario0 += p.value().numel();
-    }
-  }
-  std::printf("model=%s fields=%d dim=%d dense=%d scenarios=%d\n", spec.model.c_str(),
-              c.num_fields, c.embedding_dim, c.num_dense, c.num_scenarios);
-  std::printf("dense_parameters=%lld\n", static_cast<long long>(CountParameters(*model)));
-  std::printf("shared_parameters=%lld\n", static_cast<long long>(shared));
-  std::printf("per_scenario_parameters=%lld\n", static_cast<long long>(scenario0));
-  const int64_t flops = model->FlopsPerInstance();
-  if (flops >= 0) std::printf("flops_per_instance=%lld\n", static_cast<long long>(flops));
-  std::printf("embedding_parameters=per key: %d floats + optimizer state\n", c.embedding_dim);
+  MSREC_ASSIGN_OR_RETURN(const std::string info, DescribeModel(spec));
+  std::printf("%s", info.c_str());
   return Status::OK();
 }
 

@@ -1,24 +1,13 @@
 // The subcommands of the msrec program; each reads its flags (launch/flags.h).
 #pragma once
 
-#include <atomic>
-
 #include "common/status.h"
-#include "trainer/trainer.h"
 
 namespace msrec {
 
-// `msrec train` as one rank of an mpirun job (launch/distributed_train.cc):
-// server ranks serve until every worker is done; worker ranks train data-
-// parallel. A rank that fails ends the whole job (MPI_Abort).
-Status RunTrainUnderMpi();
-// `msrec train` in this process alone (the embedded store).
-Status RunTrainEmbedded();
-// Makes SIGTERM and SIGINT set the returned flag (TrainOptions::stop_requested).
-const std::atomic<bool>* InstallStopHandlers();
-// Prints what `msrec train` prints at the end (throughput, val and test tables).
-Status PrintTrainResult(const TrainResult& result, const TrainOptions& options);
-
+// Each command reads its flags, calls one entry point of trainer/ and prints.
+// `msrec train` and `msrec ssim-search` run through RunJob (trainer/
+// cluster_job.h): alone, or as one rank of an mpirun job with servers.
 Status RunGen();
 Status RunConvert();
 Status RunTrain();

@@ -92,7 +92,7 @@ DEFINE_int32(early_stopping_patience, 0,
              "Stop after N epochs without a better validation AUC and keep the best epoch (0: off)");
 DEFINE_int64(log_every, 50, "Progress line every N steps");
 // Checkpoints (docs/training.md, "Checkpoints").
-DEFINE_string(checkpoint_dir, "", "Checkpoint directory (default <model_dir>/checkpoints; 'none': off)");
+DEFINE_string(checkpoint_dir, "", "Checkpoint directory (default <model_dir>/checkpoints, ssim-search: <output>/checkpoints; 'none': off)");
 DEFINE_int64(checkpoint_every_steps, 0, "Also checkpoint every N global steps (0: epoch ends only)");
 DEFINE_bool(checkpoint_at_epoch_end, true, "Checkpoint at the end of every epoch");
 DEFINE_int32(keep_checkpoints, 2, "Complete checkpoints kept (the newest)");
@@ -200,6 +200,22 @@ Result<JobSpec> JobSpecFromFlags(bool need_schema) {
   return spec;
 }
 
+namespace {
+// --checkpoint_dir (default <model_dir>/checkpoints; "none": off) and the rest.
+CheckpointOptions CheckpointOptionsFromFlags(const std::string& model_dir) {
+  CheckpointOptions c;
+  if (FLAGS_checkpoint_dir != "none") {
+    c.dir = FLAGS_checkpoint_dir.empty() ? model_dir + "/checkpoints" : FLAGS_checkpoint_dir;
+  }
+  c.every_steps = FLAGS_checkpoint_every_steps;
+  c.at_epoch_end = FLAGS_checkpoint_at_epoch_end;
+  c.keep = FLAGS_keep_checkpoints;
+  c.resume = FLAGS_resume;
+  c.skip_corrupt = FLAGS_resume_skip_corrupt;
+  return c;
+}
+}  // namespace
+
 Result<TrainOptions> TrainOptionsFromFlags() {
   TrainOptions o;
   if (!ParseTrainMode(FLAGS_train_mode, &o.train_mode)) {
@@ -233,15 +249,28 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.sharing.random = FLAGS_ssim_random;
   o.sharing.topk = FLAGS_ssim_topk;
   o.sharing.seed = FLAGS_seed;
-  if (FLAGS_checkpoint_dir != "none") {
-    o.checkpoint.dir =
-        FLAGS_checkpoint_dir.empty() ? FLAGS_model_dir + "/checkpoints" : FLAGS_checkpoint_dir;
-  }
-  o.checkpoint.every_steps = FLAGS_checkpoint_every_steps;
-  o.checkpoint.at_epoch_end = FLAGS_checkpoint_at_epoch_end;
-  o.checkpoint.keep = FLAGS_keep_checkpoints;
-  o.checkpoint.resume = FLAGS_resume;
-  o.checkpoint.skip_corrupt = FLAGS_resume_skip_corrupt;
+  o.checkpoint = CheckpointOptionsFromFlags(FLAGS_model_dir);
+  o.deterministic = FLAGS_deterministic;
+  return o;
+}
+
+ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir) {
+  ClusterOptions o;
+  o.num_servers = FLAGS_num_servers;
+  o.model_dir = model_dir;
+  o.ps_dir = FLAGS_ps_dir;
+  o.store = FLAGS_store;
+  o.store_memory_mb = FLAGS_store_memory_mb;
+  o.ps_sync = FLAGS_ps_sync;
+  o.ps_max_staleness = FLAGS_ps_max_staleness;
+  o.ps_timeout_s = FLAGS_ps_timeout_s;
+  o.ps_idle_timeout_s = FLAGS_ps_idle_timeout_s;
+  o.ps_stats_interval_s = FLAGS_ps_stats_interval_s;
+  o.ps_max_message_mb = FLAGS_ps_max_message_mb;
+  o.data_sharding = FLAGS_data_sharding;
+  o.bucket_mb = FLAGS_bucket_mb;
+  o.check_parameters = FLAGS_check_parameters;
+  o.comm_timeout_s = FLAGS_comm_timeout_s;
   o.deterministic = FLAGS_deterministic;
   return o;
 }
@@ -271,6 +300,8 @@ Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
   o.max_bad_rows = FLAGS_max_bad_rows;
   o.log_every = FLAGS_log_every;
   o.seed = FLAGS_seed;
+  o.checkpoint = CheckpointOptionsFromFlags(FLAGS_output);
+  o.deterministic = FLAGS_deterministic;
   return o;
 }
 

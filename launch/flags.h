@@ -8,6 +8,7 @@
 #include <gflags/gflags.h>
 
 #include "common/status.h"
+#include "trainer/cluster_job.h"
 #include "trainer/sharing.h"
 #include "trainer/ssim_search.h"
 #include "trainer/trainer.h"
@@ -32,6 +33,9 @@ Result<TrainOptions> TrainOptionsFromFlags();
 EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files);
 // ssim-search: the search options (--train, --output, --batch_size, --ssim_*).
 Result<SsimSearchOptions> SsimSearchOptionsFromFlags();
+// The job's processes (--num_servers, --ps_*, --store*, ...) for a job whose
+// model directory is `model_dir`.
+ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir);
 // ssim-export: --ssim_selector, --input, --output, --ssim_topk, --batch_size.
 SharedFlagsExportOptions SharedFlagsExportOptionsFromFlags();
 

@@ -15,6 +15,8 @@
 
 namespace msrec {
 
+class Backbone;
+
 // Shapes of a model's inputs and its hyperparameters. Filled from flags in launch/.
 struct ModelConfig {
   int num_fields = 0;           // F: categorical fields (each embedded to embedding_dim)
@@ -70,6 +72,16 @@ class Model : public torch::nn::Module {
   // Floating-point operations (2 per multiply-add) of one instance's forward
   // pass on its own scenario's path, for `msrec info`; -1 if not computed.
   virtual int64_t FlopsPerInstance() const { return -1; }
+
+  // Capabilities the training modes ask for (instead of model names):
+  // The per-scenario towers of a model built from one full backbone per
+  // scenario (MT-Backbone: tower k scores scenario k's instances), index =
+  // scenario; empty for other models. SSIM routes shared rows through them.
+  virtual std::vector<std::shared_ptr<Backbone>> ScenarioTowers() const { return {}; }
+  // Finetune's hand-over: scenario 0's path (trained on every scenario's data)
+  // becomes every scenario's starting point. InvalidArgument for a model
+  // without per-scenario paths.
+  virtual Status HandOverFirstScenario();
 };
 
 using ModelFactory = std::function<std::shared_ptr<Model>(const ModelConfig&)>;

@@ -53,6 +53,19 @@ MtBackboneModel::MtBackboneModel(const ModelConfig& config) {
   }
 }
 
+Status MtBackboneModel::HandOverFirstScenario() {
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> params = towers_[0]->parameters();
+  const std::vector<torch::Tensor> buffers = towers_[0]->buffers();
+  for (size_t k = 1; k < towers_.size(); ++k) {
+    const std::vector<torch::Tensor> to_params = towers_[k]->parameters();
+    const std::vector<torch::Tensor> to_buffers = towers_[k]->buffers();
+    for (size_t i = 0; i < params.size(); ++i) to_params[i].copy_(params[i]);
+    for (size_t i = 0; i < buffers.size(); ++i) to_buffers[i].copy_(buffers[i]);
+  }
+  return Status::OK();
+}
+
 ModelOutput MtBackboneModel::Forward(const ModelInput& input) {
   ScenarioRows rows(input.scenario, int64_t(towers_.size()));
   std::vector<torch::Tensor> parts(towers_.size());

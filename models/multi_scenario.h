@@ -52,7 +52,9 @@ class MtBackboneModel : public Model {
   // Every tower on every row (AllTowerLogits); no auxiliary losses.
   ModelOutput ForwardAllScenarios(const ModelInput& input, int num_scenarios) override;
   // Tower k scores scenario k's instances (SSIM routes rows to them).
-  const std::vector<std::shared_ptr<Backbone>>& towers() const { return towers_; }
+  std::vector<std::shared_ptr<Backbone>> ScenarioTowers() const override { return towers_; }
+  // Copies tower 0's parameters and buffers into every other tower.
+  Status HandOverFirstScenario() override;
 
  private:
   std::vector<std::shared_ptr<Backbone>> towers_;  // registered as "tower<k>"

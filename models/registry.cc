@@ -6,6 +6,11 @@
 
 namespace msrec {
 
+Status Model::HandOverFirstScenario() {
+  return Status::InvalidArgument("train mode finetune needs a model with per-scenario paths "
+                                 "(mt_backbone); " + name() + " has none");
+}
+
 ModelOutput Model::ForwardAllScenarios(const ModelInput& input, int num_scenarios) {
   ModelOutput out = Forward(input);
   std::vector<torch::Tensor> cols;

@@ -25,17 +25,17 @@ class SteSignFunction : public torch::autograd::Function<SteSignFunction> {
 // alone in the model's current mode (training: no batch norm, no dropout);
 // empty otherwise.
 std::vector<std::shared_ptr<Backbone>> RowWiseTowers(Model& model, int num_scenarios) {
-  const auto* mt = dynamic_cast<MtBackboneModel*>(&model);
-  if (mt == nullptr || mt->towers().size() != size_t(num_scenarios)) return {};
+  std::vector<std::shared_ptr<Backbone>> towers = model.ScenarioTowers();
+  if (towers.size() != size_t(num_scenarios)) return {};
   if (model.is_training()) {
-    for (const auto& tower : mt->towers()) {
+    for (const auto& tower : towers) {
       for (const auto& m : tower->modules()) {
         if (m->as<torch::nn::BatchNorm1d>() != nullptr || m->as<torch::nn::Dropout>() != nullptr)
           return {};
       }
     }
   }
-  return mt->towers();
+  return towers;
 }
 
 ModelInput SelectRows(const ModelInput& input, const torch::Tensor& rows) {

@@ -1,6 +1,6 @@
-// Data-parallel training under real mpirun processes (2 workers + 1 server):
-// exactness against one process with the union batch, uneven data slices, and
-// a worker killed with SIGKILL. Runs the msrec binary (MSREC_BINARY).
+// Data-parallel training and SSIM search under real mpirun processes (2
+// workers + 1 server): exactness against one process with the union batch,
+// uneven data slices, a worker killed with SIGKILL, a killed search resumed. Runs the msrec binary (MSREC_BINARY).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +92,48 @@ TEST_F(DistributedTrainTest, EarlyStoppingKeepsTheBestEpochAcrossWorkersAndServe
   EXPECT_FALSE(PathExists(dir_ + "/early/best_rows")) << out;
   EXPECT_FALSE(PathExists(dir_ + "/early/best_dense.pt")) << out;
   EXPECT_TRUE(PathExists(dir_ + "/early/dense.pt")) << out;
+}
+
+// The SSIM search in the training loop: 2 workers + 1 server search the
+// selector one process searches on the union batches.
+TEST_F(DistributedTrainTest, SsimSearchOnTwoWorkersEqualsOneProcess) {
+  const std::string flags = " --max_steps 12 --ssim_steps_in_epoch 12 --ssim_hidden 16"
+                            " --ssim_selector_lr 0.001 --batch_size ";
+  std::string out;
+  ASSERT_EQ(0, Run(MSREC_BINARY " ssim-search" + common_ + flags + "256 --output " + dir_ +
+                       "/single",
+                   &out))
+      << out;
+  ASSERT_EQ(0, Run(kMpirun + std::string(MSREC_BINARY " ssim-search") + common_ + flags +
+                       "128 --num_servers 1 --data_sharding batches --output " + dir_ + "/dist",
+                   &out))
+      << out;
+  ExpectSameSelectors(dir_ + "/single", dir_ + "/dist", 1e-5);
+  ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
+  ExpectSameRows(dir_ + "/single/embeddings.bin", dir_ + "/dist/embeddings.bin", 1e-5);
+}
+
+// A search killed (SIGKILL, worker 0) after a checkpoint and resumed ends with
+// the selector of the uninterrupted search.
+TEST_F(DistributedTrainTest, KilledSearchResumesToTheSameSelector) {
+  const std::string flags = kMpirun + std::string(MSREC_BINARY " ssim-search") + common_ +
+                            " --ssim_hidden 16 --ssim_selector_lr 0.001 --batch_size 64"
+                            " --num_servers 1 --data_sharding batches --deterministic"
+                            " --checkpoint_every_steps 20 --output ";
+  std::string out;
+  ASSERT_EQ(0, Run(flags + dir_ + "/full", &out)) << out;
+  const std::string killed = dir_ + "/killed";
+  std::thread killer([&] {
+    EXPECT_TRUE(SignalWhenExists(killed + "/checkpoints/ckpt-0000000020/MANIFEST",
+                                 "--output " + killed, 0, SIGKILL));
+  });
+  EXPECT_NE(0, Run(flags + killed, &out)) << out;
+  killer.join();
+  ASSERT_FALSE(PathExists(killed + "/selector.pt")) << "the search ended before the kill";
+  ASSERT_EQ(0, Run(flags + killed + " --resume", &out)) << out;
+  EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
+  ExpectSameSelectors(dir_ + "/full", killed, 1e-6);
+  ExpectSameRows(dir_ + "/full/embeddings.bin", killed + "/embeddings.bin", 1e-6);
 }
 
 TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {

@@ -16,6 +16,8 @@
 #include "parameter_server/row.h"
 #include "trainer/data/generator.h"
 #include "trainer/job_io.h"
+#include "trainer/model_dir.h"
+#include "trainer/ssim_artefact.h"
 
 namespace msrec {
 
@@ -48,6 +50,30 @@ inline std::vector<torch::Tensor> SavedDenseParameters(const std::string& model_
   if (!model.ok()) return {};
   EXPECT_TRUE(LoadDenseParameters(model.value().get(), model_dir + "/dense.pt").ok());
   return model.value()->parameters();
+}
+
+// The selection network of an ssim-search artefact.
+inline std::vector<torch::Tensor> SavedSelector(const std::string& dir) {
+  Result<SsimArtefact> a = LoadSsimArtefact(dir);
+  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  if (!a.ok()) return {};
+  const ModelConfig& c = a->backbone.model_config;
+  SelectionNetwork net(c.num_fields, a->backbone.table.dim, a->settings.selector_hidden,
+                       c.num_scenarios);
+  EXPECT_TRUE(LoadDenseParameters(&net, ModelDir(dir).selector()).ok());
+  return net.parameters();
+}
+
+// Expects the selectors of two artefacts to agree within `tolerance`.
+inline void ExpectSameSelectors(const std::string& a_dir, const std::string& b_dir,
+                                double tolerance) {
+  const std::vector<torch::Tensor> a = SavedSelector(a_dir);
+  const std::vector<torch::Tensor> b = SavedSelector(b_dir);
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_FALSE(a.empty());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_LE((a[i] - b[i]).abs().max().item<double>(), tolerance) << "selector parameter " << i;
+  }
 }
 
 // Expects the dense parameters of two model directories to agree within `tolerance`.

@@ -1,8 +1,11 @@
 // Thread tier of data-parallel training (no mpirun): two workers on threads,
 // with the in-process communicator and an in-process parameter server, end
 // equal to one process trained on the union batch (which itself runs the
-// embedded server). The same Train() and the same server code as mpirun jobs.
+// embedded server). The same TrainingSession, TrainLoop and server code as
+// mpirun jobs, for the plain step, the SSIM retrain step and the SSIM search
+// step.
 #include <cmath>
+#include <functional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -13,6 +16,7 @@
 #include "parameter_server/remote_client.h"
 #include "tests/job_test_util.h"
 #include "trainer/data/generator.h"
+#include "trainer/ssim_search.h"
 #include "trainer/trainer.h"
 
 namespace msrec {
@@ -45,57 +49,109 @@ class TrainThreadsTest : public ::testing::Test {
   }
   void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
 
+  // Runs `work` on two worker threads (batch sharding) with one in-process
+  // server whose rows go to <dir>/ps/server-0.bin.
+  void RunOnTwoWorkers(const std::string& dir,
+                       const std::function<Status(const WorkerGroup*)>& work) {
+    // Ranks 0 and 1: workers; rank 2: the server.
+    auto transports = MakeInProcessTransports(3, size_t{64} << 20);
+    CommunicatorOptions comm_options;
+    comm_options.timeout_s = 60;
+    auto comms = MakeInProcessGroup(2, comm_options);
+    ServerOptions server;
+    server.store.kind = "memory";
+    server.store.path = dir + "/ps/server-0.bin";
+    server.server.num_workers = 2;
+    server.server.stats_interval_s = 0;
+    ASSERT_TRUE(MakeDirs(dir + "/ps").ok());
+    std::thread server_thread([&] { EXPECT_TRUE(RunServer(server, transports[2].get()).ok()); });
+    std::vector<std::thread> workers;
+    for (int w = 0; w < 2; ++w) {
+      workers.emplace_back([&, w] {
+        RemoteClientOptions client_options;
+        client_options.server_ranks = {2};
+        client_options.worker_index = w;
+        client_options.timeout_s = 60;
+        RemoteClient client(transports[w].get(), client_options);
+        WorkerGroup group;
+        group.comm = comms[w].get();
+        group.ps = &client;
+        group.sharding = DataSharding::kBatches;
+        group.bucket_bytes = 4096;  // several buckets
+        const Status s = work(&group);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        EXPECT_TRUE(client.Done().ok());
+      });
+    }
+    for (auto& t : workers) t.join();
+    server_thread.join();
+  }
+
+  // Trains `options` in one process with batch 200 and on two workers with
+  // batch 100 each, and expects the same model.
+  void ExpectTwoWorkersEqualOneProcess(TrainOptions options) {
+    TrainOptions single = options;
+    single.batch_size = 200;
+    single.model_dir = dir_ + "/single";
+    Result<TrainResult> one = Train(spec_, single);
+    ASSERT_TRUE(one.ok()) << one.status().ToString();
+    RunOnTwoWorkers(dir_ + "/dist", [&](const WorkerGroup* group) -> Status {
+      TrainOptions dist = options;
+      dist.batch_size = 100;
+      dist.model_dir = dir_ + "/dist";
+      dist.workers = group;
+      return Train(spec_, dist).status();
+    });
+    ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
+    ExpectSameRows(dir_ + "/single/embeddings.bin", dir_ + "/dist/ps/server-0.bin", 1e-5);
+  }
+
   std::string dir_;
   JobSpec spec_;
   TrainOptions options_;
 };
 
-TEST_F(TrainThreadsTest, TwoWorkerThreadsEqualOneProcessWithTheUnionBatch) {
-  TrainOptions single = options_;
-  single.batch_size = 200;
-  single.model_dir = dir_ + "/single";
-  Result<TrainResult> one = Train(spec_, single);
-  ASSERT_TRUE(one.ok()) << one.status().ToString();
+TEST_F(TrainThreadsTest, PlainStepOnTwoWorkersEqualsOneProcessWithTheUnionBatch) {
+  ExpectTwoWorkersEqualOneProcess(options_);
+}
 
-  // Ranks 0 and 1: workers; rank 2: the server.
-  auto transports = MakeInProcessTransports(3, size_t{64} << 20);
-  CommunicatorOptions comm_options;
-  comm_options.timeout_s = 60;
-  auto comms = MakeInProcessGroup(2, comm_options);
-  ServerOptions server;
-  server.store.kind = "memory";
-  server.store.path = dir_ + "/dist/ps/server-0.bin";
-  server.server.num_workers = 2;
-  server.server.stats_interval_s = 0;
-  ASSERT_TRUE(MakeDirs(dir_ + "/dist/ps").ok());
-  std::thread server_thread(
-      [&] { EXPECT_TRUE(RunServer(server, transports[2].get()).ok()); });
-  std::vector<std::thread> workers;
-  for (int w = 0; w < 2; ++w) {
-    workers.emplace_back([&, w] {
-      RemoteClientOptions client_options;
-      client_options.server_ranks = {2};
-      client_options.worker_index = w;
-      client_options.timeout_s = 60;
-      RemoteClient client(transports[w].get(), client_options);
-      WorkerGroup group;
-      group.comm = comms[w].get();
-      group.ps = &client;
-      group.sharding = DataSharding::kBatches;
-      group.bucket_bytes = 4096;  // several buckets
-      TrainOptions dist = options_;
-      dist.batch_size = 100;
-      dist.model_dir = dir_ + "/dist";
-      dist.workers = &group;
-      Result<TrainResult> r = Train(spec_, dist);
-      EXPECT_TRUE(r.ok()) << r.status().ToString();
-      EXPECT_TRUE(client.Done().ok());
-    });
-  }
-  for (auto& t : workers) t.join();
-  server_thread.join();
+TEST_F(TrainThreadsTest, SsimRetrainStepOnTwoWorkersEqualsOneProcess) {
+  // SSIM-R: the top-k over the global mini-batch, every worker's rows.
+  TrainOptions options = options_;
+  options.sharing.random = true;
+  options.sharing.topk = 0.4;
+  ExpectTwoWorkersEqualOneProcess(options);
+}
+
+TEST_F(TrainThreadsTest, SsimSearchStepOnTwoWorkersEqualsOneProcess) {
+  SsimSearchOptions search;
+  search.train_files = options_.train_files;
+  search.max_steps = 12;
+  search.log_every = 1000;
+  search.seed = 7;
+  search.settings.selector_hidden = {8};
+  search.settings.selector_lr = 1e-3;  // large enough that the selector moves
+  search.settings.steps_in_epoch = 12;
+  SsimSearchOptions single = search;
+  single.settings.batch_size = 200;
+  single.output_dir = dir_ + "/single";
+  Result<SsimSearchResult> one = SsimSearch(spec_, single);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->steps, 12);
+  double shared = -1;
+  RunOnTwoWorkers(dir_ + "/dist", [&](const WorkerGroup* group) -> Status {
+    SsimSearchOptions dist = search;
+    dist.settings.batch_size = 100;
+    dist.output_dir = dir_ + "/dist";
+    dist.workers = group;
+    MSREC_ASSIGN_OR_RETURN(SsimSearchResult r, SsimSearch(spec_, dist));
+    if (group->rank() == 0) shared = r.shared_fraction;
+    return Status::OK();
+  });
+  ExpectSameSelectors(dir_ + "/single", dir_ + "/dist", 1e-5);
   ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
-  ExpectSameRows(dir_ + "/single/embeddings.bin", dir_ + "/dist/ps/server-0.bin", 1e-5);
+  ExpectSameRows(dir_ + "/single/embeddings.bin", dir_ + "/dist/embeddings.bin", 1e-5);
+  EXPECT_NEAR(shared, one->shared_fraction, 1e-6);
 }
 
 }  // namespace

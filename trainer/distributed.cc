@@ -9,16 +9,52 @@ namespace msrec {
 namespace {
 
 // The dense parameters as one contiguous CPU float vector, in parameters() order.
-std::vector<float> FlattenParameters(Model& model) {
+std::vector<float> FlattenParameters(const std::vector<torch::Tensor>& params) {
   std::vector<float> flat;
-  for (const torch::Tensor& p : model.parameters()) {
+  for (const torch::Tensor& p : params) {
     torch::Tensor c = p.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     flat.insert(flat.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   }
   return flat;
 }
 
+// StepSource decorator: a worker's steps agreed with every other worker.
+class AgreedStepSource : public StepSource {
+ public:
+  AgreedStepSource(std::unique_ptr<Reader> reader, const std::atomic<bool>* stop_requested,
+                   Communicator& comm)
+      : reader_(std::move(reader)), stop_requested_(stop_requested), comm_(comm) {}
+
+  Result<bool> Next(Batch* batch, int64_t* global_rows) override {
+    bool stop = stop_requested_ != nullptr && stop_requested_->load();
+    bool have = false;
+    while (!have) {
+      MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(batch));
+      if (!more) break;
+      have = batch->size > 0;
+    }
+    bool all_have = false;
+    MSREC_RETURN_IF_ERROR(
+        AgreeOnStep(comm_, have, have ? batch->size : 0, &stop, &all_have, global_rows));
+    stopped_ = stop;
+    exhausted_ = !stop && !all_have;
+    return all_have && !stop;
+  }
+  Reader& reader() override { return *reader_; }
+
+ private:
+  std::unique_ptr<Reader> reader_;
+  const std::atomic<bool>* stop_requested_;
+  Communicator& comm_;
+};
+
 }  // namespace
+
+std::unique_ptr<StepSource> AgreedSteps(std::unique_ptr<Reader> reader,
+                                        const std::atomic<bool>* stop_requested,
+                                        Communicator& comm) {
+  return std::make_unique<AgreedStepSource>(std::move(reader), stop_requested, comm);
+}
 
 bool ParseDataSharding(const std::string& name, DataSharding* sharding) {
   if (name == "chunks") *sharding = DataSharding::kChunks;
@@ -27,13 +63,13 @@ bool ParseDataSharding(const std::string& name, DataSharding* sharding) {
   return true;
 }
 
-Status BroadcastParameters(Model& model, Communicator& comm) {
-  std::vector<float> flat = FlattenParameters(model);
+Status BroadcastParameters(const std::vector<torch::Tensor>& params, Communicator& comm) {
+  std::vector<float> flat = FlattenParameters(params);
   MSREC_RETURN_IF_ERROR(comm.Broadcast(flat.data(), flat.size() * sizeof(float), 0)
                             .WithContext("broadcasting the dense parameters from worker 0"));
   torch::NoGradGuard no_grad;
   size_t offset = 0;
-  for (torch::Tensor& p : model.parameters()) {
+  for (torch::Tensor p : params) {
     const int64_t n = p.numel();
     p.copy_(torch::from_blob(flat.data() + offset, p.sizes(), torch::kFloat32).to(p.device()));
     offset += static_cast<size_t>(n);
@@ -41,8 +77,8 @@ Status BroadcastParameters(Model& model, Communicator& comm) {
   return Status::OK();
 }
 
-Status CheckSameParameters(Model& model, Communicator& comm) {
-  const std::vector<float> flat = FlattenParameters(model);
+Status CheckSameParameters(const std::vector<torch::Tensor>& params, Communicator& comm) {
+  const std::vector<float> flat = FlattenParameters(params);
   return CheckSameAcrossRanks(comm, flat.data(), flat.size())
       .WithContext("the workers' dense parameters differ");
 }
@@ -58,8 +94,9 @@ Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop
   return Status::OK();
 }
 
-DenseGradientSync::DenseGradientSync(Model& model, Communicator& comm, size_t bucket_bytes)
-    : params_(model.parameters()), comm_(comm) {
+DenseGradientSync::DenseGradientSync(std::vector<torch::Tensor> params, Communicator& comm,
+                                     size_t bucket_bytes)
+    : params_(std::move(params)), comm_(comm) {
   std::vector<FloatSpan> spans;
   size_t total = 0;
   for (const torch::Tensor& p : params_) {

@@ -1,9 +1,10 @@
-// Data-parallel training across worker processes: what Train() needs to know
-// about the other workers, and the collectives it runs between them. The
-// embedded default (one process) passes no WorkerGroup and none of this runs.
+// Data-parallel training across worker processes: what the training session
+// needs to know about the other workers, and the collectives it runs between
+// them. The embedded default (one process) has no WorkerGroup and none of
+// this runs.
 //
 // Per step, every worker:
-//   1. AgreeOnStep: all-reduces (has a batch, batch rows); if any worker's
+//   1. AgreedSteps / AgreeOnStep: all-reduces (has a batch, batch rows); if any worker's
 //      slice is exhausted, every worker ends the epoch (no collective can
 //      hang on uneven slices; the longer slices' last rows are not used);
 //   2. computes its local loss (mean over its own rows) and backward;
@@ -25,6 +26,7 @@
 #include "models/model.h"
 #include "parameter_server/ps_client.h"
 #include "trainer/metrics.h"
+#include "trainer/step_source.h"
 
 namespace msrec {
 
@@ -50,11 +52,18 @@ struct WorkerGroup {
   int size() const { return comm->size(); }
 };
 
-// Copies worker 0's dense parameters to every worker.
-Status BroadcastParameters(Model& model, Communicator& comm);
+// Copies worker 0's dense parameters (`params`, the same list on every
+// worker) to every worker.
+Status BroadcastParameters(const std::vector<torch::Tensor>& params, Communicator& comm);
 
 // Checks every worker holds bitwise the same dense parameters.
-Status CheckSameParameters(Model& model, Communicator& comm);
+Status CheckSameParameters(const std::vector<torch::Tensor>& params, Communicator& comm);
+
+// StepSource decorator of a data-parallel worker: reads `reader`'s next
+// non-empty batch and agrees on the step with every worker (AgreeOnStep).
+std::unique_ptr<StepSource> AgreedSteps(std::unique_ptr<Reader> reader,
+                                        const std::atomic<bool>* stop_requested,
+                                        Communicator& comm);
 
 // Step agreement (see above): sets *all_have when every worker has a batch
 // and *global_rows to the rows of this step over all workers; *stop (in: this
@@ -62,17 +71,18 @@ Status CheckSameParameters(Model& model, Communicator& comm);
 Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, bool* all_have,
                    int64_t* global_rows);
 
-// Averages the dense gradients of `model` over the workers (see above):
+// Averages the dense gradients of `params` over the workers (see above):
 //   sync.StartStep(); loss.backward(); MSREC_RETURN_IF_ERROR(sync.Finish());
 // Hooks on the parameters copy each gradient into a flat buffer as backward
 // produces it and start its bucket's all-reduce (BucketedAllReduce's thread);
 // Finish waits and writes the means into the parameters' .grad.
-// Thread safety: one step at a time, from the training thread; the model must
+// Thread safety: one step at a time, from the training thread; the modules must
 // not run backward outside StartStep/Finish while this object lives.
 class DenseGradientSync {
  public:
-  // `model` and `comm` are not owned and must outlive this object.
-  DenseGradientSync(Model& model, Communicator& comm, size_t bucket_bytes);
+  // `params` (the trained modules' parameters, the same list on every worker);
+  // `comm` is not owned and must outlive this object.
+  DenseGradientSync(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes);
   ~DenseGradientSync();  // removes the hooks
 
   void StartStep();

@@ -9,6 +9,7 @@
 #include "parameter_server/row.h"
 #include "trainer/checkpoint.h"
 #include "trainer/job_io.h"
+#include "trainer/model_dir.h"
 
 namespace msrec {
 namespace {
@@ -38,21 +39,28 @@ Status CopyWeights(const EmbeddingStore& from, EmbeddingStore* to, uint64_t* row
   return Status::OK();
 }
 
+// The rows of each server under `dir`: dumps (server-<s>.bin) or databases.
+Result<std::vector<std::string>> ServerParts(const std::string& dir) {
+  MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  std::vector<std::string> parts;
+  for (const std::string& name : names) {
+    const bool dump = name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;
+    const bool db = name.find('.') == std::string::npos || name.find(".rocksdb") != std::string::npos;
+    if (name.rfind("server-", 0) == 0 && (dump || db)) parts.push_back(dir + "/" + name);
+  }
+  return parts;
+}
+
 // Every source of rows the training job may have left.
 Status GatherRows(const ExportOptions& options, const JobSpec& spec, EmbeddingStore* out,
                   uint64_t* rows) {
   const std::string& dir = options.model_dir;
-  const std::string ps_dir = options.ps_dir.empty() ? dir + "/ps" : options.ps_dir;
+  const std::string ps_dir = options.ps_dir.empty() ? ModelDir(dir).parameter_servers() : options.ps_dir;
   std::vector<std::string> sources;
   if (PathExists(ps_dir)) {  // a multi-process job: one dump (server-<s>.bin) or database per server
-    MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(ps_dir));
-    for (const std::string& name : names) {
-      const bool dump = name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;
-      const bool db = name.find('.') == std::string::npos;
-      if (name.rfind("server-", 0) == 0 && (dump || db)) sources.push_back(ps_dir + "/" + name);
-    }
+    MSREC_ASSIGN_OR_RETURN(sources, ServerParts(ps_dir));
   } else {
-    sources.push_back(dir + (spec.store == "rocksdb" ? "/embeddings" : "/embeddings.bin"));
+    sources.push_back(ModelDir(dir).embeddings(spec.store));
   }
   for (const std::string& path : sources) {
     MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> part, OpenStoreSnapshot(path));
@@ -68,7 +76,7 @@ Result<ExportStats> ExportBundle(const ExportOptions& options) {
   if (options.model_dir.empty() || options.output.empty()) {
     return Status::InvalidArgument("export needs --model_dir and --output");
   }
-  MSREC_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(options.model_dir + "/job.txt"));
+  MSREC_ASSIGN_OR_RETURN(JobSpec spec, LoadJobSpec(ModelDir(options.model_dir).job()));
   std::unique_ptr<EmbeddingStore> rows = MakeMemoryStore();
   ExportStats stats;
   MSREC_RETURN_IF_ERROR(GatherRows(options, spec, rows.get(), &stats.rows));
@@ -76,15 +84,38 @@ Result<ExportStats> ExportBundle(const ExportOptions& options) {
   MSREC_RETURN_IF_ERROR(MakeDirs(options.output));
   spec.store = "memory";
   spec.table.optimizer.kind = SparseOptimizerKind::kSgd;  // the rows carry weights only
-  MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, options.output + "/job.txt"));
-  for (const char* file : {"/scenario_map.tsv", "/dense.pt"}) {
-    MSREC_ASSIGN_OR_RETURN(std::string data, ReadFile(options.model_dir + file));
-    MSREC_RETURN_IF_ERROR(WriteFileDurably(options.output + file, data));
+  MSREC_RETURN_IF_ERROR(SaveJobSpec(spec, ModelDir(options.output).job()));
+  const ModelDir from(options.model_dir), to(options.output);
+  for (const auto& file : {std::make_pair(from.scenario_map(), to.scenario_map()),
+                           std::make_pair(from.dense(), to.dense())}) {
+    MSREC_ASSIGN_OR_RETURN(std::string data, ReadFile(file.first));
+    MSREC_RETURN_IF_ERROR(WriteFileDurably(file.second, data));
   }
-  MSREC_RETURN_IF_ERROR(SaveStore(*rows, options.output + "/embeddings.bin"));
+  MSREC_RETURN_IF_ERROR(SaveStore(*rows, to.embeddings("memory")));
   MSREC_ASSIGN_OR_RETURN(CheckpointInfo info, WriteManifest(options.output, TrainingPosition()));
   stats.bytes = info.bytes;
   return stats;
+}
+
+Status MergeServerRows(const std::string& dir, const std::string& output) {
+  MSREC_ASSIGN_OR_RETURN(std::vector<std::string> parts, ServerParts(dir));
+  if (parts.empty()) return Status::NotFound("no server rows under " + dir);
+  std::unique_ptr<EmbeddingStore> rows = MakeMemoryStore();
+  for (const std::string& path : parts) {
+    MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> part, OpenStoreSnapshot(path));
+    for (const std::string& table : part->TableNames()) {
+      MSREC_RETURN_IF_ERROR(rows->CreateTable(table));
+      std::vector<uint64_t> keys;
+      std::vector<std::string> values;
+      MSREC_RETURN_IF_ERROR(part->ForEach(table, [&](uint64_t key, std::string_view bytes) {
+        keys.push_back(key);
+        values.emplace_back(bytes);
+        return true;
+      }));
+      MSREC_RETURN_IF_ERROR(rows->Write(table, keys.data(), keys.size(), values.data()));
+    }
+  }
+  return SaveStore(*rows, output);
 }
 
 }  // namespace msrec

@@ -32,4 +32,10 @@ struct ExportStats {
 // bundle. The rows of every source are merged in memory.
 Result<ExportStats> ExportBundle(const ExportOptions& options);
 
+// Merges the rows of every server under `dir` (a checkpoint directory's
+// server-<s>.bin dumps or server-<s>.rocksdb databases), optimizer state
+// included, into one SaveStore file `output` (a memory store's
+// embeddings.bin).
+Status MergeServerRows(const std::string& dir, const std::string& output);
+
 }  // namespace msrec

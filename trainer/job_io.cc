@@ -1,12 +1,16 @@
 #include "trainer/job_io.h"
 
 #include "common/key_value_file.h"
+#include "models/layers.h"
+#include "trainer/model_dir.h"
+
+#include <cstdio>
+#include <set>
 
 #include <fstream>
 #include <sstream>
 
 namespace msrec {
-namespace {
 
 std::string JoinInts(const std::vector<int64_t>& v) {
   std::string s;
@@ -14,7 +18,6 @@ std::string JoinInts(const std::vector<int64_t>& v) {
   return s;
 }
 
-// "64,32" -> {64, 32}; throws std::invalid_argument on a bad item.
 std::vector<int64_t> ParseInts(const std::string& s) {
   std::vector<int64_t> out;
   std::stringstream in(s);
@@ -25,10 +28,19 @@ std::vector<int64_t> ParseInts(const std::string& s) {
   return out;
 }
 
-}  // namespace
+
+bool ParseTrainMode(const std::string& name, TrainMode* mode) {
+  if (name == "mt") *mode = TrainMode::kMultiTask;
+  else if (name == "all_shared") *mode = TrainMode::kAllShared;
+  else if (name == "st") *mode = TrainMode::kSingle;
+  else if (name == "finetune") *mode = TrainMode::kFinetune;
+  else return false;
+  return true;
+}
 
 Status SaveJobSpec(const JobSpec& spec, const std::string& path) {
-  std::ofstream out(path + ".tmp");
+  return WriteAtomically(path, [&](const std::string& tmp) {
+  std::ofstream out(tmp);
   const ModelConfig& c = spec.model_config;
   const SparseOptimizerConfig& o = spec.table.optimizer;
   out << "format=1\n"
@@ -48,11 +60,8 @@ Status SaveJobSpec(const JobSpec& spec, const std::string& path) {
       << "store=" << spec.store << "\nlabel_index=" << spec.label_index << "\n"
       << "scenario_private_embeddings=" << spec.scenario_private_embeddings << "\n";
   out.close();
-  if (!out) return Status::IoError("cannot write " + path + ".tmp");
-  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
-    return Status::IoError("cannot rename " + path + ".tmp to " + path);
-  }
-  return Status::OK();
+  return out ? Status::OK() : Status::IoError("cannot write " + tmp);
+  });
 }
 
 Result<JobSpec> LoadJobSpec(const std::string& path) {
@@ -91,21 +100,20 @@ Result<JobSpec> LoadJobSpec(const std::string& path) {
   return spec;
 }
 
-Status SaveDenseParameters(Model& model, const std::string& path) {
-  try {
-    torch::serialize::OutputArchive archive;
-    model.save(archive);
-    archive.save_to(path + ".tmp");
-  } catch (const c10::Error& e) {
-    return Status::IoError("saving " + path + ": " + e.what_without_backtrace());
-  }
-  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
-    return Status::IoError("cannot rename " + path + ".tmp to " + path);
-  }
-  return Status::OK();
+Status SaveDenseParameters(torch::nn::Module& module, const std::string& path) {
+  return WriteAtomically(path, [&](const std::string& tmp) {
+    try {
+      torch::serialize::OutputArchive archive;
+      module.save(archive);
+      archive.save_to(tmp);
+    } catch (const c10::Error& e) {
+      return Status::IoError("saving " + path + ": " + e.what_without_backtrace());
+    }
+    return Status::OK();
+  });
 }
 
-Status LoadDenseParameters(Model* model, const std::string& path) {
+Status LoadDenseParameters(torch::nn::Module* model, const std::string& path) {
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path);
@@ -114,6 +122,54 @@ Status LoadDenseParameters(Model* model, const std::string& path) {
     return Status::Corruption("loading " + path + ": " + e.what_without_backtrace());
   }
   return Status::OK();
+}
+
+namespace {
+// Names of the parameters that receive a non-zero gradient from a random batch
+// whose instances all belong to `scenario`.
+std::set<std::string> ParametersTouchedBy(Model& model, const ModelConfig& c, int64_t scenario) {
+  model.zero_grad();
+  const int64_t b = 64;
+  ModelInput in;
+  in.embeddings = torch::randn({b, c.num_fields, c.embedding_dim});
+  in.dense = torch::randn({b, c.num_dense});
+  in.scenario = torch::full({b}, scenario, torch::kInt64);
+  ModelOutput out = model.Forward(in);
+  torch::Tensor loss = out.logits.sum();
+  for (auto& aux : out.aux_losses) loss = loss + aux.second;
+  loss.backward();
+  std::set<std::string> touched;
+  for (const auto& p : model.named_parameters()) {
+    if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
+      touched.insert(p.key());
+    }
+  }
+  return touched;
+}
+}  // namespace
+
+Result<std::string> DescribeModel(const JobSpec& spec) {
+  const ModelConfig& c = spec.model_config;
+  MSREC_ASSIGN_OR_RETURN(std::shared_ptr<Model> model, BuiltinModels().Create(spec.model, c));
+  int64_t shared = 0, scenario0 = 0;
+  if (c.num_scenarios >= 2) {
+    const std::set<std::string> t0 = ParametersTouchedBy(*model, c, 0);
+    const std::set<std::string> t1 = ParametersTouchedBy(*model, c, 1);
+    for (const auto& p : model->named_parameters()) {
+      if (t0.count(p.key()) && t1.count(p.key())) shared += p.value().numel();
+      if (t0.count(p.key()) && !t1.count(p.key())) scenario0 += p.value().numel();
+    }
+  }
+  std::ostringstream out;
+  out << "model=" << spec.model << " fields=" << c.num_fields << " dim=" << c.embedding_dim
+      << " dense=" << c.num_dense << " scenarios=" << c.num_scenarios << "\n"
+      << "dense_parameters=" << CountParameters(*model) << "\n"
+      << "shared_parameters=" << shared << "\n"
+      << "per_scenario_parameters=" << scenario0 << "\n";
+  const int64_t flops = model->FlopsPerInstance();
+  if (flops >= 0) out << "flops_per_instance=" << flops << "\n";
+  out << "embedding_parameters=per key: " << c.embedding_dim << " floats + optimizer state\n";
+  return out.str();
 }
 
 }  // namespace msrec

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <sstream>
 
+#include <glog/logging.h>
+
 namespace msrec {
 
 double ExactAuc(const std::vector<float>& scores, const std::vector<float>& labels) {
@@ -134,6 +136,37 @@ std::string EvalMetrics::ToTable(const std::vector<std::string>& scenario_names)
   }
   s << GroupLine("overall", overall) << "\n";
   return s.str();
+}
+
+namespace {
+std::string FormatEta(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%dm%02ds", int(seconds) / 60, int(seconds) % 60);
+  return buf;
+}
+}  // namespace
+
+void ProgressWindow::Log(int epoch, int64_t step, double fraction, double elapsed,
+                         const std::string& note, std::ostream* metrics) {
+  const double rate = samples_ / std::max(timer_.Seconds(), 1e-9);
+  const double loss = loss_sum_ / std::max<int64_t>(steps_, 1);
+  fraction = std::min(std::max(fraction, 1e-9), 1.0);
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "epoch %d step %lld loss %.5f samples/s %.0f progress %.1f%% ETA %s", epoch,
+                static_cast<long long>(step), loss, rate, 100 * fraction,
+                FormatEta(elapsed / fraction - elapsed).c_str());
+  LOG(INFO) << line << (note.empty() ? "" : " ") << note;
+  if (metrics != nullptr) {
+    *metrics << "{\"event\":\"train\",\"epoch\":" << epoch << ",\"step\":" << step
+             << ",\"loss\":" << loss << ",\"samples_per_sec\":" << rate << "}\n";
+    metrics->flush();
+  }
+  loss_sum_ = 0;
+  steps_ = 0;
+  samples_ = 0;
+  timer_.Reset();
 }
 
 }  // namespace msrec

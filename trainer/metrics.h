@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
+
+#include "common/timer.h"
 
 namespace msrec {
 
@@ -55,6 +58,28 @@ class MetricsAccumulator {
   int num_scenarios_;
   std::vector<float> probs_, labels_, oracle_;
   std::vector<int32_t> scenario_;
+};
+
+// Running loss and throughput between two progress lines of training. Not
+// thread-safe.
+class ProgressWindow {
+ public:
+  void Add(int64_t samples, double loss) {
+    loss_sum_ += loss;
+    ++steps_;
+    samples_ += samples;
+  }
+  // Logs "epoch E step S loss L samples/s R progress P% ETA T[ note]",
+  // appends the same as a JSON line to `metrics` (when not null), and starts a
+  // new window. `fraction`: the share of the whole job done; `elapsed`: its
+  // seconds so far.
+  void Log(int epoch, int64_t step, double fraction, double elapsed, const std::string& note,
+           std::ostream* metrics);
+
+ private:
+  double loss_sum_ = 0;
+  int64_t steps_ = 0, samples_ = 0;
+  Timer timer_;
 };
 
 }  // namespace msrec

@@ -1,12 +1,14 @@
 #include "trainer/model_store.h"
 
+#include "trainer/model_dir.h"
+
 namespace msrec {
 
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
                                                     ModelStoreUse use, int64_t memory_mb) {
   ServerOptions options;
-  options.store = StoreAt(kind, model_dir + "/embeddings", memory_mb);
+  options.store = StoreAt(kind, ModelDir(model_dir).embeddings_base(), memory_mb);
   options.store.fresh = use == ModelStoreUse::kTrain;
   options.persist = use == ModelStoreUse::kTrain;
   options.server.stats_interval_s = 0;  // one statistics line when the server ends

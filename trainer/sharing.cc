@@ -8,7 +8,8 @@
 #include "trainer/data/schema.h"
 #include "trainer/embedding_bridge.h"
 #include "trainer/job_io.h"
-#include "trainer/ssim_search.h"
+#include "trainer/model_dir.h"
+#include "trainer/ssim_artefact.h"
 #include "trainer/model_store.h"
 
 namespace msrec {
@@ -54,10 +55,10 @@ Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string
   const ModelConfig& c = job.model_config;
   s->net = std::make_shared<SelectionNetwork>(
       c.num_fields, job.table.dim, s->artefact.settings.selector_hidden, c.num_scenarios);
-  MSREC_RETURN_IF_ERROR(LoadDenseParameters(s->net.get(), dir + "/selector.pt"));
+  MSREC_RETURN_IF_ERROR(LoadDenseParameters(s->net.get(), ModelDir(dir).selector()));
   for (auto& p : s->net->parameters()) p.set_requires_grad(false);
   s->net->eval();
-  MSREC_ASSIGN_OR_RETURN(ScenarioMap map, ScenarioMap::Load(dir + "/scenario_map.tsv"));
+  MSREC_ASSIGN_OR_RETURN(ScenarioMap map, ScenarioMap::Load(ModelDir(dir).scenario_map()));
   s->scenario_values = map.values();
   MSREC_ASSIGN_OR_RETURN(s->store, StartModelStore("memory", dir, ModelStoreUse::kRead,
                                                    /*memory_mb=*/1024));
@@ -189,7 +190,7 @@ Result<std::unique_ptr<SharingPolicy>> MakeSharingPolicy(
     return Status::InvalidArgument("the selector in " + options.selector_dir +
                                    " was searched with another scenario map; train with "
                                    "--scenario_map " +
-                                   options.selector_dir + "/scenario_map.tsv");
+                                   ModelDir(options.selector_dir).scenario_map());
   }
   return std::unique_ptr<SharingPolicy>(std::move(selector));
 }
@@ -208,7 +209,7 @@ Status RestoreInitialBackbone(const std::string& selector_dir, const std::string
                     "initialisation";
     return Status::OK();
   }
-  MSREC_RETURN_IF_ERROR(LoadDenseParameters(model, selector_dir + "/initial_dense.pt"));
+  MSREC_RETURN_IF_ERROR(LoadDenseParameters(model, ModelDir(selector_dir).initial_dense()));
   *restored = true;
   return Status::OK();
 }
@@ -220,7 +221,7 @@ Result<int64_t> ExportSharedFlags(const SharedFlagsExportOptions& options) {
   MSREC_ASSIGN_OR_RETURN(auto selector, SelectorSharing::Open(options.selector_dir, options.topk));
   MSREC_ASSIGN_OR_RETURN(SchemaSpec schema, SchemaSpec::Parse(selector->schema()));
   MSREC_ASSIGN_OR_RETURN(ScenarioMap map,
-                         ScenarioMap::Load(options.selector_dir + "/scenario_map.tsv"));
+                         ScenarioMap::Load(ModelDir(options.selector_dir).scenario_map()));
   map.set_fixed(true);
   ReaderOptions ro;
   ro.schema = schema;

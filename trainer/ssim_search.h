@@ -1,40 +1,22 @@
 // SSIM's search phase (docs/ssim.md): one epoch of MT-Backbone training with
-// the selection network's straight-through sharing mask, and the selector
-// artefact it writes. The artefact directory holds:
-//   job.txt           the backbone's JobSpec (model, shapes, schema, table and seed)
-//   scenario_map.tsv  the scenario map of the search (retraining must use the same)
-//   ssim.txt          SsimSettings as key=value lines
-//   selector.pt       the selection network's parameters (LibTorch archive)
-//   embeddings.bin    the embedding store after the search epoch (SaveStore format):
-//                     the frozen search-phase embeddings the selector reads
-//   initial_dense.pt  the backbone's dense parameters BEFORE the search epoch; the
-//                     initial embedding rows are a function of key and job.txt's seed
+// the selection network's straight-through sharing mask, run by the same
+// TrainingSession and TrainLoop as training (read-ahead, checkpoints and
+// --resume, data-parallel workers with parameter servers) with the search
+// step (step_runner.h). It writes the selector artefact (ssim_artefact.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
-#include "models/ssim.h"
-#include "trainer/trainer.h"
+#include "trainer/checkpoint.h"
+#include "trainer/distributed.h"
+#include "trainer/job_spec.h"
+#include "trainer/ssim_artefact.h"
 
 namespace msrec {
-
-// The hyperparameters of the search, saved in the artefact's ssim.txt.
-struct SsimSettings {
-  std::vector<int64_t> selector_hidden = {256, 128, 64};  // selection MLP hidden sizes
-  double eps = 0.5;                                // mask threshold: shared iff sigmoid(t m) > eps
-  double t_final = 1000;                           // temperature at the epoch's last step
-  double mask_lambda = 0.4;                        // weight of the mask loss
-  MaskLossForm mask_loss = MaskLossForm::kLinear;  // linear (default), log, none (SSIM-NK)
-  double backbone_lr = 1e-3;                       // backbone dense Adam step size
-  double backbone_weight_decay = 1e-7;             // backbone dense Adam weight decay
-  double selector_lr = 1e-5;                       // selection network Adam step size
-  int batch_size = 2048;                           // search mini-batch
-  int64_t steps_in_epoch = 0;                      // batches per epoch for the schedule; 0 = count
-                                                   // them with one reading pass before the search
-};
 
 struct SsimSearchOptions {
   std::vector<std::string> train_files;  // the search epoch's data
@@ -47,29 +29,25 @@ struct SsimSearchOptions {
   int64_t max_bad_rows = 100;  // fail once more rows than this are bad
   int64_t log_every = 50;      // progress line every N steps
   uint64_t seed = 2022;        // torch and embedding-initialisation seed
+  CheckpointOptions checkpoint;  // periodic checkpoints and --resume (checkpoint.h)
+  const std::atomic<bool>* stop_requested = nullptr;  // not owned (TrainOptions)
+  bool deterministic = false;  // LibTorch's deterministic algorithms
+  const WorkerGroup* workers = nullptr;  // data-parallel search (TrainOptions::workers):
+                                         // the mask and the shared-instance loss are over
+                                         // the global mini-batch (every worker's batch)
 };
 
 struct SsimSearchResult {
   int64_t steps = 0;
   int64_t samples = 0;
   double seconds = 0;               // the search loop only (counting and saving excluded)
-  double shared_fraction = 0;       // mean g over the epoch
-  double last_shared_fraction = 0;  // mean g of the last step
+  double shared_fraction = 0;       // mean g over the epoch (every worker's rows)
+  double last_shared_fraction = 0;  // mean g of the last step (this worker's rows)
+  bool stopped = false;             // ended by stop_requested (checkpointed; --resume)
 };
 
 // Runs the search epoch for `spec` (its model must be mt_backbone; the
 // `backbone` option picks dnn, deepfm or dcn) and writes the artefact.
 Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& options);
-
-// A selector artefact read back (files listed above).
-struct SsimArtefact {
-  std::string dir;
-  JobSpec backbone;       // job.txt
-  SsimSettings settings;  // ssim.txt
-};
-Result<SsimArtefact> LoadSsimArtefact(const std::string& dir);
-
-Status SaveSsimSettings(const SsimSettings& settings, const std::string& path);
-Result<SsimSettings> LoadSsimSettings(const std::string& path);
 
 }  // namespace msrec

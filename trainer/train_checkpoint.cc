@@ -9,9 +9,20 @@
 namespace msrec {
 namespace {
 
-Status SaveTorchState(torch::optim::Optimizer& optimizer, const std::string& dir) {
+// A part's files in a checkpoint: dense.pt + optimizer.pt for the model,
+// <name>.pt + <name>_optimizer.pt for the others.
+std::string ModuleFile(const DensePart& part, size_t index) {
+  return index == 0 ? "/dense.pt" : "/" + part.name + ".pt";
+}
+std::string OptimizerFile(const DensePart& part, size_t index) {
+  return index == 0 ? "/optimizer.pt" : "/" + part.name + "_optimizer.pt";
+}
+
+Status SaveTorchState(const std::vector<DensePart>& parts, const std::string& dir) {
   try {
-    torch::save(optimizer, dir + "/optimizer.pt");
+    for (size_t i = 0; i < parts.size(); ++i) {
+      torch::save(*parts[i].optimizer, dir + OptimizerFile(parts[i], i));
+    }
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
     torch::save(gen.get_state(), dir + "/rng.pt");
@@ -22,9 +33,11 @@ Status SaveTorchState(torch::optim::Optimizer& optimizer, const std::string& dir
   return Status::OK();
 }
 
-Status LoadTorchState(torch::optim::Optimizer& optimizer, const std::string& dir) {
+Status LoadTorchState(std::vector<DensePart>& parts, const std::string& dir) {
   try {
-    torch::load(optimizer, dir + "/optimizer.pt");
+    for (size_t i = 0; i < parts.size(); ++i) {
+      torch::load(*parts[i].optimizer, dir + OptimizerFile(parts[i], i));
+    }
     torch::Tensor state;
     torch::load(state, dir + "/rng.pt");
     at::Generator gen = at::detail::getDefaultCPUGenerator();
@@ -40,13 +53,29 @@ Status LoadTorchState(torch::optim::Optimizer& optimizer, const std::string& dir
 }  // namespace
 
 TrainCheckpointer::TrainCheckpointer(const CheckpointOptions& options, const WorkerGroup* workers,
-                                     Model* model, torch::optim::Optimizer* optimizer,
-                                     PsClient* ps)
-    : options_(options), workers_(workers), model_(model), optimizer_(optimizer), ps_(ps) {}
+                                     std::vector<DensePart>* parts, PsClient* ps)
+    : options_(options), workers_(workers), parts_(parts), ps_(ps) {}
 
 Status TrainCheckpointer::Barrier(const char* what) {
   if (workers_ == nullptr) return Status::OK();
   return workers_->comm->Barrier().WithContext(what);
+}
+
+Status TrainCheckpointer::SaveFiles(const std::string& path, const TrainingPosition& position,
+                                    CheckpointInfo* info) {
+  MSREC_RETURN_IF_ERROR(RemoveTree(path));  // a leftover of a crashed attempt
+  MSREC_RETURN_IF_ERROR(MakeDirs(path));
+  for (size_t i = 0; i < parts_->size(); ++i) {
+    const DensePart& part = (*parts_)[i];
+    MSREC_RETURN_IF_ERROR(SaveDenseParameters(*part.module, path + ModuleFile(part, i)));
+  }
+  MSREC_RETURN_IF_ERROR(SaveTorchState(*parts_, path));
+  // TTL eviction runs here, at checkpoint time, so a checkpoint never
+  // carries expired rows (no-op for tables without ttl_steps).
+  MSREC_RETURN_IF_ERROR(ps_->EvictExpired(position.step));
+  MSREC_RETURN_IF_ERROR(ps_->SaveCheckpoint(path, position.step));
+  MSREC_ASSIGN_OR_RETURN(*info, WriteManifest(path, position));
+  return PruneCheckpoints(options_.dir, options_.keep);
 }
 
 Status TrainCheckpointer::Save(const TrainingPosition& position) {
@@ -58,20 +87,7 @@ Status TrainCheckpointer::Save(const TrainingPosition& position) {
   const bool chief = workers_ == nullptr || workers_->rank() == 0;
   Status status;
   CheckpointInfo info;
-  if (chief) {
-    status = [&]() -> Status {
-      MSREC_RETURN_IF_ERROR(RemoveTree(path));  // a leftover of a crashed attempt
-      MSREC_RETURN_IF_ERROR(MakeDirs(path));
-      MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model_, path + "/dense.pt"));
-      MSREC_RETURN_IF_ERROR(SaveTorchState(*optimizer_, path));
-      // TTL eviction runs here, at checkpoint time, so a checkpoint never
-      // carries expired rows (no-op for tables without ttl_steps).
-      MSREC_RETURN_IF_ERROR(ps_->EvictExpired(position.step));
-      MSREC_RETURN_IF_ERROR(ps_->SaveCheckpoint(path, position.step));
-      MSREC_ASSIGN_OR_RETURN(info, WriteManifest(path, position));
-      return PruneCheckpoints(options_.dir, options_.keep);
-    }();
-  }
+  if (chief) status = SaveFiles(path, position, &info);
   MSREC_RETURN_IF_ERROR(Barrier("checkpoint: waiting for worker 0 to write it"));
   MSREC_RETURN_IF_ERROR(status.WithContext("writing checkpoint " + path));
   last_path_ = path;
@@ -92,8 +108,11 @@ Result<TrainingPosition> TrainCheckpointer::Restore() {
     return none;
   }
   const std::string& path = found->path;
-  MSREC_RETURN_IF_ERROR(LoadDenseParameters(model_, path + "/dense.pt"));
-  MSREC_RETURN_IF_ERROR(LoadTorchState(*optimizer_, path));
+  for (size_t i = 0; i < parts_->size(); ++i) {
+    DensePart& part = (*parts_)[i];
+    MSREC_RETURN_IF_ERROR(LoadDenseParameters(part.module.get(), path + ModuleFile(part, i)));
+  }
+  MSREC_RETURN_IF_ERROR(LoadTorchState(*parts_, path));
   if (workers_ == nullptr || workers_->rank() == 0) {
     MSREC_RETURN_IF_ERROR(ps_->LoadCheckpoint(path, found->position.step));
   }
@@ -102,6 +121,54 @@ Result<TrainingPosition> TrainCheckpointer::Restore() {
   LOG(INFO) << "resumed from " << path << ": step " << found->position.step << ", epoch "
             << found->position.epoch << " after " << found->position.epoch_steps << " steps";
   return found->position;
+}
+
+BestEpochKeeper::BestEpochKeeper(int patience, const ModelDir& dir, Model* model, PsClient* ps,
+                                 const WorkerGroup* workers)
+    : patience_(patience),
+      dense_path_(dir.best_dense()),
+      rows_dir_(dir.best_rows()),
+      model_(model),
+      ps_(ps),
+      workers_(workers) {
+  best_val_.overall.auc = -1;
+}
+
+Status BestEpochKeeper::Barrier(const char* what) {
+  return workers_ == nullptr ? Status::OK() : workers_->comm->Barrier().WithContext(what);
+}
+
+Result<bool> BestEpochKeeper::EndOfEpoch(int epoch, const EvalMetrics& val, int64_t step) {
+  if (patience_ <= 0 || !(val.overall.auc <= best_val_.overall.auc)) {
+    best_val_ = val;
+    best_epoch_ = epoch;
+    if (patience_ > 0) {
+      if (chief()) {
+        MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model_, dense_path_));
+        MSREC_RETURN_IF_ERROR(RemoveTree(rows_dir_));
+        MSREC_RETURN_IF_ERROR(ps_->SaveCheckpoint(rows_dir_, step));
+      }
+      MSREC_RETURN_IF_ERROR(Barrier("early stopping: saving the best epoch"));
+    }
+    return false;
+  }
+  if (epoch - best_epoch_ < patience_) return false;
+  LOG(INFO) << "early stopping after epoch " << epoch << ": best validation AUC "
+            << best_val_.overall.auc << " at epoch " << best_epoch_;
+  return true;
+}
+
+Status BestEpochKeeper::RestoreBest(int64_t step) {
+  if (patience_ <= 0 || best_epoch_ <= 0) return Status::OK();
+  LOG(INFO) << "restoring the model of epoch " << best_epoch_;
+  if (chief()) MSREC_RETURN_IF_ERROR(ps_->LoadCheckpoint(rows_dir_, step));
+  MSREC_RETURN_IF_ERROR(LoadDenseParameters(model_, dense_path_));
+  MSREC_RETURN_IF_ERROR(Barrier("early stopping: restoring the best epoch"));
+  if (chief()) {
+    std::remove(dense_path_.c_str());
+    MSREC_RETURN_IF_ERROR(RemoveTree(rows_dir_));
+  }
+  return Status::OK();
 }
 
 }  // namespace msrec

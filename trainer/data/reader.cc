@@ -87,11 +87,4 @@ Result<std::unique_ptr<Reader>> OpenReader(const std::vector<std::string>& paths
   return OpenCsvReader(paths, options);
 }
 
-Result<std::vector<std::string>> ReadCsvHeader(const std::string& path, char delimiter) {
-  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<internal::ByteSource> src,
-                         internal::ByteSource::Open(path));
-  internal::RecordScanner scanner(src.get());
-  return scanner.ReadHeader(&delimiter);
-}
-
 }  // namespace msrec

@@ -108,7 +108,4 @@ Result<std::unique_ptr<Reader>> OpenReader(const std::vector<std::string>& paths
 Result<uint64_t> CheckReaderInputs(const std::vector<std::string>& paths,
                                    const ReaderOptions& options);
 
-// Reads the header of a CSV/TSV file (delimiter 0 = detect).
-Result<std::vector<std::string>> ReadCsvHeader(const std::string& path, char delimiter = 0);
-
 }  // namespace msrec

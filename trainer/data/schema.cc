@@ -159,9 +159,11 @@ std::string SchemaSpec::ToString() const {
   return out;
 }
 
-Result<Schema> Schema::Resolve(const SchemaSpec& spec, const std::vector<std::string>& header,
-                               const std::string& source) {
-  if (spec.empty()) return Status::InvalidArgument("no schema given for " + source);
+namespace {
+// The rule of each header column (a named rule, else the '*' default).
+Result<std::vector<const ColumnRule*>> MatchRules(const SchemaSpec& spec,
+                                                  const std::vector<std::string>& header,
+                                                  const std::string& source) {
   std::unordered_map<std::string, int> index;
   for (size_t i = 0; i < header.size(); ++i) {
     if (!index.emplace(header[i], static_cast<int>(i)).second) {
@@ -182,14 +184,26 @@ Result<Schema> Schema::Resolve(const SchemaSpec& spec, const std::vector<std::st
     }
     rule_of[it->second] = &r;
   }
-  Schema schema;
   for (size_t i = 0; i < header.size(); ++i) {
-    const ColumnRule* r = rule_of[i] ? rule_of[i] : fallback;
-    if (r == nullptr) {
+    if (rule_of[i] == nullptr) rule_of[i] = fallback;
+    if (rule_of[i] == nullptr) {
       return Status::InvalidArgument(source + ": column '" + header[i] +
                                      "' is not in the schema and there is no '*:KIND' default "
                                      "(use *:ignore to skip unnamed columns)");
     }
+  }
+  return rule_of;
+}
+}  // namespace
+
+Result<Schema> Schema::Resolve(const SchemaSpec& spec, const std::vector<std::string>& header,
+                               const std::string& source) {
+  if (spec.empty()) return Status::InvalidArgument("no schema given for " + source);
+  MSREC_ASSIGN_OR_RETURN(const std::vector<const ColumnRule*> rule_of,
+                         MatchRules(spec, header, source));
+  Schema schema;
+  for (size_t i = 0; i < header.size(); ++i) {
+    const ColumnRule* r = rule_of[i];
     Column c;
     c.name = header[i];
     c.kind = r->kind;

@@ -60,6 +60,66 @@ int32_t RowParser::ScenarioId(std::string_view value, ParsedChunk* out) {
   return -1 - p->second;
 }
 
+// Appends column `c`'s value `v` to the chunk's rows; false (and *kind) when
+// the value is bad. Scenario columns set *scenario instead.
+bool RowParser::ParseField(const Schema::Column& c, std::string_view v, ParsedChunk* out,
+                           int32_t* scenario, BadRowKind* kind) {
+  Batch& b = out->rows;
+  switch (c.kind) {
+    case ColumnKind::kCategorical:
+      b.keys.push_back(FeatureKey(c.seed, v));
+      b.offsets.push_back(static_cast<int64_t>(b.keys.size()));
+      return true;
+    case ColumnKind::kMulti: {
+      size_t pos = 0;
+      while (pos <= v.size()) {
+        size_t end = v.find(c.separator, pos);
+        if (end == std::string_view::npos) end = v.size();
+        if (end > pos) b.keys.push_back(FeatureKey(c.seed, v.substr(pos, end - pos)));
+        pos = end + 1;
+      }
+      b.offsets.push_back(static_cast<int64_t>(b.keys.size()));
+      return true;
+    }
+    case ColumnKind::kDense: {
+      float x;
+      *kind = BadRowKind::kBadNumber;
+      if (!ParseFloat(v, &x)) return false;
+      b.dense.push_back(x);
+      return true;
+    }
+    case ColumnKind::kLabel: {
+      float x;
+      *kind = BadRowKind::kBadLabel;
+      if (!ParseLabel(v, &x)) return false;
+      b.labels.push_back(x);
+      return true;
+    }
+    case ColumnKind::kScenario:
+      *scenario = ScenarioId(v, out);
+      *kind = BadRowKind::kUnknownScenario;
+      return *scenario != kUnknown;
+    case ColumnKind::kId: {
+      uint64_t id;
+      const char* end = v.data() + v.size();
+      auto [ptr, ec] = std::from_chars(v.data(), end, id);
+      if (ec != std::errc() || ptr != end || v.empty()) id = Hash64(v, 0x4944ULL);
+      b.instance_id.push_back(id);
+      return true;
+    }
+    case ColumnKind::kOracle: {
+      float x;
+      *kind = BadRowKind::kBadNumber;
+      if (!ParseFloat(v, &x) || x < 0.0f || x > 1.0f) return false;
+      b.oracle.push_back(x);
+      return true;
+    }
+    case ColumnKind::kIgnore:
+      return true;
+  }
+  return true;
+}
+
 bool RowParser::ParseRecord(std::string_view record, char delim, ParsedChunk* out, BadRow* bad) {
   if (!SplitRecord(record, delim, &fields_, &scratch_)) {
     bad->kind = BadRowKind::kBadQuote;
@@ -77,7 +137,10 @@ bool RowParser::ParseRecord(std::string_view record, char delim, ParsedChunk* ou
   const size_t keys0 = b.keys.size(), offsets0 = b.offsets.size(), dense0 = b.dense.size(),
                labels0 = b.labels.size(), ids0 = b.instance_id.size(), oracle0 = b.oracle.size();
   int32_t scenario = 0;
-  auto fail = [&](BadRowKind kind, const Schema::Column& c, std::string_view v) {
+  for (size_t i = 0; i < cols.size(); ++i) {
+    BadRowKind kind = BadRowKind::kBadNumber;
+    if (ParseField(cols[i], fields_[i], out, &scenario, &kind)) continue;
+    // A bad value costs its row only: what the row appended is taken back.
     b.keys.resize(keys0);
     b.offsets.resize(offsets0);
     b.dense.resize(dense0);
@@ -85,64 +148,9 @@ bool RowParser::ParseRecord(std::string_view record, char delim, ParsedChunk* ou
     b.instance_id.resize(ids0);
     b.oracle.resize(oracle0);
     bad->kind = kind;
-    bad->reason =
-        std::string(BadRowKindName(kind)) + " in column '" + c.name + "': '" + Clip(v) + "'";
+    bad->reason = std::string(BadRowKindName(kind)) + " in column '" + cols[i].name + "': '" +
+                  Clip(fields_[i]) + "'";
     return false;
-  };
-  for (size_t i = 0; i < cols.size(); ++i) {
-    const Schema::Column& c = cols[i];
-    const std::string_view v = fields_[i];
-    switch (c.kind) {
-      case ColumnKind::kCategorical:
-        b.keys.push_back(FeatureKey(c.seed, v));
-        b.offsets.push_back(static_cast<int64_t>(b.keys.size()));
-        break;
-      case ColumnKind::kMulti: {
-        size_t pos = 0;
-        while (pos <= v.size()) {
-          size_t end = v.find(c.separator, pos);
-          if (end == std::string_view::npos) end = v.size();
-          if (end > pos) b.keys.push_back(FeatureKey(c.seed, v.substr(pos, end - pos)));
-          pos = end + 1;
-        }
-        b.offsets.push_back(static_cast<int64_t>(b.keys.size()));
-        break;
-      }
-      case ColumnKind::kDense: {
-        float x;
-        if (!ParseFloat(v, &x)) return fail(BadRowKind::kBadNumber, c, v);
-        b.dense.push_back(x);
-        break;
-      }
-      case ColumnKind::kLabel: {
-        float x;
-        if (!ParseLabel(v, &x)) return fail(BadRowKind::kBadLabel, c, v);
-        b.labels.push_back(x);
-        break;
-      }
-      case ColumnKind::kScenario:
-        scenario = ScenarioId(v, out);
-        if (scenario == kUnknown) return fail(BadRowKind::kUnknownScenario, c, v);
-        break;
-      case ColumnKind::kId: {
-        uint64_t id;
-        const char* end = v.data() + v.size();
-        auto [ptr, ec] = std::from_chars(v.data(), end, id);
-        if (ec != std::errc() || ptr != end || v.empty()) id = Hash64(v, 0x4944ULL);
-        b.instance_id.push_back(id);
-        break;
-      }
-      case ColumnKind::kOracle: {
-        float x;
-        if (!ParseFloat(v, &x) || x < 0.0f || x > 1.0f) {
-          return fail(BadRowKind::kBadNumber, c, v);
-        }
-        b.oracle.push_back(x);
-        break;
-      }
-      case ColumnKind::kIgnore:
-        break;
-    }
   }
   b.scenario.push_back(scenario);
   b.record.push_back(out->records);

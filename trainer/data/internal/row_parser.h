@@ -25,6 +25,8 @@ class RowParser {
  private:
   // Appends one record to out->rows, or returns false with `bad` filled.
   bool ParseRecord(std::string_view record, char delim, ParsedChunk* out, BadRow* bad);
+  bool ParseField(const Schema::Column& c, std::string_view v, ParsedChunk* out, int32_t* scenario,
+                  BadRowKind* kind);
   // The id of `value`; kUnknown for a fixed map; -(1 + i) for the i-th value
   // pending in a growable map.
   static constexpr int32_t kUnknown = INT32_MIN;

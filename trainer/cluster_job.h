@@ -1,0 +1,42 @@
+// How a training or search job runs: in this process alone (the embedded
+// default: no mpirun, or mpirun with one rank and no servers), or as one rank
+// of an mpirun job whose last `num_servers` ranks are parameter servers and
+// whose other ranks are data-parallel workers. launch/ fills ClusterOptions
+// from flags and hands RunJob the work of one worker.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/status.h"
+#include "trainer/distributed.h"
+
+namespace msrec {
+
+struct ClusterOptions {
+  int num_servers = 0;             // server ranks (the last ones) under mpirun
+  std::string model_dir;           // the job's model directory (servers: <model_dir>/ps)
+  std::string ps_dir;              // the servers' directory instead of <model_dir>/ps
+  std::string store = "memory";    // the servers' store: "memory" or "rocksdb"
+  int64_t store_memory_mb = 1024;  // RAM each server's store may hold
+  bool ps_sync = true;             // synchronous servers (step semantics)
+  int64_t ps_max_staleness = 0;    // asynchronous servers: bounded staleness
+  double ps_timeout_s = 120;       // a worker's wait for a server reply
+  double ps_idle_timeout_s = 600;  // a server fails after this long without a request
+  double ps_stats_interval_s = 60; // server statistics line every N seconds
+  int64_t ps_max_message_mb = 512;  // largest message between ranks
+  std::string data_sharding = "chunks";  // "chunks" or "batches" (DataSharding)
+  double bucket_mb = 25;           // dense gradient bucket size
+  bool check_parameters = false;   // WorkerGroup::check_parameters
+  double comm_timeout_s = 300;     // worker collectives' timeout
+  bool deterministic = false;      // needs synchronous servers
+};
+
+// Runs `work` once per worker: with no parameter-server ranks,
+// work(nullptr) in this process; under mpirun with servers, the server ranks
+// serve until every worker is done and each worker rank calls work(&group).
+// A rank that fails ends the whole job (MPI_Abort).
+Status RunJob(const ClusterOptions& options,
+              const std::function<Status(const WorkerGroup* workers)>& work);
+
+}  // namespace msrec

@@ -1,0 +1,225 @@
+#include "trainer/training_session.h"
+
+#include <mutex>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "common/hash.h"
+#include "models/layers.h"
+#include "trainer/data/reader_decorators.h"
+#include "trainer/job_io.h"
+#include "trainer/model_store.h"
+
+namespace msrec {
+
+TrainingSession::TrainingSession(JobSpec spec, const TrainOptions& options)
+    : spec_(std::move(spec)), options_(options), dir_(options.model_dir) {}
+
+TrainingSession::~TrainingSession() = default;
+
+Result<std::unique_ptr<TrainingSession>> TrainingSession::Open(JobSpec spec,
+                                                               const TrainOptions& options) {
+  if (options.train_files.empty()) return Status::InvalidArgument("no training files (--train)");
+  if (options.model_dir.empty()) return Status::InvalidArgument("no model directory (--model_dir)");
+  const WorkerGroup* workers = options.workers;
+  if (workers != nullptr && (workers->comm == nullptr || workers->ps == nullptr)) {
+    return Status::InvalidArgument("a data-parallel worker needs a communicator and a remote "
+                                   "parameter server (--num_servers >= 1)");
+  }
+  if (options.early_stopping_patience > 0 && options.val_files.empty()) {
+    return Status::InvalidArgument("early stopping needs validation files (--val)");
+  }
+  std::unique_ptr<TrainingSession> s(new TrainingSession(std::move(spec), options));
+  MSREC_RETURN_IF_ERROR(s->dir_.Create());
+  SetComputeThreads(options.intra_op_threads);
+  if (options.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
+  MSREC_RETURN_IF_ERROR(s->OpenData());
+  MSREC_RETURN_IF_ERROR(s->CreateModel());
+  MSREC_RETURN_IF_ERROR(s->OpenRows());
+  if (s->chief()) {
+    const std::string path =
+        options.metrics_file.empty() ? s->dir_.metrics() : options.metrics_file;
+    s->metrics_out_.open(path, std::ios::app);
+    if (!s->metrics_out_) return Status::IoError("cannot open metrics file " + path);
+  }
+  return s;
+}
+
+// The schema and the fixed scenario map; completes the spec's shapes and
+// writes job.txt and scenario_map.tsv.
+Status TrainingSession::OpenData() {
+  MSREC_ASSIGN_OR_RETURN(data_.schema, SchemaSpec::Parse(spec_.schema));
+  if (!options_.scenario_map_file.empty()) {
+    MSREC_ASSIGN_OR_RETURN(scenario_map_, ScenarioMap::Load(options_.scenario_map_file));
+  } else if (!options_.sharing.selector_dir.empty()) {
+    MSREC_ASSIGN_OR_RETURN(scenario_map_,
+                           ScenarioMap::Load(ModelDir(options_.sharing.selector_dir).scenario_map()));
+  } else {
+    MSREC_ASSIGN_OR_RETURN(scenario_map_, ScenarioMap::Scan(options_.train_files, data_.schema));
+  }
+  scenario_map_.set_fixed(true);
+  data_.scenario_map = &scenario_map_;
+  data_.label_index = spec_.label_index;
+  data_.reader_threads = options_.reader_threads;
+  data_.max_bad_rows = options_.max_bad_rows;
+  Schema schema;
+  {
+    MSREC_ASSIGN_OR_RETURN(auto probe, OpenJobReader({options_.train_files[0]}, data_, 1));
+    schema = probe->schema();
+  }
+  if (chief()) MSREC_RETURN_IF_ERROR(scenario_map_.Save(dir_.scenario_map()));
+  if (spec_.label_index < 0 || spec_.label_index >= schema.num_labels()) {
+    return Status::InvalidArgument("label index " + std::to_string(spec_.label_index) +
+                                   " out of range: the schema has " +
+                                   std::to_string(schema.num_labels()) + " label column(s)");
+  }
+  spec_.model_config.num_fields = schema.num_cat_fields();
+  spec_.model_config.num_dense = schema.num_dense();
+  spec_.model_config.num_scenarios = int(scenario_map_.size());
+  spec_.model_config.embedding_dim = spec_.table.dim;
+  spec_.table.seed = options_.seed;
+  spec_.scenario_private_embeddings = options_.train_mode == TrainMode::kSingle;
+  if (chief()) MSREC_RETURN_IF_ERROR(SaveJobSpec(spec_, dir_.job()));
+  return Status::OK();
+}
+
+namespace {
+// The initial weights come from LibTorch's global generator: workers on
+// threads of one process (tests) draw one after another, each continuing its
+// own stream (seeded with the job's seed).
+std::mutex init_rng_mutex;
+}  // namespace
+
+void TrainingSession::Initialise(const std::function<void()>& create) {
+  std::lock_guard<std::mutex> lock(init_rng_mutex);
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  if (init_rng_state_.defined()) {
+    std::lock_guard<std::mutex> gen_lock(gen.mutex());
+    gen.set_state(init_rng_state_);
+  } else {
+    torch::manual_seed(options_.seed);
+  }
+  create();
+  std::lock_guard<std::mutex> gen_lock(gen.mutex());
+  init_rng_state_ = gen.get_state();
+}
+
+Status TrainingSession::CreateModel() {
+  Status created;
+  Initialise([&] {
+    Result<std::shared_ptr<Model>> model = BuiltinModels().Create(spec_.model, spec_.model_config);
+    if (model.ok()) model_ = model.value();
+    created = model.status();
+  });
+  MSREC_RETURN_IF_ERROR(created);
+  MSREC_ASSIGN_OR_RETURN(device_, ParseDevice(options_.device));
+  model_->to(device_);
+  LOG(INFO) << "model " << spec_.model << ": " << spec_.model_config.num_fields << " fields x "
+            << spec_.table.dim << " dims, " << spec_.model_config.num_dense << " dense, "
+            << spec_.model_config.num_scenarios << " scenarios, " << CountParameters(*model_)
+            << " dense parameters";
+  AddDensePart("dense", model_, options_.learning_rate, options_.weight_decay);
+  return Status::OK();
+}
+
+// The embedded default serves its rows from a server on a thread of this
+// process; a data-parallel job's come from its server ranks.
+Status TrainingSession::OpenRows() {
+  if (workers() == nullptr) {
+    MSREC_ASSIGN_OR_RETURN(embedded_, StartModelStore(spec_.store, dir_.root(),
+                                                      ModelStoreUse::kTrain,
+                                                      options_.store_memory_mb));
+    ps_ = embedded_->client();
+  } else {
+    ps_ = workers()->ps;
+  }
+  MSREC_RETURN_IF_ERROR(ps_->CreateTable(spec_.table));
+  bridge_ = std::make_unique<EmbeddingBridge>(ps_, spec_.table.name, spec_.table.dim,
+                                              spec_.scenario_private_embeddings);
+  bridge_->set_device(device_);
+  return Status::OK();
+}
+
+void TrainingSession::AddDensePart(std::string name, std::shared_ptr<torch::nn::Module> module,
+                                   double lr, double weight_decay) {
+  DensePart part;
+  part.name = std::move(name);
+  part.optimizer = std::make_unique<torch::optim::Adam>(
+      module->parameters(), torch::optim::AdamOptions(lr).weight_decay(weight_decay));
+  part.module = std::move(module);
+  parts_.push_back(std::move(part));
+}
+
+torch::nn::Module* TrainingSession::part(const std::string& name) {
+  for (DensePart& p : parts_) {
+    if (p.name == name) return p.module.get();
+  }
+  return nullptr;
+}
+
+std::vector<torch::Tensor> TrainingSession::DenseParameters() const {
+  std::vector<torch::Tensor> params;
+  for (const DensePart& part : parts_) {
+    for (const torch::Tensor& p : part.module->parameters()) params.push_back(p);
+  }
+  return params;
+}
+
+Result<TrainingPosition> TrainingSession::Start() {
+  if (workers() != nullptr) {
+    MSREC_RETURN_IF_ERROR(BroadcastParameters(DenseParameters(), *workers()->comm));
+    gradient_sync_ = std::make_unique<DenseGradientSync>(DenseParameters(), *workers()->comm,
+                                                         workers()->bucket_bytes);
+  }
+  checkpointer_ = std::make_unique<TrainCheckpointer>(options_.checkpoint, workers(), &parts_, ps_);
+  return checkpointer_->Restore();
+}
+
+Status TrainingSession::Backward(const torch::Tensor& loss) {
+  for (DensePart& part : parts_) part.optimizer->zero_grad();
+  if (gradient_sync_ != nullptr) gradient_sync_->StartStep();
+  loss.backward();
+  if (gradient_sync_ != nullptr) MSREC_RETURN_IF_ERROR(gradient_sync_->Finish());
+  for (DensePart& part : parts_) part.optimizer->step();
+  return Status::OK();
+}
+
+Result<std::unique_ptr<StepSource>> TrainingSession::OpenEpoch(int epoch) {
+  const WorkerGroup* w = workers();
+  const bool by_chunks = w != nullptr && w->sharding == DataSharding::kChunks;
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<Reader> reader,
+                         OpenJobReader(options_.train_files, data_, options_.batch_size,
+                                       by_chunks ? w->rank() : 0, by_chunks ? w->size() : 1));
+  if (options_.shuffle_buffer > 0) {
+    // Each epoch its own order; under chunk sharding each worker its own (its
+    // rows differ anyway); under batch sharding all the same (exactness).
+    const uint64_t seed = Mix64(options_.seed ^ Mix64(static_cast<uint64_t>(epoch) +
+                                                      (by_chunks ? 1000003u * w->rank() : 0)));
+    reader = std::make_unique<ShuffledReader>(std::move(reader), options_.shuffle_buffer,
+                                              options_.batch_size, seed);
+  }
+  if (w == nullptr) return LocalSteps(std::move(reader), options_.stop_requested);
+  if (w->sharding == DataSharding::kBatches) {
+    reader = std::make_unique<StridedReader>(std::move(reader), w->rank(), w->size());
+  }
+  return AgreedSteps(std::move(reader), options_.stop_requested, *w->comm);
+}
+
+Result<EvalMetrics> TrainingSession::Evaluate(const std::vector<std::string>& files) {
+  return EvaluateFiles(*model_, *bridge_, files, data_, options_.eval_batch_size, workers());
+}
+
+Status TrainingSession::CheckSameParameters() {
+  if (workers() == nullptr || !workers()->check_parameters) return Status::OK();
+  return msrec::CheckSameParameters(DenseParameters(), *workers()->comm);
+}
+
+Status TrainingSession::Finish() {
+  if (chief()) MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model_, dir_.dense()));
+  // The embedded server logs its statistics and persists the rows in the
+  // model directory; remote servers are flushed by worker 0.
+  if (embedded_ != nullptr) return embedded_->Stop();
+  return chief() ? ps_->Flush() : Status::OK();
+}
+
+}  // namespace msrec
