@@ -16,4 +16,10 @@ namespace msrec {
 // a memory store. Errors name the path (IoError, Corruption).
 Result<std::unique_ptr<EmbeddingStore>> OpenStoreSnapshot(const std::string& path);
 
+// Copies every row of every table of `from` into `to`. `weights_only` drops
+// the optimizer state (rows become SGD rows: what serving needs); otherwise
+// rows are copied byte for byte. Adds the rows copied to *rows.
+Status CopyRows(const EmbeddingStore& from, bool weights_only, EmbeddingStore* to,
+                uint64_t* rows);
+
 }  // namespace msrec

@@ -6,38 +6,12 @@
 #include "common/file_util.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/store_snapshot.h"
-#include "parameter_server/row.h"
 #include "trainer/checkpoint.h"
 #include "trainer/job_io.h"
 #include "trainer/model_dir.h"
 
 namespace msrec {
 namespace {
-
-// Copies every row of `from` into `to` as a weights-only (SGD) row.
-Status CopyWeights(const EmbeddingStore& from, EmbeddingStore* to, uint64_t* rows) {
-  for (const std::string& table : from.TableNames()) {
-    MSREC_RETURN_IF_ERROR(to->CreateTable(table));
-    std::vector<uint64_t> keys;
-    std::vector<std::string> values;
-    Status decode;
-    MSREC_RETURN_IF_ERROR(from.ForEach(table, [&](uint64_t key, std::string_view bytes) {
-      Row row;
-      decode = DecodeRow(bytes, table, key, &row);
-      if (!decode.ok()) return false;
-      row.kind = SparseOptimizerKind::kSgd;
-      row.state.clear();
-      keys.push_back(key);
-      values.emplace_back();
-      EncodeRow(row, &values.back());
-      return true;
-    }));
-    MSREC_RETURN_IF_ERROR(decode);
-    MSREC_RETURN_IF_ERROR(to->Write(table, keys.data(), keys.size(), values.data()));
-    *rows += keys.size();
-  }
-  return Status::OK();
-}
 
 // The rows of each server under `dir`: dumps (server-<s>.bin) or databases.
 Result<std::vector<std::string>> ServerParts(const std::string& dir) {
@@ -64,7 +38,7 @@ Status GatherRows(const ExportOptions& options, const JobSpec& spec, EmbeddingSt
   }
   for (const std::string& path : sources) {
     MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> part, OpenStoreSnapshot(path));
-    MSREC_RETURN_IF_ERROR(CopyWeights(*part, out, rows));
+    MSREC_RETURN_IF_ERROR(CopyRows(*part, /*weights_only=*/true, out, rows));
   }
   if (sources.empty()) return Status::NotFound("no embedding rows found under " + dir);
   return Status::OK();
@@ -101,19 +75,10 @@ Status MergeServerRows(const std::string& dir, const std::string& output) {
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> parts, ServerParts(dir));
   if (parts.empty()) return Status::NotFound("no server rows under " + dir);
   std::unique_ptr<EmbeddingStore> rows = MakeMemoryStore();
+  uint64_t count = 0;
   for (const std::string& path : parts) {
     MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> part, OpenStoreSnapshot(path));
-    for (const std::string& table : part->TableNames()) {
-      MSREC_RETURN_IF_ERROR(rows->CreateTable(table));
-      std::vector<uint64_t> keys;
-      std::vector<std::string> values;
-      MSREC_RETURN_IF_ERROR(part->ForEach(table, [&](uint64_t key, std::string_view bytes) {
-        keys.push_back(key);
-        values.emplace_back(bytes);
-        return true;
-      }));
-      MSREC_RETURN_IF_ERROR(rows->Write(table, keys.data(), keys.size(), values.data()));
-    }
+    MSREC_RETURN_IF_ERROR(CopyRows(*part, /*weights_only=*/false, rows.get(), &count));
   }
   return SaveStore(*rows, output);
 }
