@@ -18,7 +18,7 @@
 #include "common/timer.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/rocksdb_store.h"
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 #include "trainer/checkpoint.h"
 
 namespace msrec {

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "models/backbones.h"
+#include "models/internal/backbones.h"
 #include "models/layers.h"
 #include "models/midpg.h"
 #include "models/multi_scenario.h"

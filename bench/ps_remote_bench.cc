@@ -41,7 +41,7 @@
 #include "parameter_server/cached_store.h"
 #include "parameter_server/ps_server.h"
 #include "parameter_server/remote_client.h"
-#include "parameter_server/sparse_table.h"
+#include "parameter_server/internal/sparse_table.h"
 
 namespace msrec {
 namespace bench {

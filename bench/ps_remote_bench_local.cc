@@ -10,7 +10,7 @@
 #include "parameter_server/cached_store.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/rocksdb_store.h"
-#include "parameter_server/sparse_table.h"
+#include "parameter_server/internal/sparse_table.h"
 
 namespace msrec {
 namespace bench {

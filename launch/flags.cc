@@ -272,6 +272,7 @@ ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir) {
   o.check_parameters = FLAGS_check_parameters;
   o.comm_timeout_s = FLAGS_comm_timeout_s;
   o.deterministic = FLAGS_deterministic;
+  o.device = FLAGS_device;
   return o;
 }
 

@@ -22,11 +22,16 @@
 # unless --mpirun_args names its own --bind-to; --map-by likewise. With a
 # hostfile, LD_LIBRARY_PATH and OMP_NUM_THREADS are exported to the remote
 # ranks (-x), and the binary and data paths must exist on every node.
+# GPUs: with `--device cuda` each worker takes the GPU of its local rank (its
+# rank among this node's processes), so put at most as many workers on a node
+# as it has GPUs (--np_per_node G with G = GPUs per node, servers counted: they
+# use no GPU but do take a local rank); `--device cuda:N` pins every worker to
+# GPU N. CUDA workers sync dense gradients over NCCL (MSREC_WITH_CUDA builds).
 # Exit code: mpirun's (non-zero when any rank failed); 2 for bad arguments.
 set -euo pipefail
 
 usage() {
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 die() {

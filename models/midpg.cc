@@ -4,7 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "models/registry_parts.h"
+#include "models/internal/registry_parts.h"
 
 namespace msrec {
 

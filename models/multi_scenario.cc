@@ -1,10 +1,10 @@
 // Multi-scenario models.
 #include "models/multi_scenario.h"
 
-#include "models/moe.h"
-#include "models/pepnet.h"
-#include "models/registry_parts.h"
-#include "models/star.h"
+#include "models/internal/moe.h"
+#include "models/internal/pepnet.h"
+#include "models/internal/registry_parts.h"
+#include "models/internal/star.h"
 
 namespace msrec {
 

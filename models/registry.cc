@@ -2,7 +2,7 @@
 #include <sstream>
 
 #include "models/model.h"
-#include "models/registry_parts.h"
+#include "models/internal/registry_parts.h"
 
 namespace msrec {
 

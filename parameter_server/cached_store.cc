@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/hash.h"
-#include "parameter_server/row_cache_shard.h"
+#include "parameter_server/internal/row_cache_shard.h"
 
 namespace msrec {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "parameter_server/embedding_store.h"
 #include "parameter_server/ps_client.h"
-#include "parameter_server/sparse_table.h"
+#include "parameter_server/internal/sparse_table.h"
 
 namespace msrec {
 

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <shared_mutex>
 
-#include "parameter_server/row_map.h"
+#include "parameter_server/internal/row_map.h"
 
 namespace msrec {
 namespace {

@@ -5,7 +5,7 @@
 #include <unordered_map>
 
 #include "common/file_util.h"
-#include "parameter_server/key_routing.h"
+#include "parameter_server/internal/key_routing.h"
 #include "parameter_server/store_snapshot.h"
 #include <utility>
 

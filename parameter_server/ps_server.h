@@ -25,8 +25,8 @@
 #include "cluster/transport.h"
 #include "common/status.h"
 #include "common/timer.h"
-#include "parameter_server/sparse_table.h"
-#include "parameter_server/wire_format.h"
+#include "parameter_server/internal/sparse_table.h"
+#include "parameter_server/internal/wire_format.h"
 
 namespace msrec {
 

@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "cluster/transport.h"
-#include "parameter_server/key_routing.h"
+#include "parameter_server/internal/key_routing.h"
 #include "parameter_server/ps_client.h"
-#include "parameter_server/wire_format.h"
+#include "parameter_server/internal/wire_format.h"
 
 namespace msrec {
 

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 
 #include <sys/stat.h>
 

@@ -11,7 +11,7 @@
 
 #include "common/file_util.h"
 #include "parameter_server/memory_store.h"
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 #include "tests/job_test_util.h"
 #include "tests/process_util.h"
 #include "trainer/data/generator.h"

@@ -19,3 +19,13 @@ add_test(NAME cluster_mpi_timeout_test
 set_tests_properties(cluster_mpi_timeout_test PROPERTIES LABELS mpi TIMEOUT 120
   PASS_REGULAR_EXPRESSION "cluster_mpi_timeout_test: PASS"
   FAIL_REGULAR_EXPRESSION "cluster_mpi_timeout_test: FAIL")
+
+# The NCCL communicator on GPUs (MSREC_WITH_CUDA builds; skips without enough GPUs).
+if(MSREC_WITH_CUDA)
+  add_executable(nccl_test ${CMAKE_CURRENT_SOURCE_DIR}/nccl_test.cc)
+  target_link_libraries(nccl_test PRIVATE msrec_cluster GTest::gtest glog::glog)
+  add_test(NAME nccl_test COMMAND ${MSREC_MPIRUN} -np 1 $<TARGET_FILE:nccl_test>)
+  set_tests_properties(nccl_test PROPERTIES LABELS gpu TIMEOUT 120)
+  add_test(NAME nccl_test_2 COMMAND ${MSREC_MPIRUN} -np 2 $<TARGET_FILE:nccl_test>)
+  set_tests_properties(nccl_test_2 PROPERTIES LABELS gpu TIMEOUT 120)
+endif()

@@ -13,7 +13,7 @@
 
 #include "common/file_util.h"
 #include "parameter_server/memory_store.h"
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 #include "trainer/data/generator.h"
 #include "trainer/job_io.h"
 #include "trainer/model_dir.h"

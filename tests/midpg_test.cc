@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "models/backbones.h"
+#include "models/internal/backbones.h"
 #include "models/midpg.h"
 #include "models/model.h"
 

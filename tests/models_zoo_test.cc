@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "models/deepfm.h"
+#include "models/internal/deepfm.h"
 #include "models/model.h"
 #include "models/multi_scenario.h"
-#include "models/pepnet.h"
+#include "models/internal/pepnet.h"
 
 namespace msrec {
 namespace {

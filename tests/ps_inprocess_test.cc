@@ -15,7 +15,7 @@
 #include "parameter_server/ps_server.h"
 #include "parameter_server/ps_service.h"
 #include "parameter_server/remote_client.h"
-#include "parameter_server/wire_format.h"
+#include "parameter_server/internal/wire_format.h"
 
 namespace msrec {
 namespace {

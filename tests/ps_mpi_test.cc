@@ -15,7 +15,7 @@
 #include "cluster/messenger.h"
 #include "cluster/mpi_env.h"
 #include "common/hash.h"
-#include "parameter_server/key_routing.h"
+#include "parameter_server/internal/key_routing.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/ps_server.h"
 #include "parameter_server/remote_client.h"

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 
 namespace msrec {
 namespace {

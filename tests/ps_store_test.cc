@@ -17,7 +17,7 @@
 #include "parameter_server/local_client.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/rocksdb_store.h"
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 
 namespace msrec {
 namespace {

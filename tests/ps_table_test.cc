@@ -11,8 +11,8 @@
 #include "parameter_server/cached_store.h"
 #include "parameter_server/local_client.h"
 #include "parameter_server/memory_store.h"
-#include "parameter_server/row.h"
-#include "parameter_server/sparse_table.h"
+#include "parameter_server/internal/row.h"
+#include "parameter_server/internal/sparse_table.h"
 
 namespace msrec {
 namespace {

@@ -39,3 +39,10 @@ add_dependencies(checkpoint_test msrec)
 msrec_add_test(NAME train_threads_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/train_threads_test.cc
                LIBS msrec_trainer LABELS unit TIMEOUT 300)
 target_precompile_headers(train_threads_test REUSE_FROM msrec_models)
+
+# Training on a CUDA device (skips without a GPU; label gpu).
+msrec_add_test(NAME gpu_train_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu_train_test.cc
+               LIBS msrec_trainer LABELS gpu TIMEOUT 600)
+target_compile_definitions(gpu_train_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
+target_precompile_headers(gpu_train_test REUSE_FROM msrec_models)
+add_dependencies(gpu_train_test msrec)

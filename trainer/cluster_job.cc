@@ -1,11 +1,15 @@
 #include "trainer/cluster_job.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "cluster/messenger.h"
 #include "cluster/mpi_communicator.h"
 #include "cluster/mpi_env.h"
+#ifdef MSREC_WITH_CUDA
+#include "cluster/nccl_communicator.h"
+#endif
 #include "parameter_server/ps_service.h"
 #include "parameter_server/remote_client.h"
 #include "trainer/model_dir.h"
@@ -40,6 +44,28 @@ Status Serve(const ClusterOptions& o, const Topology& t) {
   return RunServer(options, &messenger);
 }
 
+// CUDA workers: their GPU (`--device cuda`: the local rank's, one worker per
+// GPU) and the NCCL communicator between the workers' GPUs. Null (and no
+// device) for CPU workers and in builds without CUDA.
+Result<std::unique_ptr<Communicator>> MakeDeviceCommunicator(const ClusterOptions& o,
+                                                             const MpiEnv& mpi,
+                                                             const CommunicatorOptions& options,
+                                                             std::string* device) {
+  if (o.device.rfind("cuda", 0) != 0) return std::unique_ptr<Communicator>();
+#ifdef MSREC_WITH_CUDA
+  const size_t colon = o.device.find(':');
+  const int index = colon == std::string::npos ? mpi.topology().local_rank
+                                               : std::atoi(o.device.c_str() + colon + 1);
+  *device = "cuda:" + std::to_string(index);
+  return MakeNcclCommunicator(mpi.workers(), index, /*stream=*/nullptr, options);
+#else
+  (void)mpi;
+  (void)options;
+  (void)device;
+  return std::unique_ptr<Communicator>();  // ParseDevice reports the missing CUDA
+#endif
+}
+
 Status Work(const ClusterOptions& o, const MpiEnv& mpi,
             const std::function<Status(const WorkerGroup*)>& work) {
   const Topology& t = mpi.topology();
@@ -62,6 +88,13 @@ Status Work(const ClusterOptions& o, const MpiEnv& mpi,
   }
   group.bucket_bytes = static_cast<size_t>(o.bucket_mb * 1048576.0);
   group.check_parameters = o.check_parameters;
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> device_comm,
+                         MakeDeviceCommunicator(o, mpi, comm_options, &group.device));
+  group.device_comm = device_comm.get();
+  if (device_comm != nullptr) {
+    LOG(INFO) << t.ToString() << ": dense sync over " << device_comm->backend() << " on "
+              << group.device;
+  }
   LOG(INFO) << t.ToString() << ": worker " << t.worker_index() << " of " << t.num_workers();
   MSREC_RETURN_IF_ERROR(work(&group));
   MSREC_RETURN_IF_ERROR(comm->Barrier());

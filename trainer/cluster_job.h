@@ -30,6 +30,9 @@ struct ClusterOptions {
   bool check_parameters = false;   // WorkerGroup::check_parameters
   double comm_timeout_s = 300;     // worker collectives' timeout
   bool deterministic = false;      // needs synchronous servers
+  std::string device = "cpu";      // the workers' device: "cuda" = the GPU of the local rank
+                                   // (one worker per GPU), "cuda:N" = GPU N; CUDA workers of
+                                   // an MSREC_WITH_CUDA build sync dense gradients over NCCL
 };
 
 // Runs `work` once per worker: with no parameter-server ranks,

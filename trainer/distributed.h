@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "cluster/bucketed_allreduce.h"
@@ -26,7 +27,7 @@
 #include "models/model.h"
 #include "parameter_server/ps_client.h"
 #include "trainer/metrics.h"
-#include "trainer/step_source.h"
+#include "trainer/internal/step_source.h"
 
 namespace msrec {
 
@@ -47,6 +48,12 @@ struct WorkerGroup {
   size_t bucket_bytes = size_t{25} << 20;  // dense gradient bucket size
   bool check_parameters = false;  // after the first step and every epoch, check every
                                   // worker holds the same dense parameters
+  // CUDA workers (MSREC_WITH_CUDA builds): NCCL between the workers' GPUs, for
+  // the dense parameters and gradients (device buffers); `comm` stays the
+  // host communicator (step agreement, metrics, SSIM's top-k). Null: the
+  // dense sync goes through `comm` on the host.
+  Communicator* device_comm = nullptr;
+  std::string device;  // this worker's device when the job chose it ("cuda:<local rank>")
 
   int rank() const { return comm->rank(); }
   int size() const { return comm->size(); }
@@ -71,22 +78,31 @@ std::unique_ptr<StepSource> AgreedSteps(std::unique_ptr<Reader> reader,
 Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, bool* all_have,
                    int64_t* global_rows);
 
-// Averages the dense gradients of `params` over the workers (see above):
+// Averages the dense gradients over the workers during backward:
+//   sync.StartStep(); loss.backward(); MSREC_RETURN_IF_ERROR(sync.Finish());
+class GradientSync {
+ public:
+  virtual ~GradientSync() = default;
+  virtual void StartStep() = 0;
+  virtual Status Finish() = 0;
+};
+
+// The host implementation. Averages the dense gradients of `params` over the workers (see above):
 //   sync.StartStep(); loss.backward(); MSREC_RETURN_IF_ERROR(sync.Finish());
 // Hooks on the parameters copy each gradient into a flat buffer as backward
 // produces it and start its bucket's all-reduce (BucketedAllReduce's thread);
 // Finish waits and writes the means into the parameters' .grad.
 // Thread safety: one step at a time, from the training thread; the modules must
 // not run backward outside StartStep/Finish while this object lives.
-class DenseGradientSync {
+class DenseGradientSync : public GradientSync {
  public:
   // `params` (the trained modules' parameters, the same list on every worker);
   // `comm` is not owned and must outlive this object.
   DenseGradientSync(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes);
-  ~DenseGradientSync();  // removes the hooks
+  ~DenseGradientSync() override;  // removes the hooks
 
-  void StartStep();
-  Status Finish();
+  void StartStep() override;
+  Status Finish() override;
 
  private:
   void OnGradient(size_t i, const torch::Tensor& grad);

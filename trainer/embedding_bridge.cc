@@ -6,6 +6,15 @@
 
 namespace msrec {
 
+// A host tensor on `device`. To a GPU it goes through pinned memory without
+// blocking the host (the copy is ordered on LibTorch's stream before the
+// kernels that read it); on the CPU it is an owned copy.
+torch::Tensor EmbeddingBridge::ToDevice(const torch::Tensor& host) const {
+  if (!device_.is_cuda()) return host.to(device_, /*non_blocking=*/false, /*copy=*/true);
+  torch::Tensor pinned = host.is_pinned() ? host : host.pin_memory();
+  return pinned.to(device_, /*non_blocking=*/true);
+}
+
 Result<PendingLookup> EmbeddingBridge::Start(const Batch& batch, int64_t step) {
   PendingLookup out;
   const size_t n = batch.keys.size();
@@ -48,7 +57,9 @@ Result<PendingLookup> EmbeddingBridge::Start(const Batch& batch, int64_t step) {
     }
   }
   const int64_t num_unique = int64_t(out.unique_keys.size());
-  out.rows = torch::empty({num_unique, dim_}, torch::kFloat32);
+  // Pulled straight into pinned memory when the rows go on to a GPU.
+  out.rows = torch::empty({num_unique, dim_},
+                          torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device_.is_cuda()));
   out.pull = client_->PullAsync(table_, out.unique_keys.data(), out.unique_keys.size(),
                                 out.rows.data_ptr<float>(), step);
   return out;
@@ -60,21 +71,19 @@ Result<EmbeddingLookup> EmbeddingBridge::Finish(PendingLookup pending, const Bat
   EmbeddingLookup out;
   out.unique_keys = std::move(pending.unique_keys);
   torch::Tensor rows = pending.rows;
-  if (device_ != rows.device()) rows = rows.to(device_);
+  if (device_ != rows.device()) rows = ToDevice(rows);
   rows.set_requires_grad(requires_grad);
   out.rows = rows;
 
   const int64_t n = int64_t(pending.inverse.size());
   const int64_t bags = batch.size * batch.num_cat_fields;
   // Owned copies: autograd keeps the indices for backward.
-  torch::Tensor indices = torch::from_blob(pending.inverse.data(), {n}, torch::kInt64)
-                              .to(device_, /*non_blocking=*/false, /*copy=*/true);
+  torch::Tensor indices = ToDevice(torch::from_blob(pending.inverse.data(), {n}, torch::kInt64));
   if (n == bags) {  // every field single-valued: a plain gather
     out.embeddings = rows.index_select(0, indices).view({batch.size, batch.num_cat_fields, dim_});
   } else {
-    torch::Tensor offsets =
-        torch::from_blob(const_cast<int64_t*>(batch.offsets.data()), {bags + 1}, torch::kInt64)
-            .to(device_, /*non_blocking=*/false, /*copy=*/true);
+    torch::Tensor offsets = ToDevice(
+        torch::from_blob(const_cast<int64_t*>(batch.offsets.data()), {bags + 1}, torch::kInt64));
     auto bagged = torch::embedding_bag(rows, indices, offsets, /*scale_grad_by_freq=*/false,
                                        /*mode=mean*/ 1, /*sparse=*/false,
                                        /*per_sample_weights=*/{}, /*include_last_offset=*/true);

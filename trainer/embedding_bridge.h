@@ -66,7 +66,8 @@ class EmbeddingBridge {
   Result<EmbeddingLookup> Finish(PendingLookup pending, const Batch& batch, bool requires_grad);
 
   // Where `rows` and `embeddings` live (default CPU). Rows are pulled into host
-  // memory and copied once per batch; gradients come back to the host to push.
+  // memory (pinned for a GPU) and copied once per batch without blocking the
+  // host; gradients come back to the host to push.
   void set_device(torch::Device device) { device_ = device; }
 
   // Pushes rows.grad() for lookup.unique_keys at `step`. Rows without a
@@ -76,6 +77,8 @@ class EmbeddingBridge {
   PendingPush StartPush(const EmbeddingLookup& lookup, int64_t step);
 
  private:
+  torch::Tensor ToDevice(const torch::Tensor& host) const;
+
   PsClient* client_;
   std::string table_;
   int dim_;

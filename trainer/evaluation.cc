@@ -6,7 +6,7 @@
 #include "trainer/job_io.h"
 #include "trainer/job_spec.h"
 #include "trainer/model_dir.h"
-#include "trainer/model_store.h"
+#include "trainer/internal/model_store.h"
 
 namespace msrec {
 namespace {

@@ -115,8 +115,13 @@ Status SaveDenseParameters(torch::nn::Module& module, const std::string& path) {
 
 Status LoadDenseParameters(torch::nn::Module* model, const std::string& path) {
   try {
+    // Loaded onto the device the module lives on (an archive saved from a GPU
+    // loads on a CPU-only machine and the other way round).
+    const std::vector<torch::Tensor> params = model->parameters();
+    c10::optional<torch::Device> device;
+    if (!params.empty()) device = params.front().device();
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(path, device);
     model->load(archive);
   } catch (const c10::Error& e) {
     return Status::Corruption("loading " + path + ": " + e.what_without_backtrace());

@@ -10,7 +10,7 @@
 #include "trainer/job_io.h"
 #include "trainer/model_dir.h"
 #include "trainer/ssim_artefact.h"
-#include "trainer/model_store.h"
+#include "trainer/internal/model_store.h"
 
 namespace msrec {
 

@@ -85,7 +85,9 @@ class SsimRetrainStep : public PlainStep {
 
  protected:
   Result<torch::Tensor> SharedMask(const Batch& batch) override {
-    return policy_->SharedMask(batch);
+    // Policies score on the host (the frozen selector reads its own rows).
+    MSREC_ASSIGN_OR_RETURN(torch::Tensor g, policy_->SharedMask(batch));
+    return g.to(session_.device());
   }
 
  private:
@@ -115,7 +117,8 @@ class SsimSearchStep : public StepRunner {
     const int num_scenarios = session_.spec().model_config.num_scenarios;
     try {
       ModelInput input = BatchInput(batch, lookup.embeddings);
-      torch::Tensor labels = BatchLabels(batch, session_.spec().label_index);
+      torch::Tensor labels =
+          BatchLabels(batch, session_.spec().label_index).to(session_.device());
       torch::Tensor g =
           SharingMask(selector_->Forward(input).logits, temperature_, settings_.eps);
       // Every tower's logit of every row (the selector's gradient needs them),
@@ -162,9 +165,6 @@ Result<std::unique_ptr<StepRunner>> MakeTrainStep(TrainingSession& session) {
     return Status::InvalidArgument("SSIM sharing (--ssim_selector, --shared_flags, --ssim_random) "
                                    "needs --train_mode mt");
   }
-  if (!session.device().is_cpu()) {
-    return Status::InvalidArgument("SSIM sharing runs on the CPU only for now (--device cpu)");
-  }
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<SharingPolicy> policy,
                          MakeSharingPolicy(options.sharing, session.scenario_map().values()));
   if (session.workers() != nullptr) policy->set_communicator(session.workers()->comm);
@@ -184,14 +184,12 @@ Result<std::unique_ptr<StepRunner>> MakeSearchStep(TrainingSession& session,
     return Status::InvalidArgument("the SSIM search needs a model with one tower per scenario "
                                    "(mt_backbone), not " + session.spec().model);
   }
-  if (!session.device().is_cpu()) {
-    return Status::InvalidArgument("the SSIM search runs on the CPU only for now (--device cpu)");
-  }
   std::shared_ptr<SelectionNetwork> selector;
   session.Initialise([&] {
     selector = std::make_shared<SelectionNetwork>(c.num_fields, session.spec().table.dim,
                                                   settings.selector_hidden, c.num_scenarios);
   });
+  selector->to(session.device());  // before its optimizer is built
   session.AddDensePart("selector", selector, settings.selector_lr, /*weight_decay=*/0.0);
   return std::unique_ptr<StepRunner>(
       new SsimSearchStep(session, std::move(selector), settings, steps_in_epoch, stats));

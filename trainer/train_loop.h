@@ -13,7 +13,7 @@
 #include "common/status.h"
 #include "common/timer.h"
 #include "trainer/step_runner.h"
-#include "trainer/train_checkpoint.h"
+#include "trainer/internal/train_checkpoint.h"
 #include "trainer/train_options.h"
 #include "trainer/training_session.h"
 

@@ -7,8 +7,9 @@
 #include "common/hash.h"
 #include "models/layers.h"
 #include "trainer/data/reader_decorators.h"
+#include "trainer/device_sync.h"
 #include "trainer/job_io.h"
-#include "trainer/model_store.h"
+#include "trainer/internal/model_store.h"
 
 namespace msrec {
 
@@ -112,7 +113,10 @@ Status TrainingSession::CreateModel() {
     created = model.status();
   });
   MSREC_RETURN_IF_ERROR(created);
-  MSREC_ASSIGN_OR_RETURN(device_, ParseDevice(options_.device));
+  // A worker whose job chose its GPU (--device cuda: the local rank's).
+  const bool job_picks = workers() != nullptr && !workers()->device.empty() &&
+                         options_.device == "cuda";
+  MSREC_ASSIGN_OR_RETURN(device_, ParseDevice(job_picks ? workers()->device : options_.device));
   model_->to(device_);
   LOG(INFO) << "model " << spec_.model << ": " << spec_.model_config.num_fields << " fields x "
             << spec_.table.dim << " dims, " << spec_.model_config.num_dense << " dense, "
@@ -166,10 +170,17 @@ std::vector<torch::Tensor> TrainingSession::DenseParameters() const {
 }
 
 Result<TrainingPosition> TrainingSession::Start() {
-  if (workers() != nullptr) {
-    MSREC_RETURN_IF_ERROR(BroadcastParameters(DenseParameters(), *workers()->comm));
-    gradient_sync_ = std::make_unique<DenseGradientSync>(DenseParameters(), *workers()->comm,
-                                                         workers()->bucket_bytes);
+  const WorkerGroup* w = workers();
+  if (w != nullptr && device_.is_cuda() && w->device_comm != nullptr) {
+#ifdef MSREC_WITH_CUDA
+    // CUDA workers: parameters and gradients stay on the GPUs (NCCL).
+    MSREC_RETURN_IF_ERROR(BroadcastParametersOnDevice(DenseParameters(), *w->device_comm));
+    gradient_sync_ = MakeDeviceGradientSync(DenseParameters(), *w->device_comm, w->bucket_bytes);
+#endif
+  } else if (w != nullptr) {
+    MSREC_RETURN_IF_ERROR(BroadcastParameters(DenseParameters(), *w->comm));
+    gradient_sync_ = std::make_unique<DenseGradientSync>(DenseParameters(), *w->comm,
+                                                         w->bucket_bytes);
   }
   checkpointer_ = std::make_unique<TrainCheckpointer>(options_.checkpoint, workers(), &parts_, ps_);
   return checkpointer_->Restore();

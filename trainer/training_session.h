@@ -26,8 +26,8 @@
 #include "trainer/embedding_bridge.h"
 #include "trainer/evaluation.h"
 #include "trainer/model_dir.h"
-#include "trainer/step_source.h"
-#include "trainer/train_checkpoint.h"
+#include "trainer/internal/step_source.h"
+#include "trainer/internal/train_checkpoint.h"
 #include "trainer/train_options.h"
 
 namespace msrec {
@@ -102,7 +102,7 @@ class TrainingSession {
   std::unique_ptr<EmbeddedPs> embedded_;  // the embedded default's server
   PsClient* ps_ = nullptr;
   std::unique_ptr<EmbeddingBridge> bridge_;
-  std::unique_ptr<DenseGradientSync> gradient_sync_;
+  std::unique_ptr<GradientSync> gradient_sync_;
   std::unique_ptr<TrainCheckpointer> checkpointer_;
   std::ofstream metrics_out_;
   torch::Tensor init_rng_state_;  // the initialisation stream (Initialise)

@@ -1,4 +1,4 @@
-#include "parameter_server/row_map.h"
+#include "parameter_server/internal/row_map.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,5 +1,5 @@
 // DeepFM.
-#include "models/deepfm.h"
+#include "models/internal/deepfm.h"
 
 namespace msrec {
 

@@ -15,7 +15,7 @@
 
 #include "common/status.h"
 #include "parameter_server/embedding_store.h"
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 #include "parameter_server/sparse_optimizer.h"
 #include "parameter_server/table_config.h"
 

@@ -1,4 +1,4 @@
-#include "trainer/train_checkpoint.h"
+#include "trainer/internal/train_checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 

@@ -1,4 +1,4 @@
-#include "parameter_server/sparse_table.h"
+#include "parameter_server/internal/sparse_table.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "trainer/model_store.h"
+#include "trainer/internal/model_store.h"
 
 #include "trainer/model_dir.h"
 

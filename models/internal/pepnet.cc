@@ -1,5 +1,5 @@
 // PEPNet.
-#include "models/pepnet.h"
+#include "models/internal/pepnet.h"
 
 #include <stdexcept>
 

@@ -1,5 +1,5 @@
 // STAR.
-#include "models/star.h"
+#include "models/internal/star.h"
 
 #include <cmath>
 #include <stdexcept>

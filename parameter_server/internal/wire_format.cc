@@ -1,4 +1,4 @@
-#include "parameter_server/wire_format.h"
+#include "parameter_server/internal/wire_format.h"
 
 #include <cstring>
 #include <sstream>

@@ -1,5 +1,5 @@
 // MMoE, PLE and HMoE.
-#include "models/moe.h"
+#include "models/internal/moe.h"
 
 #include <cmath>
 #include <stdexcept>

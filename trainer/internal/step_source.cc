@@ -1,4 +1,4 @@
-#include "trainer/step_source.h"
+#include "trainer/internal/step_source.h"
 
 namespace msrec {
 namespace {

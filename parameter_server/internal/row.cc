@@ -1,4 +1,4 @@
-#include "parameter_server/row.h"
+#include "parameter_server/internal/row.h"
 
 #include <cstring>
 

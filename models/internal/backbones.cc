@@ -1,11 +1,11 @@
 // Single-network backbones.
-#include "models/backbones.h"
+#include "models/internal/backbones.h"
 
 #include <stdexcept>
 
-#include "models/dcn.h"
-#include "models/deepfm.h"
-#include "models/registry_parts.h"
+#include "models/internal/dcn.h"
+#include "models/internal/deepfm.h"
+#include "models/internal/registry_parts.h"
 
 namespace msrec {
 

@@ -1,5 +1,5 @@
 // DCN (v1 and v2 cross networks).
-#include "models/dcn.h"
+#include "models/internal/dcn.h"
 
 #include <stdexcept>
 
