@@ -78,6 +78,7 @@ Status RunConvert() {
   }
   ro.num_threads = FLAGS_reader_threads;
   ro.max_bad_rows = FLAGS_max_bad_rows;
+  ro.multiline_quotes = FLAGS_csv_multiline_quotes;
   ReaderStats stats;
   MSREC_RETURN_IF_ERROR(
       ConvertToShards(SplitList(FLAGS_input), ro, FLAGS_output, FLAGS_rows_per_block, &stats));

@@ -15,7 +15,10 @@ DEFINE_string(schema, "", "Schema spec, e.g. 'label:label,scenario:scenario,genr
 DEFINE_string(schema_file, "", "File holding the schema spec (one token per line); overrides --schema");
 DEFINE_string(scenario_map, "", "Fixed scenario map (TSV value<TAB>id); default: built from --train");
 DEFINE_int32(reader_threads, 1, "Parser threads per reader");
-DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are bad");
+DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are bad (-1: no limit)");
+DEFINE_bool(csv_multiline_quotes, false,
+            "CSV dialect: quoted fields may span lines (RFC 4180). Off: a record ends at every "
+            "newline, so a stray quote costs one bad row");
 // gen: the synthetic generator (docs/data.md, "Generator").
 DEFINE_int64(rows, 1000000, "gen: rows over all splits");
 DEFINE_int32(num_scenarios, 4, "gen, info: scenarios K (gen: shares decay geometrically)");
@@ -237,6 +240,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;
+  o.csv_multiline_quotes = FLAGS_csv_multiline_quotes;
   o.log_every = FLAGS_log_every;
   o.early_stopping_patience = FLAGS_early_stopping_patience;
   o.metrics_file = FLAGS_metrics_file;
@@ -299,6 +303,7 @@ Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;
+  o.csv_multiline_quotes = FLAGS_csv_multiline_quotes;
   o.log_every = FLAGS_log_every;
   o.seed = FLAGS_seed;
   o.checkpoint = CheckpointOptionsFromFlags(FLAGS_output);
@@ -316,6 +321,7 @@ SharedFlagsExportOptions SharedFlagsExportOptionsFromFlags() {
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;
+  o.csv_multiline_quotes = FLAGS_csv_multiline_quotes;
   return o;
 }
 
@@ -327,6 +333,7 @@ EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files) {
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;
+  o.csv_multiline_quotes = FLAGS_csv_multiline_quotes;
   o.device = FLAGS_device;
   o.store_memory_mb = FLAGS_store_memory_mb;
   return o;

@@ -56,4 +56,5 @@ DECLARE_int64(rows_per_block);
 DECLARE_string(scenario_map);
 DECLARE_int32(reader_threads);
 DECLARE_int64(max_bad_rows);
+DECLARE_bool(csv_multiline_quotes);
 DECLARE_uint64(seed);

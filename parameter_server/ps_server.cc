@@ -145,6 +145,15 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
         Reply(*p, r, Status::NotFound("no table '" + table + "' of dim " + std::to_string(h.dim)));
         return true;
       }
+      // The reply must fit a message (and memory): refuse instead of failing
+      // to allocate or to send.
+      if (uint64_t(h.num_keys) * h.dim * sizeof(float) + 1024 > transport_->max_message_bytes()) {
+        Reply(*p, r, Status::InvalidArgument(
+                         "pull of " + std::to_string(h.num_keys) + " keys x " +
+                         std::to_string(h.dim) + " floats is larger than a message (" +
+                         std::to_string(transport_->max_message_bytes()) + " bytes): split it"));
+        return true;
+      }
       if (!PullReady(it->second, h.step)) return false;
       std::vector<float> rows(h.num_keys * h.dim);
       Status s = shard_->Pull(table, r.keys, h.num_keys, rows.data());

@@ -31,6 +31,10 @@ struct SparseOptimizerConfig {
   float ftrl_l2 = 0.0f;          // FTRL L2 strength (>= 0); default 0
 };
 
+// The largest embedding dimension a table may have (the server's bound on a
+// CreateTable request).
+constexpr int64_t kMaxTableDim = 4096;
+
 struct TableConfig {
   std::string name = "emb";      // table name; one RocksDB column family each
   int dim = 16;                  // embedding dimension

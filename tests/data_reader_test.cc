@@ -40,7 +40,9 @@ TEST(CsvReaderTest, QuotedFields) {
             "1,x,\"with,comma\",plain\n"
             "0,x,\"two\nlines\",\"say \"\"hi\"\"\"\n"
             "1,x,\"\",last\r\n");
-  Batch b = ReadFile(path, Options("label:label,scenario:scenario,*:cat"));
+  ReaderOptions o = Options("label:label,scenario:scenario,*:cat");
+  o.multiline_quotes = true;  // the RFC-4180 dialect: "two\nlines" is one field
+  Batch b = ReadFile(path, o);
   ASSERT_EQ(b.size, 3);
   ASSERT_EQ(b.num_cat_fields, 2);
   EXPECT_EQ(b.keys[0], Key("a", "with,comma"));
@@ -51,6 +53,62 @@ TEST(CsvReaderTest, QuotedFields) {
   EXPECT_EQ(b.keys[5], Key("b", "last"));
   EXPECT_EQ(b.labels, (std::vector<float>{1, 0, 1}));
   EXPECT_EQ(b.record, (std::vector<int64_t>{0, 1, 2}));
+}
+
+// Issue 17: one '"' opening a field must cost its line, not the rest of the
+// file (the default dialect: a record ends at every newline).
+TEST(CsvReaderTest, UnterminatedQuoteCostsOneLine) {
+  TempDir dir;
+  std::string text = "label,scenario,a\n";
+  for (int i = 0; i < 2000; ++i) {
+    text += std::to_string(i % 2) + ",x," + (i == 9 ? "\"open" : "v" + std::to_string(i)) + "\n";
+  }
+  WriteFile(dir.File("u.csv"), text);
+  for (int threads : {1, 2}) {
+    ReaderOptions o = Options("label:label,scenario:scenario,*:cat");
+    o.num_threads = threads;
+    o.chunk_bytes = 256;
+    auto reader = OpenReader({dir.File("u.csv")}, o);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    int64_t rows = 0;
+    Batch batch;
+    while (true) {
+      auto more = (*reader)->Next(&batch);
+      ASSERT_TRUE(more.ok()) << more.status().ToString();
+      if (!more.value()) break;
+      rows += batch.size;
+    }
+    EXPECT_EQ(rows, 1999);
+    EXPECT_EQ((*reader)->stats().rows_ok, 1999);
+    EXPECT_EQ((*reader)->stats().total_bad(), 1);
+  }
+  // The multi-line dialect reads to the end of input looking for the closing
+  // quote and reports the record as malformed: one bad record, not silence.
+  ReaderOptions o = Options("label:label,scenario:scenario,*:cat");
+  o.multiline_quotes = true;
+  auto reader = OpenReader({dir.File("u.csv")}, o);
+  ASSERT_TRUE(reader.ok());
+  Batch batch;
+  int64_t rows = 0;
+  while (true) {
+    auto more = (*reader)->Next(&batch);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!more.value()) break;
+    rows += batch.size;
+  }
+  EXPECT_EQ(rows, 9);
+  EXPECT_EQ((*reader)->stats().total_bad(), 1);
+}
+
+// Issue 17: a negative limit other than -1 is an error, not "no limit".
+TEST(CsvReaderTest, NegativeMaxBadRowsIsRejected) {
+  TempDir dir;
+  WriteFile(dir.File("n.csv"), "label,scenario,a\n1,x,v\n");
+  ReaderOptions o = Options("label:label,scenario:scenario,*:cat");
+  o.max_bad_rows = -2;
+  auto reader = OpenReader({dir.File("n.csv")}, o);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.status().message().find("max_bad_rows"), std::string::npos);
 }
 
 TEST(CsvReaderTest, TsvAndDenseAndGzip) {
@@ -121,6 +179,7 @@ TEST(CsvReaderTest, OutputOrderEqualsFileOrderWithThreads) {
       o.chunk_bytes = 512;
       o.queue_capacity = 2;
       o.batch_size = 333;
+      o.multiline_quotes = quoted;
       Batch b = ReadFile(dir.File("o.csv"), o);
       ASSERT_EQ(b.size, 20000);
       for (int i = 0; i < b.size; ++i) {
@@ -163,6 +222,7 @@ TEST(CsvReaderTest, PartsSplitTheRows) {
     o.num_parts = 3;
     o.part_index = part;
     o.num_threads = 2;
+    o.multiline_quotes = true;  // ManyRows(.., true) quotes newlines
     Batch b = ReadFile(dir.File("o.csv"), o);
     for (int i = 0; i < b.size; ++i) {
       EXPECT_EQ(b.instance_id[i], static_cast<uint64_t>(b.record[i]));

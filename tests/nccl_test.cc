@@ -39,7 +39,7 @@ class NcclTest : public ::testing::Test {
   float* Upload(const std::vector<float>& host) {
     float* d = nullptr;
     EXPECT_EQ(cudaSetDevice(device_), cudaSuccess);
-    EXPECT_EQ(cudaMalloc(&d, host.size() * sizeof(float)), cudaSuccess);
+    EXPECT_EQ(cudaMalloc(reinterpret_cast<void**>(&d), host.size() * sizeof(float)), cudaSuccess);
     EXPECT_EQ(cudaMemcpy(d, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice),
               cudaSuccess);
     buffers_.push_back(d);

@@ -241,6 +241,43 @@ TEST(ThreadTierTest, MalformedRequestsAreRejectedAndTheServerKeepsServing) {
   EXPECT_NE(stats.value()[0].find("(bad 2)"), std::string::npos) << stats.value()[0];
 }
 
+// Issue 17: table configs are parsed strictly and bounded; a bad one gets an
+// error reply and the server keeps serving.
+TEST(WireFormatTest, TableConfigsAreParsedStrictly) {
+  TableConfig ok;
+  ASSERT_TRUE(DecodeTableConfig(EncodeTableConfig(Config()), &ok).ok());
+  EXPECT_EQ(ok.dim, 4);
+  for (const char* bad : {"seed=.5", "seed=-1", "dim=1100000000", "dim=65536", "dim=1e3",
+                          "dim=-1", "dim=0x10", "dim=2.9", "dim=0", "dim=", "lr=nan", "lr=1e99",
+                          "optimizer=9", "admit_after=0", "ttl_steps=-5", "admission_capacity=0"}) {
+    TableConfig c;
+    const Status s = DecodeTableConfig(bad, &c);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << bad << ": " << s.ToString();
+  }
+}
+
+TEST(ThreadTierTest, BadTableConfigsAndHugePullsAreRefusedAndTheServerKeepsServing) {
+  ThreadJob job(1, 1);
+  ASSERT_TRUE(job.client(0)->CreateTable(Config()).ok());
+  TableConfig wide = Config();
+  wide.name = "wide";
+  wide.dim = 65536;
+  const Status refused = job.client(0)->CreateTable(wide);
+  EXPECT_EQ(refused.code(), Status::Code::kInvalidArgument) << refused.ToString();
+  // The largest dim is accepted, but a pull whose reply exceeds a message is refused.
+  wide.dim = 4096;
+  ASSERT_TRUE(job.client(0)->CreateTable(wide).ok());
+  std::vector<uint64_t> many(100);
+  for (size_t i = 0; i < many.size(); ++i) many[i] = i;
+  std::vector<float> huge(many.size() * 4096);
+  const Status big = job.client(0)->Pull("wide", many.data(), many.size(), huge.data());
+  EXPECT_EQ(big.code(), Status::Code::kInvalidArgument) << big.ToString();
+  // Still serving.
+  std::vector<uint64_t> keys = {1, 2, 3};
+  std::vector<float> out(3 * 4);
+  EXPECT_TRUE(job.client(0)->Pull("emb", keys.data(), keys.size(), out.data()).ok());
+}
+
 TEST(ThreadTierTest, AServerThatStopsAnsweringTimesOutNamingIt) {
   auto t = MakeInProcessTransports(2, kLimit);  // rank 1 never serves
   RemoteClientOptions o;

@@ -46,3 +46,8 @@ msrec_add_test(NAME gpu_train_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/gpu_train
 target_compile_definitions(gpu_train_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
 target_precompile_headers(gpu_train_test REUSE_FROM msrec_models)
 add_dependencies(gpu_train_test msrec)
+
+# Model-directory commit/lock/verify and checkpoint manifests (issue 17).
+msrec_add_test(NAME model_dir_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/model_dir_test.cc
+               LIBS msrec_trainer LABELS unit TIMEOUT 300)
+target_precompile_headers(model_dir_test REUSE_FROM msrec_models)

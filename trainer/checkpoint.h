@@ -6,14 +6,18 @@
 //   server-<s>.rocksdb/ or server-<s>.bin  the rows of server s (the embedded default
 //                   is server 0): a RocksDB checkpoint (hard links) or a dump (memory
 //                   store); any server count can restore
-//   MANIFEST        written last, durably (tmp, fsync, rename): the position and every
-//                   other file's size and CRC-32C
-// A directory without a MANIFEST that verifies is not a checkpoint.
+//   MANIFEST        written last, durably (tmp, fsync, rename): the position, every
+//                   other file's size and CRC-32C, and an end line with the CRC-32C of
+//                   the lines before it (format 2: a cut manifest fails)
+// A directory without a MANIFEST that verifies is not a checkpoint. A checkpoint
+// is written as ckpt-<step>.partial and renamed (or, replacing a complete one
+// of the same step, exchanged) into place.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -42,12 +46,22 @@ struct CheckpointInfo {
   uint64_t bytes = 0;          // total size of its files
 };
 
+// Moves directory `from` to `to`: a plain rename when `to` does not exist;
+// otherwise the two are exchanged atomically (renameat2 RENAME_EXCHANGE) and
+// the old one, now at `from`, is removed. At every moment `to` is the old
+// directory or the new one.
+Status ReplaceDirectory(const std::string& from, const std::string& to);
+
 // The directory of the checkpoint of `step` under `dir`.
 std::string CheckpointPath(const std::string& dir, int64_t step);
 
 // Writes the MANIFEST of the checkpoint directory `path` (every other file in
 // it, with size and CRC-32C, and `position`), durably and last.
 Result<CheckpointInfo> WriteManifest(const std::string& path, const TrainingPosition& position);
+// The same for only `entries` of `path` (files, or directories: every file
+// below them); empty = everything.
+Result<CheckpointInfo> WriteManifestOf(const std::string& path, const TrainingPosition& position,
+                                       const std::vector<std::string>& entries);
 
 // Reads the MANIFEST of `path` and checks every file's size and CRC-32C:
 // NotFound without a MANIFEST (incomplete), Corruption naming the first file

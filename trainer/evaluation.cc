@@ -59,6 +59,7 @@ Result<std::unique_ptr<LoadedJob>> LoadJob(const EvalOptions& options) {
   if (options.files.empty()) return Status::InvalidArgument("no input files");
   SetComputeThreads(options.intra_op_threads);
   const ModelDir dir(options.model_dir);
+  MSREC_RETURN_IF_ERROR(dir.Verify());
   auto job = std::make_unique<LoadedJob>();
   MSREC_ASSIGN_OR_RETURN(job->spec, LoadJobSpec(dir.job()));
   MSREC_ASSIGN_OR_RETURN(job->data.schema, SchemaSpec::Parse(job->spec.schema));
@@ -67,6 +68,7 @@ Result<std::unique_ptr<LoadedJob>> LoadJob(const EvalOptions& options) {
   job->data.label_index = job->spec.label_index;
   job->data.reader_threads = options.reader_threads;
   job->data.max_bad_rows = options.max_bad_rows;
+  job->data.multiline_quotes = options.csv_multiline_quotes;
   MSREC_ASSIGN_OR_RETURN(job->model, BuiltinModels().Create(job->spec.model, job->spec.model_config));
   MSREC_RETURN_IF_ERROR(LoadDenseParameters(job->model.get(), dir.dense()));
   MSREC_ASSIGN_OR_RETURN(const torch::Device device, ParseDevice(options.device));
@@ -106,6 +108,7 @@ Result<std::unique_ptr<Reader>> OpenJobReader(const std::vector<std::string>& fi
   ro.batch_size = batch_size;
   ro.num_threads = data.reader_threads;
   ro.max_bad_rows = data.max_bad_rows;
+  ro.multiline_quotes = data.multiline_quotes;
   return OpenReader(files, ro);
 }
 
@@ -130,13 +133,15 @@ Result<EvalMetrics> Evaluate(const EvalOptions& options) {
                        /*workers=*/nullptr);
 }
 
-Status Predict(const EvalOptions& options, const std::string& output) {
-  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<LoadedJob> job, LoadJob(options));
-  std::ofstream out(output);
-  if (!out) return Status::IoError("cannot open prediction output " + output);
+namespace {
+// One probability per input record of `options.files` into `path` ("nan" for
+// a record that was reported as bad).
+Status WriteScores(LoadedJob& job, const EvalOptions& options, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) return Status::IoError("cannot open prediction output " + path);
   out << "score\n";
   for (const std::string& file : options.files) {
-    MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader({file}, job->data, options.batch_size));
+    MSREC_ASSIGN_OR_RETURN(auto reader, OpenJobReader({file}, job.data, options.batch_size));
     int64_t next_record = 0;
     auto write_batch = [&](const Batch& batch, const float* probs) {
       char buf[32];
@@ -147,15 +152,24 @@ Status Predict(const EvalOptions& options, const std::string& output) {
         ++next_record;
       }
     };
-    MSREC_RETURN_IF_ERROR(RunInference(*job->model, *job->bridge, *reader, job->data.label_index,
+    MSREC_RETURN_IF_ERROR(RunInference(*job.model, *job.bridge, *reader, job.data.label_index,
                                        nullptr, write_batch));
     const ReaderStats stats = reader->stats();
     for (; next_record < stats.rows_ok + stats.total_bad(); ++next_record) out << "nan\n";
     LOG(INFO) << "scored " << file << ": " << stats.ToString();
   }
   out.close();
-  if (!out) return Status::IoError("writing " + output + " failed");
+  if (!out) return Status::IoError("writing " + path + " failed (disk full?)");
   return Status::OK();
+}
+}  // namespace
+
+Status Predict(const EvalOptions& options, const std::string& output) {
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<LoadedJob> job, LoadJob(options));
+  // Written beside `output` and renamed over it: a failed run leaves the old file.
+  return WriteAtomically(output, [&](const std::string& tmp) {
+    return WriteScores(*job, options, tmp);
+  });
 }
 
 Result<std::vector<std::string>> ScenarioNames(const std::string& model_dir) {

@@ -28,6 +28,7 @@ struct EvalOptions {
   int64_t max_bad_rows = 100;
   std::string device = "cpu";     // "cpu" or "cuda[:i]"
   int64_t store_memory_mb = 1024; // --store rocksdb: RAM the store may hold (StoreOptions)
+  bool csv_multiline_quotes = false;  // ReaderOptions::multiline_quotes
 };
 
 // Loads a trained model and computes per-scenario metrics on `files`.
@@ -51,6 +52,7 @@ struct JobData {
   int label_index = 0;
   int reader_threads = 1;
   int64_t max_bad_rows = 100;
+  bool multiline_quotes = false;  // ReaderOptions::multiline_quotes
 };
 
 // Opens a reader over `files` in batches of `batch_size`; part `part_index`

@@ -4,6 +4,8 @@
 #include "models/layers.h"
 #include "trainer/model_dir.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <set>
 
@@ -114,6 +116,7 @@ Status SaveDenseParameters(torch::nn::Module& module, const std::string& path) {
 }
 
 Status LoadDenseParameters(torch::nn::Module* model, const std::string& path) {
+  if (::access(path.c_str(), F_OK) != 0) return Status::NotFound(path + " does not exist");
   try {
     // Loaded onto the device the module lives on (an archive saved from a GPU
     // loads on a CPU-only machine and the other way round).
@@ -125,6 +128,12 @@ Status LoadDenseParameters(torch::nn::Module* model, const std::string& path) {
     model->load(archive);
   } catch (const c10::Error& e) {
     return Status::Corruption("loading " + path + ": " + e.what_without_backtrace());
+  }
+  // A model whose weights are not finite would score NaN for every row.
+  for (const auto& p : model->named_parameters()) {
+    if (!torch::isfinite(p.value()).all().item<bool>()) {
+      return Status::Corruption(path + ": parameter " + p.key() + " holds NaN or Inf");
+    }
   }
   return Status::OK();
 }

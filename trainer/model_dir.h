@@ -15,6 +15,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/status.h"
@@ -44,10 +45,38 @@ class ModelDir {
   std::string selector() const { return At("selector.pt"); }
   std::string initial_dense() const { return At("initial_dense.pt"); }
 
+  std::string manifest() const { return At("MANIFEST"); }
+  std::string lock() const { return At("LOCK"); }
+
   Status Create() const;
-  // OK when the directory holds a trained model of a `store` job: job.txt,
-  // scenario_map.tsv, dense.pt and the rows; NotFound names what is missing.
-  Status CheckComplete(const std::string& store) const;
+
+  // A model directory is committed like a checkpoint: every file is written,
+  // then MANIFEST (checkpoint.h format: sizes and CRC-32C of job.txt,
+  // scenario_map.tsv, dense.pt, the rows when they are in the directory, and
+  // an ssim-search artefact's files), durably and last. Uncommit removes the
+  // manifest before a job rewrites the directory, so a job that fails half
+  // way leaves a directory readers refuse.
+  Status Commit(const std::string& store) const;
+  Status Uncommit() const;
+  // OK when the directory holds a committed model whose files match its
+  // manifest; NotFound (no MANIFEST: unfinished, or still being written) or
+  // Corruption naming the file otherwise.
+  Status Verify() const;
+
+  // Takes the directory's writer lock (LOCK, flock): a second process that
+  // trains into the same directory fails at once instead of overwriting it.
+  // The lock is held until the returned object is destroyed.
+  class WriterLock {
+   public:
+    explicit WriterLock(int fd) : fd_(fd) {}
+    WriterLock(const WriterLock&) = delete;
+    WriterLock& operator=(const WriterLock&) = delete;
+    ~WriterLock();
+
+   private:
+    int fd_;
+  };
+  Result<std::unique_ptr<WriterLock>> LockForWriting() const;
 
  private:
   std::string At(const char* name) const { return root_ + "/" + name; }

@@ -50,6 +50,7 @@ Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string
     return Status::InvalidArgument("--ssim_topk must be in [0, 1], got " + std::to_string(topk));
   }
   auto s = std::make_unique<State>();
+  MSREC_RETURN_IF_ERROR(ModelDir(dir).Verify().WithContext("ssim-search artefact"));
   MSREC_ASSIGN_OR_RETURN(s->artefact, LoadSsimArtefact(dir));
   const JobSpec& job = s->artefact.backbone;
   const ModelConfig& c = job.model_config;
@@ -229,6 +230,7 @@ Result<int64_t> ExportSharedFlags(const SharedFlagsExportOptions& options) {
   ro.batch_size = options.batch_size;
   ro.num_threads = options.reader_threads;
   ro.max_bad_rows = options.max_bad_rows;
+  ro.multiline_quotes = options.csv_multiline_quotes;
   MSREC_ASSIGN_OR_RETURN(auto reader, OpenReader(options.inputs, ro));
   std::ofstream out(options.output);
   if (!out) return Status::IoError("cannot open " + options.output);

@@ -108,6 +108,7 @@ struct SharedFlagsExportOptions {
   int intra_op_threads = 1;
   int reader_threads = 1;
   int64_t max_bad_rows = 100;
+  bool csv_multiline_quotes = false;  // ReaderOptions::multiline_quotes
 };
 
 // Writes the selector's sharing flag of every input record (bad records get

@@ -34,6 +34,8 @@ struct TrainOptions {
   int intra_op_threads = 1;              // LibTorch intra-op threads
   int reader_threads = 1;                // parser threads per reader
   int64_t max_bad_rows = 100;            // the job fails once more rows than this are bad
+  bool csv_multiline_quotes = false;     // CSV dialect: quoted fields may span lines
+                                         // (ReaderOptions::multiline_quotes)
   int64_t log_every = 50;                // progress line every N steps
   TrainMode train_mode = TrainMode::kMultiTask;  // see TrainMode
   int finetune_shared_epochs = 1;        // kFinetune: epochs of shared training first

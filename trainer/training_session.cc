@@ -32,6 +32,11 @@ Result<std::unique_ptr<TrainingSession>> TrainingSession::Open(JobSpec spec,
   }
   std::unique_ptr<TrainingSession> s(new TrainingSession(std::move(spec), options));
   MSREC_RETURN_IF_ERROR(s->dir_.Create());
+  if (s->chief()) {
+    // One writer per directory, and readers refuse it until Finish commits it.
+    MSREC_ASSIGN_OR_RETURN(s->lock_, s->dir_.LockForWriting());
+    MSREC_RETURN_IF_ERROR(s->dir_.Uncommit());
+  }
   SetComputeThreads(options.intra_op_threads);
   if (options.deterministic) at::globalContext().setDeterministicAlgorithms(true, false);
   MSREC_RETURN_IF_ERROR(s->OpenData());
@@ -56,13 +61,16 @@ Status TrainingSession::OpenData() {
     MSREC_ASSIGN_OR_RETURN(scenario_map_,
                            ScenarioMap::Load(ModelDir(options_.sharing.selector_dir).scenario_map()));
   } else {
-    MSREC_ASSIGN_OR_RETURN(scenario_map_, ScenarioMap::Scan(options_.train_files, data_.schema));
+    MSREC_ASSIGN_OR_RETURN(scenario_map_,
+                           ScenarioMap::Scan(options_.train_files, data_.schema, /*delimiter=*/0,
+                                             options_.csv_multiline_quotes));
   }
   scenario_map_.set_fixed(true);
   data_.scenario_map = &scenario_map_;
   data_.label_index = spec_.label_index;
   data_.reader_threads = options_.reader_threads;
   data_.max_bad_rows = options_.max_bad_rows;
+  data_.multiline_quotes = options_.csv_multiline_quotes;
   Schema schema;
   {
     MSREC_ASSIGN_OR_RETURN(auto probe, OpenJobReader({options_.train_files[0]}, data_, 1));
@@ -229,8 +237,14 @@ Status TrainingSession::Finish() {
   if (chief()) MSREC_RETURN_IF_ERROR(SaveDenseParameters(*model_, dir_.dense()));
   // The embedded server logs its statistics and persists the rows in the
   // model directory; remote servers are flushed by worker 0.
-  if (embedded_ != nullptr) return embedded_->Stop();
-  return chief() ? ps_->Flush() : Status::OK();
+  if (embedded_ != nullptr) {
+    MSREC_RETURN_IF_ERROR(embedded_->Stop());
+  } else if (chief()) {
+    MSREC_RETURN_IF_ERROR(ps_->Flush());
+  }
+  // Committed last: a directory with a MANIFEST is complete (its rows are
+  // listed when they are in it; a job with server ranks keeps them in ps/).
+  return chief() ? dir_.Commit(spec_.store) : Status::OK();
 }
 
 }  // namespace msrec

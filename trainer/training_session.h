@@ -105,6 +105,7 @@ class TrainingSession {
   std::unique_ptr<GradientSync> gradient_sync_;
   std::unique_ptr<TrainCheckpointer> checkpointer_;
   std::ofstream metrics_out_;
+  std::unique_ptr<ModelDir::WriterLock> lock_;  // worker 0: the directory's writer lock
   torch::Tensor init_rng_state_;  // the initialisation stream (Initialise)
 };
 

@@ -1,5 +1,7 @@
 #include "parameter_server/internal/wire_format.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -223,6 +225,66 @@ std::string EncodeTableConfig(const TableConfig& c) {
   return s.str();
 }
 
+namespace {
+
+// A whole decimal integer, nothing else ("1e3", "0x10", "2.9", " 7" fail);
+// a sign only where `allow_negative`.
+bool ParseInteger(const std::string& s, bool allow_negative, int64_t* v) {
+  const char* begin = s.data();
+  const char* end = begin + s.size();
+  if (s.empty() || (!allow_negative && s[0] == '-')) return false;
+  auto [ptr, ec] = std::from_chars(begin, end, *v);
+  return ec == std::errc() && ptr == end;
+}
+
+bool ParseUnsigned(const std::string& s, uint64_t* v) {
+  const char* end = s.data() + s.size();
+  if (s.empty() || s[0] == '-' || s[0] == '+') return false;
+  auto [ptr, ec] = std::from_chars(s.data(), end, *v);
+  return ec == std::errc() && ptr == end;
+}
+
+Status BadValue(const std::string& key, const std::string& value, const char* expected) {
+  return Status::InvalidArgument("table config '" + key + "': '" + value + "' is not " + expected);
+}
+
+// One integer item; false when `key` is not an integer key.
+bool DecodeIntegerItem(const std::string& key, const std::string& value, TableConfig* c,
+                       Status* status) {
+  int64_t v = 0;
+  uint64_t u = 0;
+  if (key == "seed" || key == "admission_capacity") {
+    if (!ParseUnsigned(value, &u)) {
+      *status = BadValue(key, value, "an unsigned integer");
+    } else if (key == "seed") {
+      c->seed = u;
+    } else if (u == 0 || u > (uint64_t{1} << 32)) {
+      *status = BadValue(key, value, "in [1, 2^32]");
+    } else {
+      c->admission_capacity = u;
+    }
+    return true;
+  }
+  if (key != "dim" && key != "optimizer" && key != "admit_after" && key != "ttl_steps") return false;
+  if (!ParseInteger(value, /*allow_negative=*/false, &v)) {
+    *status = BadValue(key, value, "a non-negative integer");
+  } else if (key == "dim") {
+    if (v < 1 || v > kMaxTableDim) *status = BadValue(key, value, "in [1, 4096]");
+    else c->dim = static_cast<int>(v);
+  } else if (key == "optimizer") {
+    if (v > static_cast<int64_t>(SparseOptimizerKind::kFtrl)) *status = BadValue(key, value, "a sparse optimizer (0..4)");
+    else c->optimizer.kind = static_cast<SparseOptimizerKind>(v);
+  } else if (key == "admit_after") {
+    if (v < 1 || v > (int64_t{1} << 30)) *status = BadValue(key, value, "in [1, 2^30]");
+    else c->admit_after = static_cast<int>(v);
+  } else {
+    c->ttl_steps = v;
+  }
+  return true;
+}
+
+}  // namespace
+
 Status DecodeTableConfig(std::string_view text, TableConfig* c) {
   SparseOptimizerConfig& o = c->optimizer;
   size_t start = 0;
@@ -237,27 +299,27 @@ Status DecodeTableConfig(std::string_view text, TableConfig* c) {
     }
     const std::string key(item.substr(0, eq));
     const std::string value(item.substr(eq + 1));
+    Status status;
+    if (DecodeIntegerItem(key, value, c, &status)) {
+      MSREC_RETURN_IF_ERROR(status);
+      continue;
+    }
     char* rest = nullptr;
     const double v = std::strtod(value.c_str(), &rest);
-    if (value.empty() || *rest != '\0') {
-      return Status::InvalidArgument("table config '" + key + "': '" + value + "' is not a number");
+    if (value.empty() || *rest != '\0' || !std::isfinite(v) || std::fabs(v) > 1e30) {
+      return BadValue(key, value, "a finite number");
     }
-    if (key == "dim") c->dim = static_cast<int>(v);
-    else if (key == "init_scale") c->init_scale = static_cast<float>(v);
-    else if (key == "seed") c->seed = std::stoull(value);
-    else if (key == "optimizer") o.kind = static_cast<SparseOptimizerKind>(static_cast<int>(v));
-    else if (key == "lr") o.learning_rate = static_cast<float>(v);
-    else if (key == "beta1") o.beta1 = static_cast<float>(v);
-    else if (key == "beta2") o.beta2 = static_cast<float>(v);
-    else if (key == "epsilon") o.epsilon = static_cast<float>(v);
-    else if (key == "initial_accumulator") o.initial_accumulator = static_cast<float>(v);
-    else if (key == "weight_decay") o.weight_decay = static_cast<float>(v);
-    else if (key == "ftrl_beta") o.ftrl_beta = static_cast<float>(v);
-    else if (key == "ftrl_l1") o.ftrl_l1 = static_cast<float>(v);
-    else if (key == "ftrl_l2") o.ftrl_l2 = static_cast<float>(v);
-    else if (key == "admit_after") c->admit_after = static_cast<int>(v);
-    else if (key == "admission_capacity") c->admission_capacity = std::stoull(value);
-    else if (key == "ttl_steps") c->ttl_steps = std::stoll(value);
+    const float f = static_cast<float>(v);
+    if (key == "init_scale") c->init_scale = f;
+    else if (key == "lr") o.learning_rate = f;
+    else if (key == "beta1") o.beta1 = f;
+    else if (key == "beta2") o.beta2 = f;
+    else if (key == "epsilon") o.epsilon = f;
+    else if (key == "initial_accumulator") o.initial_accumulator = f;
+    else if (key == "weight_decay") o.weight_decay = f;
+    else if (key == "ftrl_beta") o.ftrl_beta = f;
+    else if (key == "ftrl_l1") o.ftrl_l1 = f;
+    else if (key == "ftrl_l2") o.ftrl_l2 = f;
     else return Status::InvalidArgument("unknown table config key '" + key + "'");
   }
   return Status::OK();

@@ -36,7 +36,8 @@ Result<OpenFile> OpenCsvFile(const std::string& path, const ReaderOptions& optio
                              const Schema* expected) {
   OpenFile f;
   MSREC_ASSIGN_OR_RETURN(f.source, ByteSource::Open(path));
-  f.scanner = std::make_unique<RecordScanner>(f.source.get());
+  f.scanner = std::make_unique<RecordScanner>(f.source.get(), size_t{64} << 20,
+                                              options.multiline_quotes);
   f.delimiter = options.delimiter;
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> header, f.scanner->ReadHeader(&f.delimiter));
   MSREC_ASSIGN_OR_RETURN(*schema, Schema::Resolve(options.schema, header, path));

@@ -57,6 +57,10 @@ Result<uint64_t> CheckReaderInputs(const std::vector<std::string>& paths,
   if (paths.empty()) return Status::InvalidArgument("no input files");
   if (options.batch_size <= 0) return Status::InvalidArgument("batch_size must be > 0");
   if (options.queue_capacity <= 0) return Status::InvalidArgument("queue_capacity must be > 0");
+  if (options.max_bad_rows < -1) {
+    return Status::InvalidArgument("--max_bad_rows must be >= 0, or -1 for no limit; got " +
+                                   std::to_string(options.max_bad_rows));
+  }
   if (options.num_parts <= 0 || options.part_index < 0 || options.part_index >= options.num_parts) {
     return Status::InvalidArgument("part_index must be in [0, num_parts)");
   }

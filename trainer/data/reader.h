@@ -42,6 +42,9 @@ struct ReaderOptions {
   int num_threads = 1;
   // Field delimiter for CSV: 0 = detect per file from the header (',' or '\t').
   char delimiter = 0;
+  // CSV dialect: quoted fields may span lines (RFC 4180). Off by default: a
+  // record ends at every newline, so a stray quote makes one bad row.
+  bool multiline_quotes = false;
   // Bad rows tolerated (over all inputs); one more makes Next() fail with
   // InvalidArgument naming the file:line. Default 100. -1 = no limit.
   int64_t max_bad_rows = 100;

@@ -64,7 +64,7 @@ ScenarioMap ScenarioMap::FromValues(std::vector<std::string> values) {
 }
 
 Result<ScenarioMap> ScenarioMap::Scan(const std::vector<std::string>& paths, const SchemaSpec& spec,
-                                      char delimiter) {
+                                      char delimiter, bool multiline_quotes) {
   std::set<std::string> found;
   for (const std::string& path : paths) {
     MSREC_ASSIGN_OR_RETURN(bool is_shard, IsShardFile(path));
@@ -75,7 +75,7 @@ Result<ScenarioMap> ScenarioMap::Scan(const std::vector<std::string>& paths, con
     }
     MSREC_ASSIGN_OR_RETURN(std::unique_ptr<internal::ByteSource> src,
                            internal::ByteSource::Open(path));
-    internal::RecordScanner scanner(src.get());
+    internal::RecordScanner scanner(src.get(), size_t{64} << 20, multiline_quotes);
     char delim = delimiter;  // detected per file when 0
     MSREC_ASSIGN_OR_RETURN(std::vector<std::string> header, scanner.ReadHeader(&delim));
     MSREC_ASSIGN_OR_RETURN(Schema schema, Schema::Resolve(spec, header, path));

@@ -29,9 +29,10 @@ class ScenarioMap {
   // Scans the scenario column of `paths` (CSV/TSV, optionally gzip; the header
   // locates the column) and returns a fixed map of every value found, sorted
   // as in FromValues. `delimiter` 0 = auto-detect from each header. For a
-  // binary shard the values of its embedded map are taken.
+  // binary shard the values of its embedded map are taken. `multiline_quotes`:
+  // the CSV dialect (ReaderOptions::multiline_quotes).
   static Result<ScenarioMap> Scan(const std::vector<std::string>& paths, const SchemaSpec& spec,
-                                  char delimiter = 0);
+                                  char delimiter = 0, bool multiline_quotes = false);
 
   // Loads "value<TAB>id" lines (ids must be exactly 0..n-1, each once). The
   // result is fixed. Errors name the file and line.

@@ -61,8 +61,13 @@ Status TrainCheckpointer::Barrier(const char* what) {
   return workers_->comm->Barrier().WithContext(what);
 }
 
-Status TrainCheckpointer::SaveFiles(const std::string& path, const TrainingPosition& position,
+// Writes the checkpoint into <path>.partial and then puts it in place of
+// `path` atomically (a complete checkpoint of the same step, rewritten when an
+// epoch end lands on --checkpoint_every_steps, is swapped out, never deleted
+// first): at every moment ckpt-<step> is absent or complete.
+Status TrainCheckpointer::SaveFiles(const std::string& final_path, const TrainingPosition& position,
                                     CheckpointInfo* info) {
+  const std::string path = final_path + ".partial";
   MSREC_RETURN_IF_ERROR(RemoveTree(path));  // a leftover of a crashed attempt
   MSREC_RETURN_IF_ERROR(MakeDirs(path));
   for (size_t i = 0; i < parts_->size(); ++i) {
@@ -75,6 +80,8 @@ Status TrainCheckpointer::SaveFiles(const std::string& path, const TrainingPosit
   MSREC_RETURN_IF_ERROR(ps_->EvictExpired(position.step));
   MSREC_RETURN_IF_ERROR(ps_->SaveCheckpoint(path, position.step));
   MSREC_ASSIGN_OR_RETURN(*info, WriteManifest(path, position));
+  info->path = final_path;
+  MSREC_RETURN_IF_ERROR(ReplaceDirectory(path, final_path));
   return PruneCheckpoints(options_.dir, options_.keep);
 }
 

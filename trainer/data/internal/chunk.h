@@ -17,7 +17,7 @@ struct Chunk {
   int64_t seq = 0;         // position in the output order
   int file = 0;            // index into the reader's paths
   std::string data;        // whole records with their terminators
-  bool has_quote = false;  // data contains '"' (slow path)
+  bool has_quote = false;  // data contains '"' in the multi-line dialect (slow path)
   char delimiter = ',';
   int64_t first_line = 1;   // 1-based physical line of the first record in its file
   uint64_t file_pos = 0;    // disk bytes of the file consumed after cutting this chunk

@@ -5,8 +5,8 @@
 
 namespace msrec::internal {
 
-size_t FindRecordEnd(const char* data, size_t n, char delim, bool first) {
-  if (std::memchr(data, '"', n) == nullptr) {
+size_t FindRecordEnd(const char* data, size_t n, char delim, bool first, bool multiline_quotes) {
+  if (!multiline_quotes || std::memchr(data, '"', n) == nullptr) {
     const void* nl = first ? std::memchr(data, '\n', n) : memrchr(data, '\n', n);
     return nl ? static_cast<size_t>(static_cast<const char*>(nl) - data) + 1 : 0;
   }
@@ -105,8 +105,8 @@ char DetectDelimiter(std::string_view line) {
   return tabs > commas ? '\t' : ',';
 }
 
-RecordScanner::RecordScanner(ByteSource* source, size_t max_record_bytes)
-    : source_(source), max_record_bytes_(max_record_bytes) {}
+RecordScanner::RecordScanner(ByteSource* source, size_t max_record_bytes, bool multiline_quotes)
+    : source_(source), max_record_bytes_(max_record_bytes), multiline_quotes_(multiline_quotes) {}
 
 Status RecordScanner::Fill(size_t want) {
   if (pos_ > 0 && (end_ - pos_ < want)) {
@@ -126,7 +126,7 @@ Status RecordScanner::Fill(size_t want) {
 Status RecordScanner::TooLong() const {
   return Status::Corruption(source_->path() + ":" + std::to_string(lines_consumed_ + 1) +
                             ": record longer than " + std::to_string(max_record_bytes_) +
-                            " bytes (unterminated quote?)");
+                            " bytes" + (multiline_quotes_ ? " (unterminated quote?)" : ""));
 }
 
 Result<std::vector<std::string>> RecordScanner::ReadHeader(char* delimiter) {
@@ -162,7 +162,8 @@ Result<std::vector<std::string>> RecordScanner::ReadHeader(char* delimiter) {
 Result<bool> RecordScanner::NextRecord(std::string_view* record) {
   size_t want = 1 << 16;
   for (;;) {
-    const size_t len = FindRecordEnd(buf_.data() + pos_, end_ - pos_, delim_, /*first=*/true);
+    const size_t len =
+        FindRecordEnd(buf_.data() + pos_, end_ - pos_, delim_, /*first=*/true, multiline_quotes_);
     if (len > 0 || (eof_ && end_ > pos_)) {
       const size_t n = len > 0 ? len : end_ - pos_;
       std::string_view r(buf_.data() + pos_, n);
@@ -188,11 +189,12 @@ Result<bool> RecordScanner::NextChunk(size_t target_bytes, std::string* chunk, b
     const char* data = buf_.data() + pos_;
     const size_t avail = end_ - pos_;
     if (avail == 0) return false;
-    size_t len = FindRecordEnd(data, avail, delim_, /*first=*/false);
+    size_t len = FindRecordEnd(data, avail, delim_, /*first=*/false, multiline_quotes_);
     if (len == 0 && eof_) len = avail;  // last record without a terminator
     if (len > 0) {
       chunk->append(data, len);
-      *has_quote = std::memchr(data, '"', len) != nullptr;
+      // Records of a chunk are cut quote-aware only in the multi-line dialect.
+      *has_quote = multiline_quotes_ && std::memchr(data, '"', len) != nullptr;
       *lines = std::count(data, data + len, '\n');
       lines_consumed_ += *lines;
       pos_ += len;

@@ -14,10 +14,12 @@
 
 namespace msrec::internal {
 
-// Offset just past the first ('first' = true) or last record terminator
-// ('\n' outside quotes) in data[0, n), which must start at a record boundary;
-// 0 if there is none.
-size_t FindRecordEnd(const char* data, size_t n, char delim, bool first);
+// Offset just past the first ('first' = true) or last record terminator in
+// data[0, n), which must start at a record boundary; 0 if there is none. The
+// terminator is every '\n' unless `multiline_quotes` (the RFC-4180 dialect:
+// a '\n' inside a quoted field is data). Without it a quote left open costs
+// its own line only (SplitRecord reports it), never the rest of the file.
+size_t FindRecordEnd(const char* data, size_t n, char delim, bool first, bool multiline_quotes);
 
 // Splits a record (terminator and trailing '\r' removed) into fields. Quoted
 // fields are unescaped into `scratch` (the views point into it). Returns false
@@ -32,7 +34,9 @@ char DetectDelimiter(std::string_view line);
 // Not thread-safe.
 class RecordScanner {
  public:
-  explicit RecordScanner(ByteSource* source, size_t max_record_bytes = 64 << 20);
+  // `multiline_quotes`: quoted fields may hold newlines (FindRecordEnd).
+  explicit RecordScanner(ByteSource* source, size_t max_record_bytes = 64 << 20,
+                         bool multiline_quotes = false);
 
   // Reads the first record as the header. If *delimiter is 0 it is detected
   // from the header and stored. InvalidArgument if the file is empty.
@@ -44,7 +48,8 @@ class RecordScanner {
 
   // Appends to `chunk` about `target_bytes` of whole records (at least one),
   // including terminators; false at end of input. `*has_quote` says whether the
-  // chunk contains a '"'. `*lines` is the number of '\n' in the chunk.
+  // chunk contains a '"' and the dialect is multi-line (its records must then
+  // be cut quote-aware). `*lines` is the number of '\n' in the chunk.
   Result<bool> NextChunk(size_t target_bytes, std::string* chunk, bool* has_quote, int64_t* lines);
 
   // Physical lines fully consumed so far (1-based line of the next record - 1).
@@ -57,6 +62,7 @@ class RecordScanner {
 
   ByteSource* source_;
   const size_t max_record_bytes_;
+  const bool multiline_quotes_;
   char delim_ = ',';
   std::string buf_;
   size_t pos_ = 0;  // first unconsumed byte

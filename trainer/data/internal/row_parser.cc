@@ -175,7 +175,7 @@ void RowParser::Parse(const Chunk& chunk, ParsedChunk* out) {
   while (p < end) {
     size_t len;
     if (chunk.has_quote) {
-      len = FindRecordEnd(p, end - p, chunk.delimiter, /*first=*/true);
+      len = FindRecordEnd(p, end - p, chunk.delimiter, /*first=*/true, /*multiline_quotes=*/true);
     } else {
       const void* nl = std::memchr(p, '\n', end - p);
       len = nl ? static_cast<size_t>(static_cast<const char*>(nl) - p) + 1 : 0;
