@@ -8,6 +8,7 @@
 
 #include "launch/commands.h"
 #include "launch/flags.h"
+#include "launch/help.h"
 
 namespace {
 
@@ -32,18 +33,27 @@ const Command kCommands[] = {
      "write a selector's per-record shared flags for --input to --output"},
 };
 
-void PrintUsage() {
-  std::fprintf(stderr, "usage: msrec <command> [--flags]\ncommands:\n");
-  for (const Command& c : kCommands) std::fprintf(stderr, "  %-11s %s\n", c.name, c.help);
-  std::fprintf(stderr, "flags: msrec <command> --helpon=flags (all), docs/flags.md\n");
+void PrintUsage(FILE* out) {
+  std::fprintf(out, "usage: msrec <command> [--flags]\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-11s %s\n", c.name, c.help);
+  std::fprintf(out, "flags: msrec <command> --help (its flags), docs/flags.md (every flag)\n");
+}
+
+bool IsHelp(const char* arg) {
+  return std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0 ||
+         std::strcmp(arg, "-help") == 0 || std::strcmp(arg, "--helpshort") == 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "help") == 0 || std::strcmp(argv[1], "--help") == 0) {
-    PrintUsage();
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {
+    PrintUsage(stderr);
+    return 2;
+  }
+  if (std::strcmp(argv[1], "help") == 0 || IsHelp(argv[1])) {
+    PrintUsage(stdout);
+    return 0;
   }
   const std::string command = argv[1];
   const Command* found = nullptr;
@@ -52,13 +62,27 @@ int main(int argc, char** argv) {
   }
   if (found == nullptr) {
     std::fprintf(stderr, "msrec: unknown command '%s'\n", command.c_str());
-    PrintUsage();
+    PrintUsage(stderr);
     return 2;
+  }
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) break;
+    if (IsHelp(argv[i])) {
+      msrec::PrintCommandHelp(command, found->help);
+      return 0;
+    }
   }
   gflags::SetUsageMessage("msrec " + command + " [--flags]");
   argv[1] = argv[0];  // gflags sees "msrec --flags..."
   int sub_argc = argc - 1;
   char** sub_argv = argv + 1;
+  bool helpfull = false;
+  for (int i = 1; i < sub_argc; ++i) helpfull |= std::strcmp(sub_argv[i], "--helpfull") == 0;
+  const std::string unknown = helpfull ? "" : msrec::CheckFlagNames(sub_argc, sub_argv);
+  if (!unknown.empty()) {
+    std::fprintf(stderr, "msrec %s: %s\n", command.c_str(), unknown.c_str());
+    return 2;
+  }
   gflags::ParseCommandLineFlags(&sub_argc, &sub_argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging("msrec");

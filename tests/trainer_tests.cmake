@@ -51,3 +51,11 @@ add_dependencies(gpu_train_test msrec)
 msrec_add_test(NAME model_dir_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/model_dir_test.cc
                LIBS msrec_trainer LABELS unit TIMEOUT 300)
 target_precompile_headers(model_dir_test REUSE_FROM msrec_models)
+
+# The msrec program's help and flag checking.
+msrec_add_test(NAME cli_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cli_test.cc
+               ${PROJECT_SOURCE_DIR}/launch/help.cc ${PROJECT_SOURCE_DIR}/launch/flags.cc
+               LIBS msrec_trainer gflags LABELS unit TIMEOUT 120)
+target_compile_definitions(cli_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
+target_precompile_headers(cli_test REUSE_FROM msrec_models)
+add_dependencies(cli_test msrec)

@@ -1,0 +1,57 @@
+// The msrec program's help and flag checking (issue 18): `msrec <command>
+// --help` prints the command's own flags and exits 0, LibTorch's flags stay
+// out of it, a mistyped flag gets the nearest name.
+#include <gtest/gtest.h>
+
+#include "launch/help.h"
+#include "tests/process_util.h"
+
+#ifndef MSREC_BINARY
+#error "MSREC_BINARY must name the msrec executable"
+#endif
+
+namespace msrec {
+namespace {
+
+TEST(CliTest, CommandHelpListsItsOwnFlagsAndExitsZero) {
+  for (const char* command : {"train", "eval", "predict", "gen", "convert", "info", "ssim-search",
+                              "export", "ssim-export"}) {
+    for (const char* help : {"--help", "-h"}) {
+      std::string out;
+      EXPECT_EQ(0, RunCommand(std::string(MSREC_BINARY " ") + command + " " + help, &out))
+          << command << " " << help << ":\n" << out;
+      EXPECT_NE(out.find(std::string("usage: msrec ") + command), std::string::npos) << out;
+      EXPECT_EQ(out.find("caffe2"), std::string::npos) << command;
+      EXPECT_EQ(out.find("Flags from"), std::string::npos) << command;
+    }
+  }
+  std::string out;
+  ASSERT_EQ(0, RunCommand(MSREC_BINARY " train --help", &out));
+  for (const char* flag : {"--lr ", "--train ", "--num_servers", "--checkpoint_dir", "--ssim_topk"}) {
+    EXPECT_NE(out.find(flag), std::string::npos) << flag;
+  }
+  EXPECT_NE(out.find("(default: 0.001)"), std::string::npos) << out;
+  EXPECT_LT(std::count(out.begin(), out.end(), '\n'), 140) << out;
+}
+
+TEST(CliTest, ProgramHelpListsTheCommands) {
+  std::string out;
+  EXPECT_EQ(0, RunCommand(MSREC_BINARY " --help", &out)) << out;
+  EXPECT_NE(out.find("ssim-search"), std::string::npos) << out;
+  EXPECT_EQ(2, RunCommand(MSREC_BINARY, &out));
+}
+
+TEST(CliTest, AMistypedFlagSuggestsTheNearestName) {
+  std::string out;
+  EXPECT_EQ(2, RunCommand(MSREC_BINARY " train --ephocs 3", &out));
+  EXPECT_NE(out.find("unknown flag --ephocs; did you mean --epochs?"), std::string::npos) << out;
+  EXPECT_EQ(2, RunCommand(MSREC_BINARY " eval --model_dri x", &out));
+  EXPECT_NE(out.find("did you mean --model_dir?"), std::string::npos) << out;
+}
+
+TEST(CliTest, EveryFlagIsInAHelpGroup) {
+  EXPECT_TRUE(UngroupedFlags().empty()) << UngroupedFlags().front();
+}
+
+}  // namespace
+}  // namespace msrec
