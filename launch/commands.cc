@@ -80,8 +80,9 @@ Status RunConvert() {
   ro.max_bad_rows = FLAGS_max_bad_rows;
   ro.multiline_quotes = FLAGS_csv_multiline_quotes;
   ReaderStats stats;
+  MSREC_ASSIGN_OR_RETURN(const std::vector<std::string> inputs, InputsFromFlag(FLAGS_input));
   MSREC_RETURN_IF_ERROR(
-      ConvertToShards(SplitList(FLAGS_input), ro, FLAGS_output, FLAGS_rows_per_block, &stats));
+      ConvertToShards(inputs, ro, FLAGS_output, FLAGS_rows_per_block, &stats));
   std::printf("wrote %s: %s\n", FLAGS_output.c_str(), stats.ToString().c_str());
   return Status::OK();
 }
@@ -166,7 +167,8 @@ Status RunSsimSearch() {
 }
 
 Status RunSsimExport() {
-  const SharedFlagsExportOptions options = SharedFlagsExportOptionsFromFlags();
+  MSREC_ASSIGN_OR_RETURN(const SharedFlagsExportOptions options,
+                         SharedFlagsExportOptionsFromFlags());
   if (options.selector_dir.empty()) {
     return Status::InvalidArgument("ssim-export needs --ssim_selector");
   }
@@ -187,7 +189,7 @@ Status RunExport() {
 }
 
 Status RunEval() {
-  const EvalOptions options = EvalOptionsFromFlags(SplitList(FLAGS_input));
+  MSREC_ASSIGN_OR_RETURN(const EvalOptions options, EvalOptionsFromFlags());
   MSREC_ASSIGN_OR_RETURN(EvalMetrics metrics, Evaluate(options));
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ScenarioNames(options.model_dir));
   PrintMetrics("eval", metrics, names);
@@ -196,7 +198,8 @@ Status RunEval() {
 
 Status RunPredict() {
   if (FLAGS_output.empty()) return Status::InvalidArgument("predict needs --output");
-  return Predict(EvalOptionsFromFlags(SplitList(FLAGS_input)), FLAGS_output);
+  MSREC_ASSIGN_OR_RETURN(const EvalOptions options, EvalOptionsFromFlags());
+  return Predict(options, FLAGS_output);
 }
 
 Status RunInfo() {

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "trainer/data/reader.h"
 #include "trainer/data/schema.h"
 
 // Data.
@@ -219,6 +220,10 @@ CheckpointOptions CheckpointOptionsFromFlags(const std::string& model_dir) {
 }
 }  // namespace
 
+Result<std::vector<std::string>> InputsFromFlag(const std::string& value) {
+  return ExpandInputPaths(SplitList(value));
+}
+
 Result<TrainOptions> TrainOptionsFromFlags() {
   TrainOptions o;
   if (!ParseTrainMode(FLAGS_train_mode, &o.train_mode)) {
@@ -226,9 +231,9 @@ Result<TrainOptions> TrainOptionsFromFlags() {
                                    "' (mt, all_shared, st, finetune)");
   }
   o.finetune_shared_epochs = FLAGS_finetune_shared_epochs;
-  o.train_files = SplitList(FLAGS_train);
-  o.val_files = SplitList(FLAGS_val);
-  o.test_files = SplitList(FLAGS_test);
+  MSREC_ASSIGN_OR_RETURN(o.train_files, InputsFromFlag(FLAGS_train));
+  MSREC_ASSIGN_OR_RETURN(o.val_files, InputsFromFlag(FLAGS_val));
+  MSREC_ASSIGN_OR_RETURN(o.test_files, InputsFromFlag(FLAGS_test));
   o.model_dir = FLAGS_model_dir;
   o.scenario_map_file = FLAGS_scenario_map;
   o.epochs = FLAGS_epochs;
@@ -282,7 +287,7 @@ ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir) {
 
 Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
   SsimSearchOptions o;
-  o.train_files = SplitList(FLAGS_train);
+  MSREC_ASSIGN_OR_RETURN(o.train_files, InputsFromFlag(FLAGS_train));
   o.output_dir = FLAGS_output;
   o.scenario_map_file = FLAGS_scenario_map;
   SsimSettings& s = o.settings;
@@ -311,10 +316,10 @@ Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
   return o;
 }
 
-SharedFlagsExportOptions SharedFlagsExportOptionsFromFlags() {
+Result<SharedFlagsExportOptions> SharedFlagsExportOptionsFromFlags() {
   SharedFlagsExportOptions o;
   o.selector_dir = FLAGS_ssim_selector;
-  o.inputs = SplitList(FLAGS_input);
+  MSREC_ASSIGN_OR_RETURN(o.inputs, InputsFromFlag(FLAGS_input));
   o.output = FLAGS_output;
   o.topk = FLAGS_ssim_topk;
   o.batch_size = FLAGS_batch_size;
@@ -325,10 +330,10 @@ SharedFlagsExportOptions SharedFlagsExportOptionsFromFlags() {
   return o;
 }
 
-EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files) {
+Result<EvalOptions> EvalOptionsFromFlags() {
   EvalOptions o;
   o.model_dir = FLAGS_model_dir;
-  o.files = files;
+  MSREC_ASSIGN_OR_RETURN(o.files, InputsFromFlag(FLAGS_input));
   o.batch_size = FLAGS_eval_batch_size;
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;

@@ -30,14 +30,18 @@ std::vector<std::string> SplitList(const std::string& s);
 // `need_schema`: --schema or --schema_file must be given (every command but info).
 Result<JobSpec> JobSpecFromFlags(bool need_schema = true);
 Result<TrainOptions> TrainOptionsFromFlags();
-EvalOptions EvalOptionsFromFlags(const std::vector<std::string>& files);
+// eval / predict: --model_dir, --input (expanded), --eval_batch_size, ...
+Result<EvalOptions> EvalOptionsFromFlags();
+// A file-list flag's files: comma-separated files, folders and glob patterns
+// (ExpandInputPaths, trainer/data/reader.h).
+Result<std::vector<std::string>> InputsFromFlag(const std::string& value);
 // ssim-search: the search options (--train, --output, --batch_size, --ssim_*).
 Result<SsimSearchOptions> SsimSearchOptionsFromFlags();
 // The job's processes (--num_servers, --ps_*, --store*, ...) for a job whose
 // model directory is `model_dir`.
 ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir);
 // ssim-export: --ssim_selector, --input, --output, --ssim_topk, --batch_size.
-SharedFlagsExportOptions SharedFlagsExportOptionsFromFlags();
+Result<SharedFlagsExportOptions> SharedFlagsExportOptionsFromFlags();
 
 }  // namespace msrec
 

@@ -1,6 +1,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include "common/hash.h"
@@ -109,6 +111,35 @@ TEST(CsvReaderTest, NegativeMaxBadRowsIsRejected) {
   auto reader = OpenReader({dir.File("n.csv")}, o);
   ASSERT_FALSE(reader.ok());
   EXPECT_NE(reader.status().message().find("max_bad_rows"), std::string::npos);
+}
+
+// Issue 18: folders, glob patterns and files, mixed.
+TEST(InputPathsTest, FoldersAndGlobsExpandSorted) {
+  TempDir dir;
+  ASSERT_EQ(0, ::mkdir(dir.File("day1").c_str(), 0755));
+  ASSERT_EQ(0, ::mkdir(dir.File("day2").c_str(), 0755));
+  for (const char* f : {"day1/part-00001.csv", "day1/part-00000.csv", "day1/_SUCCESS",
+                        "day1/.hidden", "day2/part-00000.csv", "single.csv"}) {
+    WriteFile(dir.File(f), "label,scenario,a\n1,x,v\n");
+  }
+  auto folder = ExpandInputPaths({dir.File("day1")});
+  ASSERT_TRUE(folder.ok()) << folder.status().ToString();
+  EXPECT_EQ(folder.value(), (std::vector<std::string>{dir.File("day1") + "/part-00000.csv",
+                                                      dir.File("day1") + "/part-00001.csv"}));
+  auto mixed = ExpandInputPaths({dir.File("day*/part-*.csv"), dir.File("single.csv")});
+  ASSERT_TRUE(mixed.ok()) << mixed.status().ToString();
+  EXPECT_EQ(mixed.value(), (std::vector<std::string>{dir.File("day1/part-00000.csv"),
+                                                     dir.File("day1/part-00001.csv"),
+                                                     dir.File("day2/part-00000.csv"),
+                                                     dir.File("single.csv")}));
+  auto folders = ExpandInputPaths({dir.File("day*")});
+  ASSERT_TRUE(folders.ok());
+  EXPECT_EQ(folders->size(), 3u);
+  auto none = ExpandInputPaths({dir.File("day9/*.csv")});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("day9/*.csv"), std::string::npos);
+  ASSERT_EQ(0, ::mkdir(dir.File("empty").c_str(), 0755));
+  EXPECT_FALSE(ExpandInputPaths({dir.File("empty")}).ok());
 }
 
 TEST(CsvReaderTest, TsvAndDenseAndGzip) {

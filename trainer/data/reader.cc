@@ -1,9 +1,14 @@
 #include "trainer/data/reader.h"
 
+#include <dirent.h>
+#include <glob.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include <glog/logging.h>
 
 #include "trainer/data/csv_reader.h"
 #include "trainer/data/internal/byte_source.h"
@@ -50,6 +55,74 @@ std::string ReaderStats::ToString() const {
   if (blank_lines > 0) s += " blank_lines=" + std::to_string(blank_lines);
   s += " files_done=" + std::to_string(files_done);
   return s;
+}
+
+namespace {
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The data files of folder `dir`, sorted.
+Result<std::vector<std::string>> FolderFiles(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::IoError("cannot list " + dir + ": " + std::strerror(errno));
+  std::vector<std::string> files;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.empty() || name[0] == '.' || name[0] == '_') continue;
+    const std::string path = dir + "/" + name;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) files.push_back(path);
+  }
+  ::closedir(d);
+  std::sort(files.begin(), files.end());
+  if (files.empty()) return Status::InvalidArgument("folder " + dir + " holds no data files");
+  return files;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ExpandInputPaths(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const std::string& item : items) {
+    if (item.find_first_of("*?[") != std::string::npos) {
+      glob_t g;
+      const int rc = ::glob(item.c_str(), 0, nullptr, &g);
+      if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
+        if (rc == 0) ::globfree(&g);
+        return Status::InvalidArgument("no file matches '" + item + "'");
+      }
+      if (rc != 0) return Status::IoError("cannot expand '" + item + "'");
+      std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+      ::globfree(&g);
+      for (const std::string& m : matches) {
+        if (!IsDirectory(m)) {
+          out.push_back(m);
+          continue;
+        }
+        MSREC_ASSIGN_OR_RETURN(std::vector<std::string> files, FolderFiles(m));
+        out.insert(out.end(), files.begin(), files.end());
+      }
+    } else if (IsDirectory(item)) {
+      MSREC_ASSIGN_OR_RETURN(std::vector<std::string> files, FolderFiles(item));
+      out.insert(out.end(), files.begin(), files.end());
+    } else {
+      out.push_back(item);
+    }
+  }
+  if (out.size() != items.size() || out != items) {
+    uint64_t bytes = 0;
+    for (const std::string& p : out) {
+      struct stat st;
+      if (::stat(p.c_str(), &st) == 0) bytes += uint64_t(st.st_size);
+    }
+    LOG(INFO) << "inputs " << (items.empty() ? std::string() : items[0])
+              << (items.size() > 1 ? " ..." : "") << ": " << out.size() << " files, "
+              << bytes / 1048576.0 << " MiB";
+  }
+  return out;
 }
 
 Result<uint64_t> CheckReaderInputs(const std::vector<std::string>& paths,

@@ -105,6 +105,14 @@ class Reader {
 Result<std::unique_ptr<Reader>> OpenReader(const std::vector<std::string>& paths,
                                            const ReaderOptions& options);
 
+// Expands input arguments as users keep logs: each item is a file, a folder
+// (its data files, sorted by name; names starting with '.' or '_', such as
+// _SUCCESS, are skipped) or a glob pattern (matches sorted; a matched folder is
+// expanded too). InvalidArgument names a pattern that matches nothing or a
+// folder without data files; a missing plain file is kept (opening it reports
+// it). Logs the count and total size.
+Result<std::vector<std::string>> ExpandInputPaths(const std::vector<std::string>& items);
+
 // Checks the options both readers share (batch size, queue capacity, parts)
 // and returns the total size in bytes of `paths` (for Progress()); IoError
 // names a file that cannot be opened.
