@@ -17,6 +17,9 @@ DEFINE_string(schema_file, "", "File holding the schema spec (one token per line
 DEFINE_string(scenario_map, "", "Fixed scenario map (TSV value<TAB>id); default: built from --train");
 DEFINE_int32(reader_threads, 1, "Parser threads per reader");
 DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are bad (-1: no limit)");
+DEFINE_string(gauc_column, "",
+              "train (validation, test), eval: add grouped AUC (gAUC) by this column, e.g. a user "
+              "id (an id or single-valued categorical column of the schema)");
 DEFINE_bool(csv_multiline_quotes, false,
             "CSV dialect: quoted fields may span lines (RFC 4180). Off: a record ends at every "
             "newline, so a stray quote costs one bad row");
@@ -248,6 +251,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.csv_multiline_quotes = FLAGS_csv_multiline_quotes;
   o.log_every = FLAGS_log_every;
   o.early_stopping_patience = FLAGS_early_stopping_patience;
+  o.gauc_column = FLAGS_gauc_column;
   o.metrics_file = FLAGS_metrics_file;
   o.seed = FLAGS_seed;
   o.shuffle_buffer = FLAGS_shuffle_buffer;
@@ -334,6 +338,7 @@ Result<EvalOptions> EvalOptionsFromFlags() {
   EvalOptions o;
   o.model_dir = FLAGS_model_dir;
   MSREC_ASSIGN_OR_RETURN(o.files, InputsFromFlag(FLAGS_input));
+  o.gauc_column = FLAGS_gauc_column;
   o.batch_size = FLAGS_eval_batch_size;
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;

@@ -18,7 +18,8 @@ struct Group {
 const std::vector<Group>& Groups() {
   static const std::vector<Group> groups = {
       {"data", {"train", "val", "test", "input", "output", "schema", "schema_file", "scenario_map",
-                "label_index", "reader_threads", "max_bad_rows", "csv_multiline_quotes"}},
+                "label_index", "reader_threads", "max_bad_rows", "csv_multiline_quotes",
+                "gauc_column"}},
       {"generator", {"rows", "num_scenarios", "scenario_decay", "num_fields", "vocab_sizes", "zipf",
                      "num_dense", "val_fraction", "test_fraction"}},
       {"convert", {"rows_per_block"}},

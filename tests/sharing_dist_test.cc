@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "cluster/inprocess_communicator.h"
@@ -16,6 +18,7 @@
 #include "trainer/data/scenario_map.h"
 #include "trainer/data/schema.h"
 #include "trainer/job_io.h"
+#include "trainer/distributed.h"
 #include "trainer/sharing.h"
 #include "trainer/ssim_search.h"
 
@@ -197,6 +200,42 @@ TEST_F(SelectorSharingDistTest, MasksOfTwoWorkersOnHalvesEqualOneProcessMask) {
       ASSERT_TRUE(joined.defined());
       EXPECT_TRUE(torch::equal(joined, *whole)) << "k=" << k << " split " << split;
     }
+  }
+}
+
+// gAUC over workers is exact: every worker's instances and groups are
+// gathered before the per-group AUCs are taken.
+TEST(DistributedMetricsTest, GaucOverTwoWorkersEqualsOneProcess) {
+  std::mt19937 rng(3);
+  std::vector<float> p(400), y(400);
+  std::vector<int32_t> sc(400);
+  std::vector<uint64_t> users(400);
+  for (size_t i = 0; i < p.size(); ++i) {
+    p[i] = float(rng() % 1000) / 1000;
+    y[i] = rng() % 3 == 0 ? 1.0f : 0.0f;
+    sc[i] = int32_t(rng() % 2);
+    users[i] = rng() % 17;  // a user's rows land on both workers
+  }
+  MetricsAccumulator one(2);
+  one.Add(400, p.data(), y.data(), sc.data(), nullptr, users.data());
+  const EvalMetrics expected = one.Compute();
+  auto group = MakeInProcessGroup(2, Opts());
+  std::vector<EvalMetrics> got(2);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      MetricsAccumulator part(2);
+      part.Add(200, p.data() + 200 * w, y.data() + 200 * w, sc.data() + 200 * w, nullptr,
+               users.data() + 200 * w);
+      EXPECT_TRUE(GatherMetrics(*group[w], &part).ok());
+      got[w] = part.Compute();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int w = 0; w < 2; ++w) {
+    EXPECT_DOUBLE_EQ(got[w].overall.gauc, expected.overall.gauc);
+    EXPECT_DOUBLE_EQ(got[w].per_scenario[1].gauc, expected.per_scenario[1].gauc);
+    EXPECT_EQ(got[w].overall.gauc_groups, expected.overall.gauc_groups);
   }
 }
 

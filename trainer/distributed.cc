@@ -171,6 +171,9 @@ Status GatherMetrics(Communicator& comm, MetricsAccumulator* metrics) {
   std::vector<int32_t> scenarios;
   MSREC_RETURN_IF_ERROR(comm.AllGatherV(metrics->scenario(), &scenarios));
   metrics->scenario().swap(scenarios);
+  std::vector<uint64_t> groups;  // gAUC: every worker's groups, so gAUC is exact
+  MSREC_RETURN_IF_ERROR(comm.AllGatherV(metrics->groups(), &groups));
+  metrics->groups().swap(groups);
   if (!metrics->oracle().empty() && metrics->oracle().size() != metrics->probs().size()) {
     metrics->oracle().clear();  // some worker had no oracle column: drop it everywhere
   }

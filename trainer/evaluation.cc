@@ -13,9 +13,45 @@ namespace {
 
 // Runs the model over `reader` without gradients, feeding the accumulator and,
 // if `on_batch` is set, handing it each batch and its probabilities.
+// Where an instance's gAUC group key comes from: the schema's id column or a
+// single-valued categorical column (its hashed key).
+struct GroupColumn {
+  bool enabled = false;
+  bool is_id = false;
+  int slot = 0;  // categorical field index
+};
+
+Result<GroupColumn> ResolveGroupColumn(const Schema& schema, const std::string& name) {
+  GroupColumn g;
+  if (name.empty()) return g;
+  for (const Schema::Column& c : schema.columns()) {
+    if (c.name != name) continue;
+    if (c.kind == ColumnKind::kId) {
+      g.is_id = true;
+    } else if (c.kind == ColumnKind::kCategorical) {
+      g.slot = c.slot;
+    } else {
+      return Status::InvalidArgument("--gauc_column " + name +
+                                     ": must be an id or a single-valued categorical column");
+    }
+    g.enabled = true;
+    return g;
+  }
+  return Status::InvalidArgument("--gauc_column " + name + ": no such column in the schema");
+}
+
+void GroupKeys(const Batch& batch, const GroupColumn& g, std::vector<uint64_t>* keys) {
+  keys->resize(batch.size);
+  for (int64_t i = 0; i < batch.size; ++i) {
+    (*keys)[i] = g.is_id ? batch.instance_id[i]
+                         : batch.keys[batch.offsets[i * batch.num_cat_fields + g.slot]];
+  }
+}
+
 template <typename OnBatch>
 Status RunInference(Model& model, EmbeddingBridge& bridge, Reader& reader, int label_index,
-                    MetricsAccumulator* metrics, OnBatch on_batch) {
+                    MetricsAccumulator* metrics, const GroupColumn& group, OnBatch on_batch) {
+  std::vector<uint64_t> keys;
   torch::NoGradGuard no_grad;
   model.eval();
   Batch batch;
@@ -36,8 +72,10 @@ Status RunInference(Model& model, EmbeddingBridge& bridge, Reader& reader, int l
     if (metrics != nullptr) {
       std::vector<float> labels(batch.size);
       for (int64_t i = 0; i < batch.size; ++i) labels[i] = batch.labels[i * batch.num_labels + label_index];
+      if (group.enabled) GroupKeys(batch, group, &keys);
       metrics->Add(batch.size, p, labels.data(), batch.scenario.data(),
-                   batch.oracle.empty() ? nullptr : batch.oracle.data());
+                   batch.oracle.empty() ? nullptr : batch.oracle.data(),
+                   group.enabled ? keys.data() : nullptr);
     }
     on_batch(batch, p);
   }
@@ -69,6 +107,7 @@ Result<std::unique_ptr<LoadedJob>> LoadJob(const EvalOptions& options) {
   job->data.reader_threads = options.reader_threads;
   job->data.max_bad_rows = options.max_bad_rows;
   job->data.multiline_quotes = options.csv_multiline_quotes;
+  job->data.gauc_column = options.gauc_column;
   MSREC_ASSIGN_OR_RETURN(job->model, BuiltinModels().Create(job->spec.model, job->spec.model_config));
   MSREC_RETURN_IF_ERROR(LoadDenseParameters(job->model.get(), dir.dense()));
   MSREC_ASSIGN_OR_RETURN(const torch::Device device, ParseDevice(options.device));
@@ -119,7 +158,9 @@ Result<EvalMetrics> EvaluateFiles(Model& model, EmbeddingBridge& bridge,
                                                     workers ? workers->rank() : 0,
                                                     workers ? workers->size() : 1));
   MetricsAccumulator metrics(data.scenario_map->size());
-  MSREC_RETURN_IF_ERROR(RunInference(model, bridge, *reader, data.label_index, &metrics,
+  MSREC_ASSIGN_OR_RETURN(const GroupColumn group,
+                         ResolveGroupColumn(reader->schema(), data.gauc_column));
+  MSREC_RETURN_IF_ERROR(RunInference(model, bridge, *reader, data.label_index, &metrics, group,
                                      [](const Batch&, const float*) {}));
   if (workers != nullptr) MSREC_RETURN_IF_ERROR(GatherMetrics(*workers->comm, &metrics));
   LOG(INFO) << "evaluated " << files[0] << (files.size() > 1 ? " ..." : "") << ": "
@@ -153,7 +194,7 @@ Status WriteScores(LoadedJob& job, const EvalOptions& options, const std::string
       }
     };
     MSREC_RETURN_IF_ERROR(RunInference(*job.model, *job.bridge, *reader, job.data.label_index,
-                                       nullptr, write_batch));
+                                       nullptr, GroupColumn(), write_batch));
     const ReaderStats stats = reader->stats();
     for (; next_record < stats.rows_ok + stats.total_bad(); ++next_record) out << "nan\n";
     LOG(INFO) << "scored " << file << ": " << stats.ToString();

@@ -29,6 +29,7 @@ struct EvalOptions {
   std::string device = "cpu";     // "cpu" or "cuda[:i]"
   int64_t store_memory_mb = 1024; // --store rocksdb: RAM the store may hold (StoreOptions)
   bool csv_multiline_quotes = false;  // ReaderOptions::multiline_quotes
+  std::string gauc_column;        // grouped AUC by this column (an id or categorical column)
 };
 
 // Loads a trained model and computes per-scenario metrics on `files`.
@@ -53,6 +54,7 @@ struct JobData {
   int reader_threads = 1;
   int64_t max_bad_rows = 100;
   bool multiline_quotes = false;  // ReaderOptions::multiline_quotes
+  std::string gauc_column;        // evaluations add gAUC grouped by this column ("": none)
 };
 
 // Opens a reader over `files` in batches of `batch_size`; part `part_index`

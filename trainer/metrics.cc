@@ -47,11 +47,43 @@ double LogLoss(const std::vector<float>& probs, const std::vector<float>& labels
 }
 
 void MetricsAccumulator::Add(int64_t n, const float* probs, const float* labels,
-                             const int32_t* scenario, const float* oracle) {
+                             const int32_t* scenario, const float* oracle,
+                             const uint64_t* groups) {
+  if (groups != nullptr) groups_.insert(groups_.end(), groups, groups + n);
   probs_.insert(probs_.end(), probs, probs + n);
   labels_.insert(labels_.end(), labels, labels + n);
   scenario_.insert(scenario_.end(), scenario, scenario + n);
   if (oracle != nullptr) oracle_.insert(oracle_.end(), oracle, oracle + n);
+}
+
+double GroupedAuc(const std::vector<float>& scores, const std::vector<float>& labels,
+                  const std::vector<uint64_t>& groups, int64_t* counted_groups) {
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return groups[a] < groups[b]; });
+  double weighted = 0, weight = 0;
+  int64_t counted = 0;
+  std::vector<float> s, y;
+  for (size_t begin = 0; begin < order.size();) {
+    size_t end = begin;
+    s.clear();
+    y.clear();
+    while (end < order.size() && groups[order[end]] == groups[order[begin]]) {
+      s.push_back(scores[order[end]]);
+      y.push_back(labels[order[end]]);
+      ++end;
+    }
+    const double auc = ExactAuc(s, y);  // NaN with one class only
+    if (!std::isnan(auc)) {
+      weighted += auc * double(s.size());
+      weight += double(s.size());
+      ++counted;
+    }
+    begin = end;
+  }
+  if (counted_groups != nullptr) *counted_groups = counted;
+  return weight > 0 ? weighted / weight : std::nan("");
 }
 
 GroupMetrics MetricsAccumulator::ComputeGroup(const std::vector<size_t>& idx) const {
@@ -70,6 +102,12 @@ GroupMetrics MetricsAccumulator::ComputeGroup(const std::vector<size_t>& idx) co
   if (oracle_.size() == probs_.size()) {
     for (size_t i = 0; i < idx.size(); ++i) p[i] = oracle_[idx[i]];
     g.bayes_auc = ExactAuc(p, y);
+  }
+  if (groups_.size() == probs_.size()) {
+    for (size_t i = 0; i < idx.size(); ++i) p[i] = probs_[idx[i]];
+    std::vector<uint64_t> keys(idx.size());
+    for (size_t i = 0; i < idx.size(); ++i) keys[i] = groups_[idx[i]];
+    g.gauc = GroupedAuc(p, y, keys, &g.gauc_groups);
   }
   return g;
 }
@@ -100,6 +138,9 @@ std::string GroupJson(const GroupMetrics& g) {
     << ",\"positive_rate\":" << Num(g.positive_rate)
     << ",\"mean_prediction\":" << Num(g.mean_prediction);
   if (g.bayes_auc >= 0 || std::isnan(g.bayes_auc)) s << ",\"bayes_auc\":" << Num(g.bayes_auc);
+  if (g.gauc >= 0 || std::isnan(g.gauc)) {
+    s << ",\"gauc\":" << Num(g.gauc) << ",\"gauc_groups\":" << g.gauc_groups;
+  }
   s << "}";
   return s.str();
 }
@@ -111,6 +152,10 @@ std::string GroupLine(const std::string& name, const GroupMetrics& g) {
   std::string line = buf;
   if (g.bayes_auc >= 0 || std::isnan(g.bayes_auc)) {
     std::snprintf(buf, sizeof(buf), "  %9.4f", g.bayes_auc);
+    line += buf;
+  }
+  if (g.gauc >= 0 || std::isnan(g.gauc)) {
+    std::snprintf(buf, sizeof(buf), "  %7.4f", g.gauc);
     line += buf;
   }
   return line;
@@ -129,6 +174,7 @@ std::string EvalMetrics::ToTable(const std::vector<std::string>& scenario_names)
   std::ostringstream s;
   s << "scenario         count      auc  logloss  pos_rate mean_pred";
   if (overall.bayes_auc >= 0 || std::isnan(overall.bayes_auc)) s << "  bayes_auc";
+  if (overall.gauc >= 0 || std::isnan(overall.gauc)) s << "     gauc";
   s << "\n";
   for (size_t k = 0; k < per_scenario.size(); ++k) {
     const std::string name = k < scenario_names.size() ? scenario_names[k] : std::to_string(k);

@@ -26,7 +26,17 @@ struct GroupMetrics {
   double positive_rate = 0; // mean label
   double mean_prediction = 0;  // mean predicted probability (calibration = mean_pred / pos_rate)
   double bayes_auc = -1;    // AUC of the oracle column (true probability); -1 when absent
+  // Grouped AUC (--gauc_column): the mean of per-group exact AUC over the
+  // groups (e.g. users) that have both labels, weighted by their instances;
+  // -1 when not asked for, NaN when no group has both labels.
+  double gauc = -1;
+  int64_t gauc_groups = 0;  // groups that count (both labels)
 };
+
+// Grouped AUC of `scores` against 0/1 `labels` with group keys `groups` (see
+// GroupMetrics::gauc). Exact: each group's AUC is ExactAuc of its instances.
+double GroupedAuc(const std::vector<float>& scores, const std::vector<float>& labels,
+                  const std::vector<uint64_t>& groups, int64_t* counted_groups = nullptr);
 
 struct EvalMetrics {
   std::vector<GroupMetrics> per_scenario;  // index = scenario id
@@ -41,9 +51,10 @@ struct EvalMetrics {
 class MetricsAccumulator {
  public:
   explicit MetricsAccumulator(int num_scenarios) : num_scenarios_(num_scenarios) {}
-  // `oracle` may be null (no true-probability column).
+  // `oracle` may be null (no true-probability column); `groups` (gAUC group
+  // keys) null when gAUC is not computed.
   void Add(int64_t n, const float* probs, const float* labels, const int32_t* scenario,
-           const float* oracle);
+           const float* oracle, const uint64_t* groups = nullptr);
   EvalMetrics Compute() const;
 
   // The accumulated instances (all the same length, oracle empty when absent),
@@ -52,12 +63,14 @@ class MetricsAccumulator {
   std::vector<float>& labels() { return labels_; }
   std::vector<float>& oracle() { return oracle_; }
   std::vector<int32_t>& scenario() { return scenario_; }
+  std::vector<uint64_t>& groups() { return groups_; }
 
  private:
   GroupMetrics ComputeGroup(const std::vector<size_t>& idx) const;
   int num_scenarios_;
   std::vector<float> probs_, labels_, oracle_;
   std::vector<int32_t> scenario_;
+  std::vector<uint64_t> groups_;  // gAUC group of each instance (empty: no gAUC)
 };
 
 // Running loss and throughput between two progress lines of training. Not

@@ -34,6 +34,7 @@ struct TrainOptions {
   int intra_op_threads = 1;              // LibTorch intra-op threads
   int reader_threads = 1;                // parser threads per reader
   int64_t max_bad_rows = 100;            // the job fails once more rows than this are bad
+  std::string gauc_column;               // evaluations add gAUC grouped by this column
   bool csv_multiline_quotes = false;     // CSV dialect: quoted fields may span lines
                                          // (ReaderOptions::multiline_quotes)
   int64_t log_every = 50;                // progress line every N steps

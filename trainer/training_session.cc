@@ -71,6 +71,7 @@ Status TrainingSession::OpenData() {
   data_.reader_threads = options_.reader_threads;
   data_.max_bad_rows = options_.max_bad_rows;
   data_.multiline_quotes = options_.csv_multiline_quotes;
+  data_.gauc_column = options_.gauc_column;
   Schema schema;
   {
     MSREC_ASSIGN_OR_RETURN(auto probe, OpenJobReader({options_.train_files[0]}, data_, 1));
