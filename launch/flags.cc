@@ -20,6 +20,9 @@ DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are ba
 DEFINE_string(gauc_column, "",
               "train (validation, test), eval: add grouped AUC (gAUC) by this column, e.g. a user "
               "id (an id or single-valued categorical column of the schema)");
+DEFINE_string(tensorboard_dir, "",
+              "train, ssim-search: write TensorBoard event files here (train/loss, "
+              "train/samples_per_sec, val|test/auc|logloss|gauc[/<scenario>])");
 DEFINE_bool(csv_multiline_quotes, false,
             "CSV dialect: quoted fields may span lines (RFC 4180). Off: a record ends at every "
             "newline, so a stray quote costs one bad row");
@@ -252,6 +255,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.log_every = FLAGS_log_every;
   o.early_stopping_patience = FLAGS_early_stopping_patience;
   o.gauc_column = FLAGS_gauc_column;
+  o.tensorboard_dir = FLAGS_tensorboard_dir;
   o.metrics_file = FLAGS_metrics_file;
   o.seed = FLAGS_seed;
   o.shuffle_buffer = FLAGS_shuffle_buffer;
@@ -316,6 +320,7 @@ Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
   o.log_every = FLAGS_log_every;
   o.seed = FLAGS_seed;
   o.checkpoint = CheckpointOptionsFromFlags(FLAGS_output);
+  o.tensorboard_dir = FLAGS_tensorboard_dir;
   o.deterministic = FLAGS_deterministic;
   return o;
 }

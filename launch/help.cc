@@ -28,7 +28,7 @@ const std::vector<Group>& Groups() {
       {"training", {"model_dir", "epochs", "max_steps", "batch_size", "shuffle_buffer",
                     "eval_batch_size", "lr", "weight_decay", "threads", "device", "train_mode",
                     "finetune_shared_epochs", "early_stopping_patience", "log_every",
-                    "metrics_file", "seed", "deterministic"}},
+                    "metrics_file", "tensorboard_dir", "seed", "deterministic"}},
       {"store", {"store", "store_memory_mb", "sparse_optimizer", "sparse_lr", "sparse_weight_decay",
                  "ftrl_beta", "ftrl_l1", "ftrl_l2", "admit_after", "ttl_steps"}},
       {"cluster", {"num_servers", "ps_sync", "ps_max_staleness", "ps_timeout_s", "ps_idle_timeout_s",

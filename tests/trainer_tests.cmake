@@ -59,3 +59,8 @@ msrec_add_test(NAME cli_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cli_test.cc
 target_compile_definitions(cli_test PRIVATE MSREC_BINARY="$<TARGET_FILE:msrec>")
 target_precompile_headers(cli_test REUSE_FROM msrec_models)
 add_dependencies(cli_test msrec)
+
+# TensorBoard event files.
+msrec_add_test(NAME tensorboard_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tensorboard_test.cc
+               LIBS msrec_trainer LABELS unit TIMEOUT 120)
+target_precompile_headers(tensorboard_test REUSE_FROM msrec_models)

@@ -193,8 +193,9 @@ std::string FormatEta(double seconds) {
 }
 }  // namespace
 
-void ProgressWindow::Log(int epoch, int64_t step, double fraction, double elapsed,
-                         const std::string& note, std::ostream* metrics) {
+std::pair<double, double> ProgressWindow::Log(int epoch, int64_t step, double fraction,
+                                              double elapsed, const std::string& note,
+                                              std::ostream* metrics) {
   const double rate = samples_ / std::max(timer_.Seconds(), 1e-9);
   const double loss = loss_sum_ / std::max<int64_t>(steps_, 1);
   fraction = std::min(std::max(fraction, 1e-9), 1.0);
@@ -213,6 +214,7 @@ void ProgressWindow::Log(int epoch, int64_t step, double fraction, double elapse
   steps_ = 0;
   samples_ = 0;
   timer_.Reset();
+  return {loss, rate};
 }
 
 }  // namespace msrec

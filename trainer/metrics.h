@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/timer.h"
@@ -86,8 +87,9 @@ class ProgressWindow {
   // appends the same as a JSON line to `metrics` (when not null), and starts a
   // new window. `fraction`: the share of the whole job done; `elapsed`: its
   // seconds so far.
-  void Log(int epoch, int64_t step, double fraction, double elapsed, const std::string& note,
-           std::ostream* metrics);
+  // Returns the window's {mean loss, samples/s}.
+  std::pair<double, double> Log(int epoch, int64_t step, double fraction, double elapsed,
+                                const std::string& note, std::ostream* metrics);
 
  private:
   double loss_sum_ = 0;

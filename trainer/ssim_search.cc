@@ -30,6 +30,7 @@ TrainOptions SearchTrainOptions(const SsimSearchOptions& o) {
   t.reader_threads = o.reader_threads;
   t.max_bad_rows = o.max_bad_rows;
   t.csv_multiline_quotes = o.csv_multiline_quotes;
+  t.tensorboard_dir = o.tensorboard_dir;
   t.log_every = o.log_every;
   t.seed = o.seed;
   t.checkpoint = o.checkpoint;

@@ -28,6 +28,7 @@ struct SsimSearchOptions {
   int reader_threads = 1;      // parser threads
   int64_t max_bad_rows = 100;  // fail once more rows than this are bad
   bool csv_multiline_quotes = false;  // TrainOptions::csv_multiline_quotes
+  std::string tensorboard_dir;        // TrainOptions::tensorboard_dir
   int64_t log_every = 50;      // progress line every N steps
   uint64_t seed = 2022;        // torch and embedding-initialisation seed
   CheckpointOptions checkpoint;  // periodic checkpoints and --resume (checkpoint.h)

@@ -34,6 +34,7 @@ Result<TrainResult> TrainLoop::Run(const TrainingPosition& start) {
   result_.best_epoch = keeper_.best_epoch();
   if (!options_.test_files.empty()) {
     MSREC_ASSIGN_OR_RETURN(result_.test, session_.Evaluate(options_.test_files));
+    MSREC_RETURN_IF_ERROR(LogEvaluation("test", result_.test));
     if (std::ostream* metrics = session_.metrics()) {
       *metrics << "{\"event\":\"eval\",\"split\":\"test\",\"step\":" << result_.steps
                << ",\"metrics\":" << result_.test.ToJson() << "}\n";
@@ -115,8 +116,13 @@ Status TrainLoop::AfterStep(int epoch, int64_t step, int64_t epoch_steps, int64_
     const double fraction = options_.max_steps > 0
                                 ? double(step) / options_.max_steps
                                 : (epoch - 1 + source.reader().Progress()) / options_.epochs;
-    progress_.Log(epoch, step, fraction, timer_.Seconds(), step_.ProgressNote(),
-                  session_.metrics());
+    const auto [loss, rate] = progress_.Log(epoch, step, fraction, timer_.Seconds(),
+                                            step_.ProgressNote(), session_.metrics());
+    if (EventWriter* events = session_.events()) {
+      MSREC_RETURN_IF_ERROR(events->AddScalar("train/loss", step, loss));
+      MSREC_RETURN_IF_ERROR(events->AddScalar("train/samples_per_sec", step, rate));
+      MSREC_RETURN_IF_ERROR(events->Flush());
+    }
   }
   TrainCheckpointer& checkpointer = session_.checkpointer();
   if (checkpointer.due(step)) MSREC_RETURN_IF_ERROR(checkpointer.Save({step, epoch, epoch_steps}));
@@ -156,10 +162,30 @@ Status TrainLoop::Validate(int epoch, bool* done) {
              << ",\"step\":" << result_.steps << ",\"metrics\":" << val.ToJson() << "}\n";
     metrics->flush();
   }
+  MSREC_RETURN_IF_ERROR(LogEvaluation("val", val));
   MSREC_ASSIGN_OR_RETURN(const bool stop, keeper_.EndOfEpoch(epoch, val, result_.steps));
   *done = *done || stop;  // max_steps may have ended the job already
   result_.train_seconds -= timer_.Seconds() - paused;
   return Status::OK();
+}
+
+// TensorBoard scalars of an evaluation: <split>/auc|logloss|gauc, overall and
+// /<scenario>.
+Status TrainLoop::LogEvaluation(const std::string& split, const EvalMetrics& m) {
+  EventWriter* events = session_.events();
+  if (events == nullptr) return Status::OK();
+  const std::vector<std::string> names = session_.scenario_map().values();
+  auto log = [&](const std::string& suffix, const GroupMetrics& g) -> Status {
+    MSREC_RETURN_IF_ERROR(events->AddScalar(split + "/auc" + suffix, result_.steps, g.auc));
+    MSREC_RETURN_IF_ERROR(events->AddScalar(split + "/logloss" + suffix, result_.steps, g.logloss));
+    if (g.gauc >= 0) MSREC_RETURN_IF_ERROR(events->AddScalar(split + "/gauc" + suffix, result_.steps, g.gauc));
+    return Status::OK();
+  };
+  MSREC_RETURN_IF_ERROR(log("", m.overall));
+  for (size_t k = 0; k < m.per_scenario.size() && k < names.size(); ++k) {
+    MSREC_RETURN_IF_ERROR(log("/" + names[k], m.per_scenario[k]));
+  }
+  return events->Flush();
 }
 
 // SIGTERM/SIGINT: checkpoints the finished steps and returns.

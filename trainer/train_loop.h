@@ -36,6 +36,7 @@ class TrainLoop {
                    const torch::Tensor& loss, StepSource& source);
   Status EndEpoch(int epoch, int64_t epoch_steps, StepSource& source, bool* done);
   Status Validate(int epoch, bool* done);
+  Status LogEvaluation(const std::string& split, const EvalMetrics& metrics);
   Result<TrainResult> Stopped(int epoch, int64_t epoch_steps);
   bool MaxStepsReached(int64_t step) const;
 

@@ -44,6 +44,8 @@ struct TrainOptions {
                                          // without a better validation AUC and keep the best
                                          // epoch's model; 0 = train every epoch, keep the last
   std::string metrics_file;              // JSON lines; empty = <model_dir>/metrics.jsonl
+  std::string tensorboard_dir;           // TensorBoard event files (loss, samples/s, AUC and
+                                         // logloss per scenario); empty = none
   uint64_t seed = 2022;                  // torch and initialisation seed
   std::string device = "cpu";            // "cpu" or "cuda[:i]": where the model runs
   int64_t store_memory_mb = 1024;        // embedded --store rocksdb: RAM the store may hold

@@ -26,6 +26,7 @@
 #include "trainer/embedding_bridge.h"
 #include "trainer/evaluation.h"
 #include "trainer/model_dir.h"
+#include "trainer/tensorboard.h"
 #include "trainer/internal/step_source.h"
 #include "trainer/internal/train_checkpoint.h"
 #include "trainer/train_options.h"
@@ -83,6 +84,8 @@ class TrainingSession {
   TrainCheckpointer& checkpointer() { return *checkpointer_; }
   // The metrics file (worker 0), null on the other workers.
   std::ostream* metrics() { return chief() ? &metrics_out_ : nullptr; }
+  // TensorBoard events (worker 0 with --tensorboard_dir), else null.
+  EventWriter* events() { return events_.get(); }
 
  private:
   TrainingSession(JobSpec spec, const TrainOptions& options);
@@ -105,6 +108,7 @@ class TrainingSession {
   std::unique_ptr<GradientSync> gradient_sync_;
   std::unique_ptr<TrainCheckpointer> checkpointer_;
   std::ofstream metrics_out_;
+  std::unique_ptr<EventWriter> events_;
   std::unique_ptr<ModelDir::WriterLock> lock_;  // worker 0: the directory's writer lock
   torch::Tensor init_rng_state_;  // the initialisation stream (Initialise)
 };
