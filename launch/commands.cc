@@ -34,6 +34,7 @@ Status RunGen() {
   GeneratorOptions o;
   o.seed = FLAGS_seed;
   o.num_rows = FLAGS_rows;
+  o.first_row = FLAGS_first_row;
   o.num_scenarios = FLAGS_num_scenarios;
   o.scenario_decay = FLAGS_scenario_decay;
   o.num_fields = FLAGS_num_fields;

@@ -20,6 +20,10 @@ DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are ba
 DEFINE_string(gauc_column, "",
               "train (validation, test), eval: add grouped AUC (gAUC) by this column, e.g. a user "
               "id (an id or single-valued categorical column of the schema)");
+DEFINE_string(init_from, "",
+              "train: start from this trained model directory (day-by-day training): its dense "
+              "weights, every embedding row and its scenario map (new scenario values get fresh "
+              "paths); optimizer state starts fresh");
 DEFINE_string(tensorboard_dir, "",
               "train, ssim-search: write TensorBoard event files here (train/loss, "
               "train/samples_per_sec, val|test/auc|logloss|gauc[/<scenario>])");
@@ -29,6 +33,7 @@ DEFINE_bool(csv_multiline_quotes, false,
 // gen: the synthetic generator (docs/data.md, "Generator").
 DEFINE_int64(rows, 1000000, "gen: rows over all splits");
 DEFINE_int32(num_scenarios, 4, "gen, info: scenarios K (gen: shares decay geometrically)");
+DEFINE_int64(first_row, 0, "gen: index of the first row (later rows of the same synthetic world, e.g. another day)");
 DEFINE_double(scenario_decay, 0.5, "gen: scenario k's share is proportional to decay^k");
 DEFINE_int32(num_fields, 8, "gen, info: categorical fields (gen: vocabularies log-spaced 1e2..1e7)");
 DEFINE_string(vocab_sizes, "", "gen: explicit comma-separated vocabulary sizes (overrides num_fields)");
@@ -241,6 +246,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   MSREC_ASSIGN_OR_RETURN(o.val_files, InputsFromFlag(FLAGS_val));
   MSREC_ASSIGN_OR_RETURN(o.test_files, InputsFromFlag(FLAGS_test));
   o.model_dir = FLAGS_model_dir;
+  o.init_from = FLAGS_init_from;
   o.scenario_map_file = FLAGS_scenario_map;
   o.epochs = FLAGS_epochs;
   o.max_steps = FLAGS_max_steps;

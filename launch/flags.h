@@ -48,6 +48,7 @@ Result<SharedFlagsExportOptions> SharedFlagsExportOptionsFromFlags();
 DECLARE_string(schema);
 DECLARE_string(schema_file);
 DECLARE_int64(rows);
+DECLARE_int64(first_row);
 DECLARE_int32(num_scenarios);
 DECLARE_double(scenario_decay);
 DECLARE_int32(num_fields);

@@ -7,6 +7,8 @@
 #include "common/file_util.h"
 #include "tests/job_test_util.h"
 #include "trainer/checkpoint.h"
+#include "trainer/data/scenario_map.h"
+#include "trainer/data/schema.h"
 #include "trainer/model_dir.h"
 #include "trainer/trainer.h"
 
@@ -161,6 +163,55 @@ TEST_F(ModelDirTest, ReplacingACheckpointNeverLeavesNone) {
   EXPECT_EQ(ReadFile(old_one + "/dense.pt").value(), "new");
   EXPECT_TRUE(VerifyCheckpoint(old_one).ok());
   EXPECT_FALSE(PathExists(fresh));
+}
+
+// Day-by-day training (issue 18): --init_from starts from a trained model's
+// dense weights and every row, before the first step.
+TEST_F(ModelDirTest, InitFromStartsAtTheSourceModel) {
+  ASSERT_TRUE(Train(spec_, options_).ok());
+  TrainOptions next = options_;
+  next.model_dir = dir_ + "/day2";
+  next.init_from = options_.model_dir;
+  next.epochs = 0;  // no step: the model as it starts
+  ASSERT_TRUE(Train(spec_, next).ok());
+  ExpectSameDenseParameters(options_.model_dir, next.model_dir, 0);
+  const auto rows = ReadRows(options_.model_dir + "/embeddings.bin");
+  EXPECT_GT(rows.size(), 100u);
+  EXPECT_EQ(rows, ReadRows(next.model_dir + "/embeddings.bin"));
+  // And it trains on from there.
+  next.epochs = 1;
+  next.model_dir = dir_ + "/day2b";
+  EXPECT_TRUE(Train(spec_, next).ok());
+  next.model_dir = next.init_from;
+  EXPECT_FALSE(Train(spec_, next).ok());  // into its own source
+}
+
+TEST_F(ModelDirTest, InitFromGivesNewScenariosFreshTowers) {
+  // Day 1 knows every scenario but the last; day 2 brings it.
+  Result<ScenarioMap> all = ScenarioMap::Scan(options_.train_files, *SchemaSpec::Parse(spec_.schema));
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> values = all->values();
+  ASSERT_GE(values.size(), 2u);
+  values.pop_back();
+  ASSERT_TRUE(ScenarioMap::FromValues(values).Save(dir_ + "/day1_map.tsv").ok());
+  TrainOptions day1 = options_;
+  day1.scenario_map_file = dir_ + "/day1_map.tsv";
+  day1.max_bad_rows = -1;  // the unknown scenario's rows are skipped on day 1
+  ASSERT_TRUE(Train(spec_, day1).ok());
+  TrainOptions day2 = options_;
+  day2.model_dir = dir_ + "/day2";
+  day2.init_from = day1.model_dir;
+  day2.epochs = 0;
+  ASSERT_TRUE(Train(spec_, day2).ok());
+  Result<ScenarioMap> extended = ScenarioMap::Load(dir_ + "/day2/scenario_map.tsv");
+  ASSERT_TRUE(extended.ok());
+  EXPECT_EQ(extended->size(), int(values.size()) + 1);
+  for (size_t k = 0; k < values.size(); ++k) EXPECT_EQ(extended->value(int32_t(k)), values[k]);
+  // The old towers come over; the new scenario's tower is new.
+  const std::vector<torch::Tensor> a = SavedDenseParameters(day1.model_dir);
+  const std::vector<torch::Tensor> b = SavedDenseParameters(day2.model_dir);
+  ASSERT_GT(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
 }
 
 }  // namespace

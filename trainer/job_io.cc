@@ -139,6 +139,63 @@ Status LoadDenseParameters(torch::nn::Module* model, const std::string& path) {
 }
 
 namespace {
+
+// Copies `from` into `to` when the shapes agree, or into the first rows of
+// `to` when only the first dimension grew. False: nothing (fully) copied.
+bool CopyMatching(const torch::Tensor& from, torch::Tensor to) {
+  if (from.sizes() == to.sizes()) {
+    to.copy_(from);
+    return true;
+  }
+  if (from.dim() == to.dim() && from.dim() > 0 && from.size(0) < to.size(0) &&
+      from.sizes().slice(1) == to.sizes().slice(1)) {
+    to.narrow(0, 0, from.size(0)).copy_(from);
+  }
+  return false;
+}
+
+void LoadMatching(torch::nn::Module& module, torch::serialize::InputArchive& archive,
+                  const std::string& prefix, std::vector<std::string>* kept) {
+  for (auto& p : module.named_parameters(/*recurse=*/false)) {
+    torch::Tensor t;
+    if (!archive.try_read(p.key(), t) || !CopyMatching(t, p.value())) kept->push_back(prefix + p.key());
+  }
+  for (auto& b : module.named_buffers(/*recurse=*/false)) {
+    torch::Tensor t;
+    if (!archive.try_read(b.key(), t, /*is_buffer=*/true) || !CopyMatching(t, b.value())) {
+      kept->push_back(prefix + b.key());
+    }
+  }
+  for (auto& child : module.named_children()) {
+    torch::serialize::InputArchive sub;
+    if (archive.try_read(child.key(), sub)) {
+      LoadMatching(*child.value(), sub, prefix + child.key() + ".", kept);
+    } else {
+      kept->push_back(prefix + child.key() + ".*");
+    }
+  }
+}
+
+}  // namespace
+
+Status LoadMatchingParameters(torch::nn::Module* module, const std::string& path,
+                              std::vector<std::string>* kept) {
+  if (::access(path.c_str(), F_OK) != 0) return Status::NotFound(path + " does not exist");
+  try {
+    torch::NoGradGuard no_grad;
+    const std::vector<torch::Tensor> params = module->parameters();
+    c10::optional<torch::Device> device;
+    if (!params.empty()) device = params.front().device();
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, device);
+    LoadMatching(*module, archive, "", kept);
+  } catch (const c10::Error& e) {
+    return Status::Corruption("loading " + path + ": " + e.what_without_backtrace());
+  }
+  return Status::OK();
+}
+
+namespace {
 // Names of the parameters that receive a non-zero gradient from a random batch
 // whose instances all belong to `scenario`.
 std::set<std::string> ParametersTouchedBy(Model& model, const ModelConfig& c, int64_t scenario) {

@@ -24,6 +24,14 @@ Result<JobSpec> LoadJobSpec(const std::string& path);
 Status SaveDenseParameters(torch::nn::Module& module, const std::string& path);
 Status LoadDenseParameters(torch::nn::Module* module, const std::string& path);
 
+// Loads from `path` every parameter and buffer of `module` that the archive
+// holds with the same shape; one whose first dimension grew (a per-scenario
+// table after new scenarios were added) gets the archive's rows first and
+// keeps the rest; the others keep their values. Appends the names of what was
+// not (fully) loaded to *kept.
+Status LoadMatchingParameters(torch::nn::Module* module, const std::string& path,
+                              std::vector<std::string>* kept);
+
 // What `msrec info` prints about a model of `spec`'s shapes: its dense,
 // shared and per-scenario parameter counts and FLOPs per instance.
 Result<std::string> DescribeModel(const JobSpec& spec);

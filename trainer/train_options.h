@@ -22,6 +22,10 @@ struct TrainOptions {
   std::vector<std::string> test_files;   // evaluated once at the end (may be empty)
   std::string model_dir;                 // output directory (created)
   std::string scenario_map_file;         // fixed scenario map; empty = built from train files
+  std::string init_from;                 // a trained model directory to start from (day-by-day
+                                         // training): its dense weights and every embedding
+                                         // row; its scenario map, extended with the new data's
+                                         // new values (fresh towers/paths for them)
   int epochs = 1;                        // passes over the training files
   int64_t max_steps = 0;                 // > 0: stop after this many steps
   int batch_size = 2048;                 // training mini-batch

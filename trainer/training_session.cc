@@ -1,5 +1,9 @@
 #include "trainer/training_session.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,6 +12,7 @@
 #include "models/layers.h"
 #include "trainer/data/reader_decorators.h"
 #include "trainer/device_sync.h"
+#include "common/file_util.h"
 #include "trainer/job_io.h"
 #include "trainer/internal/model_store.h"
 
@@ -26,6 +31,10 @@ Result<std::unique_ptr<TrainingSession>> TrainingSession::Open(JobSpec spec,
   if (workers != nullptr && (workers->comm == nullptr || workers->ps == nullptr)) {
     return Status::InvalidArgument("a data-parallel worker needs a communicator and a remote "
                                    "parameter server (--num_servers >= 1)");
+  }
+  if (!options.init_from.empty() && options.init_from == options.model_dir) {
+    return Status::InvalidArgument("--init_from names the --model_dir being written; train the "
+                                   "new day into a new directory");
   }
   if (options.early_stopping_patience > 0 && options.val_files.empty()) {
     return Status::InvalidArgument("early stopping needs validation files (--val)");
@@ -61,6 +70,8 @@ Status TrainingSession::OpenData() {
   MSREC_ASSIGN_OR_RETURN(data_.schema, SchemaSpec::Parse(spec_.schema));
   if (!options_.scenario_map_file.empty()) {
     MSREC_ASSIGN_OR_RETURN(scenario_map_, ScenarioMap::Load(options_.scenario_map_file));
+  } else if (!options_.init_from.empty()) {
+    MSREC_ASSIGN_OR_RETURN(scenario_map_, InitialScenarioMap());
   } else if (!options_.sharing.selector_dir.empty()) {
     MSREC_ASSIGN_OR_RETURN(scenario_map_,
                            ScenarioMap::Load(ModelDir(options_.sharing.selector_dir).scenario_map()));
@@ -116,6 +127,66 @@ void TrainingSession::Initialise(const std::function<void()>& create) {
   create();
   std::lock_guard<std::mutex> gen_lock(gen.mutex());
   init_rng_state_ = gen.get_state();
+}
+
+// --init_from: the source model's scenario map with the new data's new values
+// appended (existing ids unchanged).
+Result<ScenarioMap> TrainingSession::InitialScenarioMap() {
+  const ModelDir source(options_.init_from);
+  MSREC_RETURN_IF_ERROR(source.Verify().WithContext("--init_from"));
+  MSREC_ASSIGN_OR_RETURN(const JobSpec from, LoadJobSpec(source.job()));
+  if (from.model != spec_.model || from.table.dim != spec_.table.dim) {
+    return Status::InvalidArgument("--init_from " + options_.init_from + " holds a " + from.model +
+                                   " with " + std::to_string(from.table.dim) +
+                                   "-dim embeddings; this job trains a " + spec_.model + " with " +
+                                   std::to_string(spec_.table.dim));
+  }
+  MSREC_ASSIGN_OR_RETURN(ScenarioMap map, ScenarioMap::Load(source.scenario_map()));
+  MSREC_ASSIGN_OR_RETURN(const ScenarioMap seen,
+                         ScenarioMap::Scan(options_.train_files, data_.schema, /*delimiter=*/0,
+                                           options_.csv_multiline_quotes));
+  map.set_fixed(false);
+  const int before = map.size();
+  for (const std::string& value : seen.values()) map.FindOrAdd(value);
+  if (map.size() > before) {
+    LOG(INFO) << "--init_from: " << map.size() - before << " new scenario(s) get fresh paths";
+  }
+  return map;
+}
+
+// --init_from: the source's dense weights (all workers read the same file) and,
+// through worker 0, every embedding row, before the first step.
+Status TrainingSession::InitFromModel() {
+  const ModelDir source(options_.init_from);
+  std::vector<std::string> kept;
+  MSREC_RETURN_IF_ERROR(LoadMatchingParameters(model_.get(), source.dense(), &kept));
+  LOG(INFO) << "--init_from " << options_.init_from << ": dense weights loaded"
+            << (kept.empty() ? std::string() : "; fresh (new shapes): " + std::to_string(kept.size()) +
+                                                   " tensors, e.g. " + kept.front());
+  if (chief()) {
+    // The source rows as server parts of a checkpoint directory (links).
+    const std::string parts = dir_.root() + "/init_rows";
+    MSREC_RETURN_IF_ERROR(RemoveTree(parts));
+    MSREC_RETURN_IF_ERROR(MakeDirs(parts));
+    std::vector<std::pair<std::string, std::string>> links;  // target, name
+    if (PathExists(source.embeddings("memory"))) {
+      links.emplace_back(source.embeddings("memory"), "server-0.bin");
+    } else if (PathExists(source.embeddings("rocksdb"))) {
+      links.emplace_back(source.embeddings("rocksdb"), "server-0.rocksdb");
+    } else {
+      return Status::NotFound("--init_from " + options_.init_from + ": no embedding rows (a job "
+                              "with server ranks keeps them in ps/: msrec export it first)");
+    }
+    for (const auto& [target, name] : links) {
+      if (::symlink(target.c_str(), (parts + "/" + name).c_str()) != 0) {
+        return Status::IoError("cannot link " + target + ": " + std::strerror(errno));
+      }
+    }
+    MSREC_RETURN_IF_ERROR(ps_->LoadCheckpoint(parts, /*step=*/0));
+    MSREC_RETURN_IF_ERROR(RemoveTree(parts));
+  }
+  if (workers() != nullptr) MSREC_RETURN_IF_ERROR(workers()->comm->Barrier());
+  return Status::OK();
 }
 
 Status TrainingSession::CreateModel() {
@@ -183,6 +254,8 @@ std::vector<torch::Tensor> TrainingSession::DenseParameters() const {
 }
 
 Result<TrainingPosition> TrainingSession::Start() {
+  // A checkpoint restored below replaces all of this (a resumed job).
+  if (!options_.init_from.empty()) MSREC_RETURN_IF_ERROR(InitFromModel());
   const WorkerGroup* w = workers();
   if (w != nullptr && device_.is_cuda() && w->device_comm != nullptr) {
 #ifdef MSREC_WITH_CUDA

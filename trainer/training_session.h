@@ -90,6 +90,8 @@ class TrainingSession {
  private:
   TrainingSession(JobSpec spec, const TrainOptions& options);
   Status OpenData();
+  Result<ScenarioMap> InitialScenarioMap();
+  Status InitFromModel();
   Status CreateModel();
   Status OpenRows();
   std::vector<torch::Tensor> DenseParameters() const;

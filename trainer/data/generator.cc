@@ -262,7 +262,7 @@ Status GenerateCsv(const GeneratorOptions& options, const std::vector<GeneratorS
   }
   SyntheticModel model(options);
   GeneratedRow row;
-  int64_t index = 0;
+  int64_t index = options.first_row;
   std::string buf;
   for (const GeneratorSplit& split : splits) {
     OutputFile out;

@@ -17,6 +17,8 @@ namespace msrec {
 struct GeneratorOptions {
   uint64_t seed = 1;          // everything derives from it
   int64_t num_rows = 100000;  // rows for GenerateCsvSplits (all splits together)
+  int64_t first_row = 0;      // index of the first row written: later rows of the same world
+                              // (new "days" of one model: first_row = day * num_rows)
 
   // Scenarios: K of them with shares proportional to scenario_decay^k
   // (k = 0..K-1), so scenario 0 is the largest. Default 4 and 0.5.
