@@ -14,6 +14,7 @@
 #include "trainer/data/shard.h"
 #include "trainer/export.h"
 #include "trainer/job_io.h"
+#include "trainer/report.h"
 #include "trainer/ssim_search.h"
 #include "trainer/trainer.h"
 
@@ -186,6 +187,17 @@ Status RunExport() {
   MSREC_ASSIGN_OR_RETURN(ExportStats stats, ExportBundle(options));
   std::printf("wrote serving bundle %s: %llu embedding rows, %.1f MiB\n", options.output.c_str(),
               static_cast<unsigned long long>(stats.rows), stats.bytes / 1048576.0);
+  return Status::OK();
+}
+
+Status RunReport() {
+  ReportOptions options;
+  options.model_dirs = SplitList(FLAGS_compare);
+  if (options.model_dirs.empty() && !FLAGS_model_dir.empty()) options.model_dirs = {FLAGS_model_dir};
+  if (!FLAGS_output.empty()) options.output = FLAGS_output;
+  MSREC_RETURN_IF_ERROR(WriteReport(options));
+  std::printf("wrote %s (%zu run%s)\n", options.output.c_str(), options.model_dirs.size(),
+              options.model_dirs.size() == 1 ? "" : "s");
   return Status::OK();
 }
 

@@ -17,5 +17,6 @@ Status RunInfo();
 Status RunSsimSearch();
 Status RunSsimExport();
 Status RunExport();
+Status RunReport();
 
 }  // namespace msrec

@@ -20,6 +20,7 @@ DEFINE_int64(max_bad_rows, 100, "Fail once more than this many input rows are ba
 DEFINE_string(gauc_column, "",
               "train (validation, test), eval: add grouped AUC (gAUC) by this column, e.g. a user "
               "id (an id or single-valued categorical column of the schema)");
+DEFINE_string(compare, "", "report: comma-separated model directories to overlay (instead of --model_dir)");
 DEFINE_string(init_from, "",
               "train: start from this trained model directory (day-by-day training): its dense "
               "weights, every embedding row and its scenario map (new scenario values get fresh "

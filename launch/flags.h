@@ -20,6 +20,7 @@ DECLARE_string(input);
 DECLARE_string(output);
 DECLARE_string(model_dir);
 DECLARE_string(ps_dir);
+DECLARE_string(compare);
 
 namespace msrec {
 

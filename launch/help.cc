@@ -23,6 +23,7 @@ const std::vector<Group>& Groups() {
       {"generator", {"rows", "first_row", "num_scenarios", "scenario_decay", "num_fields", "vocab_sizes", "zipf",
                      "num_dense", "val_fraction", "test_fraction"}},
       {"convert", {"rows_per_block"}},
+      {"report", {"compare"}},
       {"model", {"model", "hidden", "batch_norm", "dropout", "model_opts", "embedding_dim",
                  "init_scale"}},
       {"training", {"model_dir", "init_from", "epochs", "max_steps", "batch_size", "shuffle_buffer",
@@ -55,6 +56,7 @@ std::vector<std::string> GroupsOf(const std::string& command) {
       {"ssim-search", {"data", "model", "training", "store", "checkpoint", "cluster", "ssim"}},
       {"export", {"data", "training", "cluster"}},
       {"ssim-export", {"data", "training", "ssim"}},
+      {"report", {"data", "training", "report"}},
   };
   auto it = of.find(command);
   return it == of.end() ? std::vector<std::string>{} : it->second;

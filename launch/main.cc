@@ -29,6 +29,8 @@ const Command kCommands[] = {
      "SSIM search epoch: write a selector artefact to --output (docs/ssim.md)"},
     {"export", msrec::RunExport,
      "write a serving bundle of --model_dir to --output (eval/predict load it)"},
+    {"report", msrec::RunReport,
+     "write an HTML report of --model_dir (or --compare D1,D2,...) to --output"},
     {"ssim-export", msrec::RunSsimExport,
      "write a selector's per-record shared flags for --input to --output"},
 };

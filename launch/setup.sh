@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch                            # bench/: the plain PyTorch reference
   time                                     # bench/: peak RSS (/usr/bin/time -v)
+  chromium                                 # tests: msrec report rendered headless
 )
 
 missing=()

@@ -64,3 +64,8 @@ add_dependencies(cli_test msrec)
 msrec_add_test(NAME tensorboard_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/tensorboard_test.cc
                LIBS msrec_trainer LABELS unit TIMEOUT 120)
 target_precompile_headers(tensorboard_test REUSE_FROM msrec_models)
+
+# msrec report: HTML content, and a render in headless Chromium (skips without it).
+msrec_add_test(NAME report_test SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/report_test.cc
+               LIBS msrec_trainer LABELS unit TIMEOUT 300)
+target_precompile_headers(report_test REUSE_FROM msrec_models)

@@ -29,6 +29,13 @@ Result<TrainResult> TrainLoop::Run(const TrainingPosition& start) {
     MSREC_RETURN_IF_ERROR(EndEpoch(epoch, epoch_steps, *source, &done));
   }
   result_.train_seconds += timer_.Seconds();
+  if (std::ostream* metrics = session_.metrics()) {
+    const PhaseTimes& p = result_.phases;
+    *metrics << "{\"event\":\"phases\",\"steps\":" << result_.steps << ",\"samples\":"
+             << result_.samples << ",\"seconds\":" << result_.train_seconds << ",\"read\":" << p.read
+             << ",\"pull\":" << p.pull << ",\"compute\":" << p.compute << ",\"push\":" << p.push
+             << "}\n";
+  }
   MSREC_RETURN_IF_ERROR(keeper_.RestoreBest(result_.steps));
   result_.val = keeper_.best_val();
   result_.best_epoch = keeper_.best_epoch();

@@ -56,6 +56,7 @@ Result<std::unique_ptr<TrainingSession>> TrainingSession::Open(JobSpec spec,
         options.metrics_file.empty() ? s->dir_.metrics() : options.metrics_file;
     s->metrics_out_.open(path, std::ios::app);
     if (!s->metrics_out_) return Status::IoError("cannot open metrics file " + path);
+    s->metrics_out_ << "{\"event\":\"start\",\"model\":\"" << s->spec_.model << "\"}\n";
     if (!options.tensorboard_dir.empty()) {
       MSREC_ASSIGN_OR_RETURN(s->events_, EventWriter::Open(options.tensorboard_dir));
       LOG(INFO) << "TensorBoard events: " << s->events_->path();
