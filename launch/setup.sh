@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libopenblas0-pthread        # LibTorch 1.13 (CPU) and a fast BLAS for it
   libopenmpi-dev openmpi-bin               # MPI transport and mpirun
-  librocksdb-dev zlib1g-dev                # embedding store, gzip input
+  librocksdb-dev zlib1g-dev libzstd-dev    # embedding store, gzip and zstd input
   libgflags-dev libgoogle-glog-dev         # flags, logging
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch                            # bench/: the plain PyTorch reference

@@ -3,6 +3,8 @@
 
 #include <sys/stat.h>
 
+#include <zstd.h>
+
 #include <gtest/gtest.h>
 
 #include "common/hash.h"
@@ -381,6 +383,35 @@ TEST(CsvReaderTest, SeveralFilesContinueRecordIndices) {
   EXPECT_EQ(b.keys[1], Key("x", "b"));
   EXPECT_EQ(b.record, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ((*reader)->stats().files_done, 2);
+}
+
+// Issue 18: zstd input, detected by its magic bytes like gzip.
+TEST(CsvReaderTest, ZstdInputReadsLikePlainAndTruncationIsNamed) {
+  TempDir dir;
+  const std::string text = ManyRows(3000, false);
+  WriteFile(dir.File("p.csv"), text);
+  std::string packed(ZSTD_compressBound(text.size()), '\0');
+  packed.resize(ZSTD_compress(packed.data(), packed.size(), text.data(), text.size(), 3));
+  WriteFile(dir.File("p.csv.zst"), packed);
+  ReaderOptions o = Options("label:label,scenario:scenario,id:id,v:cat");
+  o.chunk_bytes = 4096;
+  Batch plain = ReadFile(dir.File("p.csv"), o);
+  Batch zstd = ReadFile(dir.File("p.csv.zst"), o);
+  ASSERT_EQ(zstd.size, 3000);
+  EXPECT_EQ(zstd.keys, plain.keys);
+  EXPECT_EQ(zstd.record, plain.record);
+  WriteFile(dir.File("cut.csv.zst"), packed.substr(0, packed.size() / 2));
+  // Found when the reader opens (it buffers ahead) or while reading.
+  Status st;
+  auto reader = OpenReader({dir.File("cut.csv.zst")}, o);
+  if (!reader.ok()) {
+    st = reader.status();
+  } else {
+    std::vector<Batch> batches;
+    st = ReadAll(reader->get(), &batches);
+  }
+  EXPECT_EQ(st.code(), Status::Code::kCorruption) << st.ToString();
+  EXPECT_NE(st.message().find("cut.csv.zst"), std::string::npos) << st.ToString();
 }
 
 }  // namespace

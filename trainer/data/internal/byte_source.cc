@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace msrec::internal {
 namespace {
@@ -51,7 +53,9 @@ class GzipSource : public ByteSource {
     int err = Z_OK;
     const char* msg = gzerror(gz_, &err);
     if (got < 0 || (err != Z_OK && err != Z_STREAM_END)) {
-      return Status::Corruption("gzip " + path_ + ": " + (msg ? msg : "read error"));
+      return Status::Corruption("gzip " + path_ + ": " + (msg ? msg : "read error") +
+                                " (at compressed byte " + std::to_string(position()) + " of " +
+                                std::to_string(file_size_) + ")");
     }
     return static_cast<size_t>(got);
   }
@@ -65,6 +69,58 @@ class GzipSource : public ByteSource {
   gzFile gz_;
 };
 
+// A zstd stream (one or more frames), decompressed as it is read.
+class ZstdSource : public ByteSource {
+ public:
+  ZstdSource(int fd, std::string path, uint64_t size)
+      : fd_(fd), ctx_(ZSTD_createDCtx()), in_(ZSTD_DStreamInSize()) {
+    path_ = std::move(path);
+    file_size_ = size;
+  }
+  ~ZstdSource() override {
+    ZSTD_freeDCtx(ctx_);
+    ::close(fd_);
+  }
+
+  Result<size_t> Read(char* buf, size_t n) override {
+    ZSTD_outBuffer out = {buf, n, 0};
+    while (out.pos == 0) {
+      if (input_.pos == input_.size) {
+        const ssize_t got = ::read(fd_, in_.data(), in_.size());
+        if (got < 0) {
+          if (errno == EINTR) continue;
+          return Status::IoError("read " + path_ + ": " + std::strerror(errno));
+        }
+        if (got == 0) {
+          if (frame_left_ != 0) {
+            return Status::Corruption("zstd " + path_ + ": truncated (the stream ends inside a "
+                                      "frame at byte " + std::to_string(position_) + ")");
+          }
+          return size_t{0};
+        }
+        position_ += uint64_t(got);
+        input_ = {in_.data(), size_t(got), 0};
+      }
+      frame_left_ = ZSTD_decompressStream(ctx_, &out, &input_);
+      if (ZSTD_isError(frame_left_)) {
+        return Status::Corruption("zstd " + path_ + ": " + ZSTD_getErrorName(frame_left_) +
+                                  " (near compressed byte " + std::to_string(position_) + ")");
+      }
+    }
+    return out.pos;
+  }
+  uint64_t position() const override { return position_; }
+  bool compressed() const override { return true; }
+
+ private:
+  int fd_;
+  ZSTD_DCtx* ctx_;
+  std::vector<char> in_;
+  ZSTD_inBuffer input_ = {nullptr, 0, 0};
+  size_t frame_left_ = 0;  // 0: at a frame boundary
+  uint64_t position_ = 0;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<ByteSource>> ByteSource::Open(const std::string& path) {
@@ -73,9 +129,12 @@ Result<std::unique_ptr<ByteSource>> ByteSource::Open(const std::string& path) {
   struct stat st;
   uint64_t size = 0;
   if (::fstat(fd, &st) == 0) size = static_cast<uint64_t>(st.st_size);
-  unsigned char magic[2] = {0, 0};
-  const ssize_t got = ::pread(fd, magic, 2, 0);
-  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+  unsigned char magic[4] = {0, 0, 0, 0};
+  const ssize_t got = ::pread(fd, magic, 4, 0);
+  if (got == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) {
+    return std::unique_ptr<ByteSource>(new ZstdSource(fd, path, size));
+  }
+  if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
     gzFile gz = gzdopen(fd, "rb");
     if (gz == nullptr) {
       ::close(fd);

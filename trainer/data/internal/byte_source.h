@@ -1,5 +1,5 @@
-// ByteSource: sequential bytes of a plain or gzip file (detected by the gzip
-// magic bytes 1f 8b). Not thread-safe; one reader thread owns it.
+// ByteSource: sequential bytes of a plain, gzip or zstd file (detected by the gzip / zstd
+// magic bytes 1f 8b / 28 b5 2f fd). Not thread-safe; one reader thread owns it.
 #pragma once
 
 #include <cstddef>
