@@ -140,5 +140,23 @@ TEST(ScenarioMapTest, ScanFindsEveryValue) {
   EXPECT_EQ(map->values(), (std::vector<std::string>{"1", "2", "9", "10"}));
 }
 
+// Issue 17: rows the reader rejects add no scenario to a scanned map.
+TEST(ScenarioMapTest, RejectedRowsAddNoScenario) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("r.csv"),
+                     "scenario,label,d,x\n"
+                     "a,1,0.5,q\n"
+                     "b,0,1.5,q\n"
+                     "zzz,7,0.5,q\n"     // bad label
+                     "yyy,1,abc,q\n"     // bad number
+                     "xxx,1,0.5\n"       // column count
+                     "b,1,2.5,q\n");
+  auto spec = SchemaSpec::Parse("scenario:scenario,label:label,d:dense,x:cat");
+  ASSERT_TRUE(spec.ok());
+  auto map = ScenarioMap::Scan({dir.File("r.csv")}, *spec);
+  ASSERT_TRUE(map.ok()) << map.status().ToString();
+  EXPECT_EQ(map->values(), (std::vector<std::string>{"a", "b"}));
+}
+
 }  // namespace
 }  // namespace msrec

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <set>
 
 #include "trainer/data/internal/byte_source.h"
 #include "trainer/data/internal/csv_split.h"
+#include "trainer/data/internal/row_parser.h"
 #include "trainer/data/shard.h"
 
 namespace msrec {
@@ -63,6 +65,38 @@ ScenarioMap ScenarioMap::FromValues(std::vector<std::string> values) {
   return map;
 }
 
+namespace {
+// `s` with control bytes escaped and clipped, for messages.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 60)) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return s.size() > 60 ? out + "..." : out;
+}
+
+// The fields of a row the reader accepts, the scenario aside: the column
+// count, every label 0/1, every dense value a finite number.
+bool RowIsGood(const Schema& schema, const std::vector<std::string_view>& fields) {
+  const std::vector<Schema::Column>& cols = schema.columns();
+  if (fields.size() != cols.size()) return false;
+  float v;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (cols[i].kind == ColumnKind::kLabel && !internal::ParseLabel(fields[i], &v)) return false;
+    if (cols[i].kind == ColumnKind::kDense && !internal::ParseFloat(fields[i], &v)) return false;
+  }
+  return true;
+}
+}  // namespace
+
 Result<ScenarioMap> ScenarioMap::Scan(const std::vector<std::string>& paths, const SchemaSpec& spec,
                                       char delimiter, bool multiline_quotes) {
   std::set<std::string> found;
@@ -89,7 +123,9 @@ Result<ScenarioMap> ScenarioMap::Scan(const std::vector<std::string>& paths, con
       if (!more) break;
       if (record.empty()) continue;
       if (!internal::SplitRecord(record, delim, &fields, &scratch)) continue;
-      if (fields.size() <= col) continue;  // reported as a bad row by the reader
+      // A row the reader will reject adds no scenario (it would get a path
+      // that never trains).
+      if (!RowIsGood(schema, fields)) continue;
       if (fields[col] != last) {
         last = std::string(fields[col]);
         found.insert(last);
@@ -144,8 +180,9 @@ Status ScenarioMap::Save(const std::string& path) const {
     return Status::IoError("cannot write scenario map " + path + ": " + std::strerror(errno));
   for (size_t i = 0; i < vals.size(); ++i) {
     if (vals[i].find_first_of("\t\n") != std::string::npos) {
-      return Status::InvalidArgument("scenario value '" + vals[i] +
-                                     "' contains a tab or newline and cannot be saved");
+      return Status::InvalidArgument("scenario value \"" + Printable(vals[i]) +
+                                     "\" contains a tab or newline and cannot be saved in " +
+                                     path + " (is the input text? binary input must be shards)");
     }
     out << vals[i] << '\t' << i << '\n';
   }

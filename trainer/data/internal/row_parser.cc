@@ -9,7 +9,6 @@
 #include "trainer/data/internal/csv_split.h"
 
 namespace msrec::internal {
-namespace {
 
 bool ParseFloat(std::string_view v, float* out) {
   if (!v.empty() && v[0] == '+') v.remove_prefix(1);
@@ -26,6 +25,8 @@ bool ParseLabel(std::string_view v, float* out) {
   }
   return ParseFloat(v, out) && (*out == 0.0f || *out == 1.0f);
 }
+
+namespace {
 
 std::string Clip(std::string_view v) {
   return v.size() <= 40 ? std::string(v) : std::string(v.substr(0, 37)) + "...";

@@ -14,6 +14,10 @@
 
 namespace msrec::internal {
 
+// A finite float ("+" allowed); a 0/1 label ("0", "1", "0.0", "1e0", ...).
+bool ParseFloat(std::string_view v, float* out);
+bool ParseLabel(std::string_view v, float* out);
+
 class RowParser {
  public:
   // `schema` and `map` must outlive the parser; `map` may be shared.
