@@ -65,6 +65,12 @@ Status SendPart(Transport* transport, const CallSpec& call, int server, int rank
   h.step = call.step;
   h.num_keys = n;
   h.dim = static_cast<uint32_t>(std::max(call.dim, 0));
+  if (!RequestFits(n, h.dim, floats != nullptr, payload.size())) {
+    return Status::InvalidArgument("a request of " + std::to_string(n) + " keys x " +
+                                   std::to_string(h.dim) + " floats to server " +
+                                   std::to_string(server) + " exceeds the wire format's 4 GiB "
+                                   "payload: use smaller batches or more servers");
+  }
   return transport->Send(rank, kRequestTag, EncodeRequest(h, call.table, keys, floats, payload));
 }
 

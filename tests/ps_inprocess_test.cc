@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 #include "cluster/inprocess_transport.h"
@@ -254,6 +256,33 @@ TEST(WireFormatTest, TableConfigsAreParsedStrictly) {
     const Status s = DecodeTableConfig(bad, &c);
     EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << bad << ": " << s.ToString();
   }
+}
+
+// Issue 17: sizes that do not fit the 32-bit payload field are refused before
+// encoding; replies that claim more floats than they carry are rejected.
+TEST(WireFormatTest, OversizedRequestsAndLyingRepliesAreRefused) {
+  EXPECT_TRUE(RequestFits(1000, 16, true, 0));
+  EXPECT_FALSE(RequestFits(uint64_t{1} << 28, 16, true, 0));  // 16 GiB of floats
+  EXPECT_FALSE(RequestFits(10, 16, false, size_t{5} << 30));
+  RequestHeader h;
+  h.type = RequestType::kPush;
+  h.num_keys = uint64_t{1} << 28;
+  h.dim = 16;
+  EXPECT_TRUE(EncodeRequest(h, "emb", nullptr, reinterpret_cast<const float*>(&h), "").empty());
+  const std::vector<float> rows = {1, 2, 3, 4};
+  std::string reply = EncodeReply(static_cast<uint16_t>(RequestType::kPull), 7, Status::OK(),
+                                  rows.data(), rows.size());
+  std::vector<float> out(4);
+  Status carried;
+  EXPECT_TRUE(DecodeReply(reply, 7, 4, out.data(), &carried).ok());
+  std::string lying = reply;
+  const uint64_t huge = uint64_t{1} << 62;  // num_floats * 4 would overflow
+  std::memcpy(&lying[16], &huge, sizeof(huge));
+  EXPECT_EQ(DecodeReply(lying, 7, 4, out.data(), &carried).code(), Status::Code::kInvalidArgument);
+  std::string bad_type = reply;
+  bad_type[6] = 0x7f;  // type without the reply bit
+  bad_type[7] = 0x00;
+  EXPECT_EQ(DecodeReply(bad_type, 7, 4, out.data(), &carried).code(), Status::Code::kInvalidArgument);
 }
 
 TEST(ThreadTierTest, BadTableConfigsAndHugePullsAreRefusedAndTheServerKeepsServing) {

@@ -49,11 +49,20 @@ bool KnownType(uint16_t type) { return type >= 1 && type <= 9; }
 
 int ReplyTag(uint32_t request_id) { return kFirstReplyTag + static_cast<int>(request_id % 30000); }
 
+bool RequestFits(uint64_t num_keys, uint32_t dim, bool with_floats, size_t payload_bytes) {
+  if (num_keys > (uint64_t{1} << 40) || dim > kMaxDim) return false;
+  const uint64_t floats = with_floats ? num_keys * dim * sizeof(float) : 0;
+  return floats + payload_bytes <= UINT32_MAX;
+}
+
 std::string EncodeRequest(const RequestHeader& h, std::string_view table, const uint64_t* keys,
                           const float* floats, std::string_view payload) {
   RequestHeader header = h;
   header.name_bytes = static_cast<uint32_t>(table.size());
   const size_t float_bytes = floats == nullptr ? 0 : header.num_keys * header.dim * sizeof(float);
+  // The payload's size is a 32-bit field: a larger request cannot be encoded
+  // (empty: RequestFits says so first).
+  if (!RequestFits(header.num_keys, header.dim, floats != nullptr, payload.size())) return "";
   header.payload_bytes = static_cast<uint32_t>(float_bytes + payload.size());
   const size_t name_region = PaddedName(header.name_bytes);
   std::string out(kRequestHeaderBytes + name_region + header.num_keys * 8 + header.payload_bytes,
@@ -71,7 +80,7 @@ std::string EncodeRequest(const RequestHeader& h, std::string_view table, const 
   Put(&out, &pos, header.payload_bytes);
   Put(&out, &pos, header.reserved);
   pos = kRequestHeaderBytes;
-  std::memcpy(&out[pos], table.data(), table.size());
+  if (!table.empty()) std::memcpy(&out[pos], table.data(), table.size());
   pos += name_region;
   if (header.num_keys > 0) std::memcpy(&out[pos], keys, header.num_keys * 8);
   pos += header.num_keys * 8;
@@ -164,7 +173,7 @@ std::string EncodeReply(uint16_t type, uint32_t request_id, const Status& status
   Put(&out, &pos, num_floats);
   Put(&out, &pos, static_cast<uint32_t>(message.size()));
   pos = kReplyHeaderBytes;
-  std::memcpy(&out[pos], message.data(), message.size());
+  if (!message.empty()) std::memcpy(&out[pos], message.data(), message.size());
   pos += message_region;
   if (num_floats > 0) std::memcpy(&out[pos], floats, num_floats * sizeof(float));
   return out;
@@ -186,6 +195,13 @@ Status DecodeReply(std::string_view bytes, uint32_t expected_id, uint64_t expect
   h.message_bytes = Get<uint32_t>(bytes, &pos);
   if (h.magic != kWireMagic || h.version != kWireVersion) {
     return Status::InvalidArgument("reply with a bad magic or version");
+  }
+  if ((h.type & 0x100) == 0 || !KnownType(static_cast<uint16_t>(h.type & 0xff))) {
+    return Status::InvalidArgument("reply of unknown type " + std::to_string(h.type));
+  }
+  if (h.num_floats > bytes.size() / 4) {  // also keeps num_floats * 4 from overflowing
+    return Status::InvalidArgument("reply claims " + std::to_string(h.num_floats) +
+                                   " floats in " + std::to_string(bytes.size()) + " bytes");
   }
   const uint64_t expected = kReplyHeaderBytes + PaddedName(h.message_bytes) + h.num_floats * 4;
   if (bytes.size() != expected) {

@@ -83,6 +83,10 @@ struct WireLimits {
 };
 
 // Builds a request; `floats` (num_keys*dim, may be null) and `payload` follow the keys.
+// Whether a request of `num_keys` keys of `dim` floats (with_floats: a push)
+// plus `payload_bytes` fits the wire format (the payload size is 32 bits).
+bool RequestFits(uint64_t num_keys, uint32_t dim, bool with_floats, size_t payload_bytes);
+
 std::string EncodeRequest(const RequestHeader& header, std::string_view table,
                           const uint64_t* keys, const float* floats, std::string_view payload);
 
