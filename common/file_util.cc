@@ -82,15 +82,20 @@ Status WriteFileDurably(const std::string& path, const std::string& data) {
     if (n < 0) {
       const int err = errno;
       ::close(fd);
-      return Status::IoError("cannot write " + tmp + ": " + strerror(err));
+      ::unlink(tmp.c_str());  // a failed write (a full disk) leaves nothing behind
+      return Status::IoError("cannot write " + path + ": " + strerror(err));
     }
     done += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Status::IoError("cannot sync " + tmp + ": " + strerror(errno));
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Status::IoError("cannot write " + path + ": " + strerror(err));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::IoError("cannot rename " + tmp + " to " + path + ": " + strerror(errno));
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return Status::IoError("cannot rename " + tmp + " to " + path + ": " + strerror(err));
   }
   const size_t slash = path.rfind('/');
   return SyncPath(slash == std::string::npos ? "." : path.substr(0, slash));

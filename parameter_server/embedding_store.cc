@@ -219,19 +219,27 @@ Status EmbeddingStore::MultiGet(const std::string& table, const uint64_t* keys, 
   });
 }
 
+namespace {
+Status WriteDump(const EmbeddingStore& store, const std::string& path, const std::string& tmp) {
+  DumpWriter w(tmp);
+  MSREC_RETURN_IF_ERROR(w.Open());
+  const std::vector<std::string> tables = store.TableNames();
+  MSREC_RETURN_IF_ERROR(w.Append(kMagic, sizeof(kMagic)));
+  MSREC_RETURN_IF_ERROR(w.AppendPod(kFileVersion));
+  MSREC_RETURN_IF_ERROR(w.AppendPod(static_cast<uint32_t>(tables.size())));
+  for (const std::string& table : tables) {
+    MSREC_RETURN_IF_ERROR(SaveTable(store, table, &w).WithContext("saving " + path));
+  }
+  return w.Finish();
+}
+}  // namespace
+
 Status SaveStore(const EmbeddingStore& store, const std::string& path) {
   const std::string tmp = path + ".tmp";
-  {
-    DumpWriter w(tmp);
-    MSREC_RETURN_IF_ERROR(w.Open());
-    const std::vector<std::string> tables = store.TableNames();
-    MSREC_RETURN_IF_ERROR(w.Append(kMagic, sizeof(kMagic)));
-    MSREC_RETURN_IF_ERROR(w.AppendPod(kFileVersion));
-    MSREC_RETURN_IF_ERROR(w.AppendPod(static_cast<uint32_t>(tables.size())));
-    for (const std::string& table : tables) {
-      MSREC_RETURN_IF_ERROR(SaveTable(store, table, &w).WithContext("saving " + path));
-    }
-    MSREC_RETURN_IF_ERROR(w.Finish());
+  const Status written = WriteDump(store, path, tmp);
+  if (!written.ok()) {
+    std::remove(tmp.c_str());  // a failed dump (a full disk) leaves nothing behind
+    return written;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     return Status::IoError("cannot rename " + tmp + " to " + path + ": " + ErrnoText());

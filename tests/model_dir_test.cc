@@ -6,6 +6,7 @@
 
 #include "common/file_util.h"
 #include "tests/job_test_util.h"
+#include "tests/process_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data/scenario_map.h"
 #include "trainer/data/schema.h"
@@ -212,6 +213,28 @@ TEST_F(ModelDirTest, InitFromGivesNewScenariosFreshTowers) {
   const std::vector<torch::Tensor> b = SavedDenseParameters(day2.model_dir);
   ASSERT_GT(b.size(), a.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << i;
+}
+
+// Issue 17: a full disk while the model or a checkpoint is written is an
+// IoError naming the file (not an abort), and leaves no temporary files.
+TEST_F(ModelDirTest, AFullDiskFailsCleanly) {
+  const std::string mount_point = dir_ + "/small";
+  ASSERT_TRUE(MakeDirs(mount_point).ok());
+  if (std::system(("mount -t tmpfs -o size=256k tmpfs " + mount_point + " 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): full-disk case not run";
+  }
+  TrainOptions full = options_;
+  full.model_dir = mount_point + "/m";
+  full.checkpoint.dir = full.model_dir + "/checkpoints";
+  spec_.model_config.hidden = {256, 128};  // dense.pt larger than the disk
+  const Result<TrainResult> r = Train(spec_, full);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kIoError) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("No space left"), std::string::npos) << r.status().ToString();
+  std::string out;
+  RunCommand("find " + mount_point + " -name '*.tmp' -o -name '*.partial'", &out);
+  EXPECT_EQ(out, "") << "left behind:\n" << out;
+  EXPECT_EQ(0, std::system(("umount " + mount_point).c_str()));
 }
 
 }  // namespace

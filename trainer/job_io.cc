@@ -1,5 +1,6 @@
 #include "trainer/job_io.h"
 
+#include "common/file_util.h"
 #include "common/key_value_file.h"
 #include "models/layers.h"
 #include "trainer/model_dir.h"
@@ -103,16 +104,17 @@ Result<JobSpec> LoadJobSpec(const std::string& path) {
 }
 
 Status SaveDenseParameters(torch::nn::Module& module, const std::string& path) {
-  return WriteAtomically(path, [&](const std::string& tmp) {
-    try {
-      torch::serialize::OutputArchive archive;
-      module.save(archive);
-      archive.save_to(tmp);
-    } catch (const c10::Error& e) {
-      return Status::IoError("saving " + path + ": " + e.what_without_backtrace());
-    }
-    return Status::OK();
-  });
+  // Serialized in memory, then written by us: LibTorch's file writer throws
+  // from a destructor on a full disk (std::terminate); ours reports it.
+  std::ostringstream bytes;
+  try {
+    torch::serialize::OutputArchive archive;
+    module.save(archive);
+    archive.save_to(bytes);
+  } catch (const c10::Error& e) {
+    return Status::IoError("saving " + path + ": " + e.what_without_backtrace());
+  }
+  return WriteFileDurably(path, bytes.str());
 }
 
 Status LoadDenseParameters(torch::nn::Module* model, const std::string& path) {

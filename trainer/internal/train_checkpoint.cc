@@ -1,5 +1,7 @@
 #include "trainer/internal/train_checkpoint.h"
 
+#include <sstream>
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "common/file_util.h"
@@ -18,18 +20,25 @@ std::string OptimizerFile(const DensePart& part, size_t index) {
   return index == 0 ? "/optimizer.pt" : "/" + part.name + "_optimizer.pt";
 }
 
+// Serialized in memory and written by WriteFileDurably (see SaveDenseParameters).
 Status SaveTorchState(const std::vector<DensePart>& parts, const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> files;  // path, bytes
   try {
     for (size_t i = 0; i < parts.size(); ++i) {
-      torch::save(*parts[i].optimizer, dir + OptimizerFile(parts[i], i));
+      std::ostringstream bytes;
+      torch::save(*parts[i].optimizer, bytes);
+      files.emplace_back(dir + OptimizerFile(parts[i], i), bytes.str());
     }
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
-    torch::save(gen.get_state(), dir + "/rng.pt");
+    std::ostringstream bytes;
+    torch::save(gen.get_state(), bytes);
+    files.emplace_back(dir + "/rng.pt", bytes.str());
   } catch (const c10::Error& e) {
     return Status::IoError("saving the optimizer/RNG state in " + dir + ": " +
                            e.what_without_backtrace());
   }
+  for (const auto& [path, bytes] : files) MSREC_RETURN_IF_ERROR(WriteFileDurably(path, bytes));
   return Status::OK();
 }
 
@@ -70,6 +79,18 @@ Status TrainCheckpointer::SaveFiles(const std::string& final_path, const Trainin
   const std::string path = final_path + ".partial";
   MSREC_RETURN_IF_ERROR(RemoveTree(path));  // a leftover of a crashed attempt
   MSREC_RETURN_IF_ERROR(MakeDirs(path));
+  const Status written = WritePartial(path, position, info);
+  if (!written.ok()) {
+    (void)RemoveTree(path);  // a failed write (a full disk) leaves nothing behind
+    return written;
+  }
+  info->path = final_path;
+  MSREC_RETURN_IF_ERROR(ReplaceDirectory(path, final_path));
+  return PruneCheckpoints(options_.dir, options_.keep);
+}
+
+Status TrainCheckpointer::WritePartial(const std::string& path, const TrainingPosition& position,
+                                       CheckpointInfo* info) {
   for (size_t i = 0; i < parts_->size(); ++i) {
     const DensePart& part = (*parts_)[i];
     MSREC_RETURN_IF_ERROR(SaveDenseParameters(*part.module, path + ModuleFile(part, i)));
@@ -80,9 +101,7 @@ Status TrainCheckpointer::SaveFiles(const std::string& final_path, const Trainin
   MSREC_RETURN_IF_ERROR(ps_->EvictExpired(position.step));
   MSREC_RETURN_IF_ERROR(ps_->SaveCheckpoint(path, position.step));
   MSREC_ASSIGN_OR_RETURN(*info, WriteManifest(path, position));
-  info->path = final_path;
-  MSREC_RETURN_IF_ERROR(ReplaceDirectory(path, final_path));
-  return PruneCheckpoints(options_.dir, options_.keep);
+  return Status::OK();
 }
 
 Status TrainCheckpointer::Save(const TrainingPosition& position) {

@@ -55,6 +55,8 @@ class TrainCheckpointer {
   Status Barrier(const char* what);
   Status SaveFiles(const std::string& path, const TrainingPosition& position,
                    CheckpointInfo* info);
+  Status WritePartial(const std::string& path, const TrainingPosition& position,
+                      CheckpointInfo* info);
 
   CheckpointOptions options_;
   const WorkerGroup* workers_;
