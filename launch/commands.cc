@@ -133,6 +133,9 @@ Status PrintTrainResult(const TrainResult& result, const TrainOptions& options) 
   if (result.resumed_from_step > 0) {
     std::printf("resumed from step %lld (%s)\n", static_cast<long long>(result.resumed_from_step),
                 result.resumed_from.c_str());
+    if (result.steps == result.resumed_from_step) {
+      std::printf("the job was already complete at that checkpoint: nothing left to train\n");
+    }
   }
   MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ScenarioNames(options.model_dir));
   std::printf("trained %lld steps, %lld samples in %.1f s (%.0f samples/s)\n",

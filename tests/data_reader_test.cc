@@ -414,5 +414,13 @@ TEST(CsvReaderTest, ZstdInputReadsLikePlainAndTruncationIsNamed) {
   EXPECT_NE(st.message().find("cut.csv.zst"), std::string::npos) << st.ToString();
 }
 
+// Issue 17: a UTF-8 byte-order mark does not rename the first column.
+TEST(CsvReaderTest, ByteOrderMarkIsSkipped) {
+  TempDir dir;
+  WriteFile(dir.File("bom.csv"), "\xEF\xBB\xBFlabel,scenario,a\n1,x,v\n0,y,w\n");
+  Batch b = ReadFile(dir.File("bom.csv"), Options("label:label,scenario:scenario,a:cat"));
+  EXPECT_EQ(b.size, 2);
+}
+
 }  // namespace
 }  // namespace msrec

@@ -141,5 +141,20 @@ TEST(GroupedAucTest, AccumulatorReportsGaucPerScenarioAndOverall) {
   EXPECT_EQ(plain.Compute().ToJson().find("gauc"), std::string::npos);
 }
 
+// Issue 17: a scenario without instances prints n/a, not 0.0000.
+TEST(GroupedAucTest, EmptyGroupsAreNotApplicable) {
+  MetricsAccumulator m(3);
+  const std::vector<float> p = {0.9f, 0.1f};
+  const std::vector<float> y = {1, 0};
+  const std::vector<int32_t> sc = {0, 0};
+  m.Add(2, p.data(), y.data(), sc.data(), nullptr);
+  const EvalMetrics e = m.Compute();
+  EXPECT_TRUE(std::isnan(e.per_scenario[2].auc));
+  const std::string table = e.ToTable({"a", "b", "c"});
+  EXPECT_NE(table.find("n/a"), std::string::npos) << table;
+  EXPECT_EQ(table.find("0.0000  "), std::string::npos) << table;
+  EXPECT_NE(e.ToJson().find("\"auc\":null"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace msrec

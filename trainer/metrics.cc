@@ -89,7 +89,10 @@ double GroupedAuc(const std::vector<float>& scores, const std::vector<float>& la
 GroupMetrics MetricsAccumulator::ComputeGroup(const std::vector<size_t>& idx) const {
   GroupMetrics g;
   g.count = int64_t(idx.size());
-  if (idx.empty()) return g;
+  if (idx.empty()) {  // no instances: nothing is measured (printed n/a, null in JSON)
+    g.auc = g.logloss = g.positive_rate = g.mean_prediction = std::nan("");
+    return g;
+  }
   std::vector<float> p(idx.size()), y(idx.size());
   for (size_t i = 0; i < idx.size(); ++i) {
     p[i] = probs_[idx[i]];
@@ -144,20 +147,24 @@ std::string GroupJson(const GroupMetrics& g) {
   s << "}";
   return s.str();
 }
+// `v` in a column of `width` with 4 decimals; "n/a" when not measured.
+std::string Cell(double v, int width) {
+  char buf[32];
+  if (!std::isfinite(v) || v < 0) {
+    std::snprintf(buf, sizeof(buf), "%*s", width, "n/a");
+  } else {
+    std::snprintf(buf, sizeof(buf), "%*.4f", width, v);
+  }
+  return buf;
+}
+
 std::string GroupLine(const std::string& name, const GroupMetrics& g) {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-12s %9lld  %7.4f  %7.4f  %7.4f  %7.4f", name.c_str(),
-                static_cast<long long>(g.count), g.auc, g.logloss, g.positive_rate,
-                g.mean_prediction);
-  std::string line = buf;
-  if (g.bayes_auc >= 0 || std::isnan(g.bayes_auc)) {
-    std::snprintf(buf, sizeof(buf), "  %9.4f", g.bayes_auc);
-    line += buf;
-  }
-  if (g.gauc >= 0 || std::isnan(g.gauc)) {
-    std::snprintf(buf, sizeof(buf), "  %7.4f", g.gauc);
-    line += buf;
-  }
+  std::snprintf(buf, sizeof(buf), "%-12s %9lld ", name.c_str(), static_cast<long long>(g.count));
+  std::string line = buf + Cell(g.auc, 8) + Cell(g.logloss, 9) + Cell(g.positive_rate, 9) +
+                     Cell(g.mean_prediction, 9);
+  if (g.bayes_auc >= 0 || std::isnan(g.bayes_auc)) line += Cell(g.bayes_auc, 11);
+  if (g.gauc >= 0 || std::isnan(g.gauc)) line += Cell(g.gauc, 9);
   return line;
 }
 }  // namespace

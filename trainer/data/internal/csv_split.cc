@@ -140,6 +140,8 @@ Result<std::vector<std::string>> RecordScanner::ReadHeader(char* delimiter) {
   }
   if (end_ == pos_)
     return Status::InvalidArgument(source_->path() + ": empty file (a header is required)");
+  // A UTF-8 byte-order mark is not part of the first column's name.
+  if (end_ - pos_ >= 3 && std::memcmp(buf_.data() + pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
   std::string_view first(buf_.data() + pos_, end_ - pos_);
   first = first.substr(0, first.find('\n'));
   if (*delimiter == 0) *delimiter = DetectDelimiter(first);
