@@ -124,7 +124,9 @@ DEFINE_uint64(seed, 2022, "Random seed (torch, embedding init)");
 DEFINE_string(ssim_selector, "",
               "train, ssim-export: an ssim-search artefact directory; train shares the top "
               "--ssim_topk of each mini-batch by the frozen selector's score");
-DEFINE_double(ssim_topk, 0.95, "Share k of each mini-batch (selector, --ssim_random, ssim-export)");
+DEFINE_double(ssim_topk, -1,
+              "Share k of each mini-batch (selector, --ssim_random, ssim-export); -1: the share the "
+              "selector's search learned (ssim.txt learned_share), 0.95 for --ssim_random");
 DEFINE_bool(ssim_random, false, "train: SSIM-R, share a seeded random --ssim_topk of each batch");
 DEFINE_string(shared_flags, "",
               "train: comma-separated ssim-export flag files, one per --train file (in order)");

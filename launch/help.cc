@@ -127,7 +127,11 @@ std::string CheckFlagNames(int argc, char** argv) {
     arg = arg.substr(arg[1] == '-' ? 2 : 1);
     std::string name = arg.substr(0, arg.find('='));
     gflags::CommandLineFlagInfo info;
-    if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) continue;
+    if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
+      // "--flag value": the value may start with '-' (a negative number).
+      if (arg.find('=') == std::string::npos && info.type != "bool") ++i;
+      continue;
+    }
     if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(name.c_str() + 2, &info) &&
         info.type == "bool") {
       continue;

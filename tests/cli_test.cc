@@ -45,6 +45,8 @@ TEST(CliTest, AMistypedFlagSuggestsTheNearestName) {
   std::string out;
   EXPECT_EQ(2, RunCommand(MSREC_BINARY " train --ephocs 3", &out));
   EXPECT_NE(out.find("unknown flag --ephocs; did you mean --epochs?"), std::string::npos) << out;
+  // A negative value after a flag is a value, not a flag.
+  EXPECT_NE(2, RunCommand(MSREC_BINARY " info --ssim_topk -1 --seed -5", &out)) << out;
   EXPECT_EQ(2, RunCommand(MSREC_BINARY " eval --model_dri x", &out));
   EXPECT_NE(out.find("did you mean --model_dir?"), std::string::npos) << out;
 }

@@ -13,6 +13,10 @@
 #include "trainer/internal/model_store.h"
 
 namespace msrec {
+namespace {
+// The share when neither --ssim_topk nor a learned share says otherwise.
+constexpr double kDefaultTopK = 0.95;
+}  // namespace
 
 struct SelectorSharing::State {
   SsimArtefact artefact;
@@ -46,12 +50,19 @@ Result<torch::Tensor> SharingPolicy::GlobalTopKMask(const torch::Tensor& scores,
 
 Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string& dir,
                                                                double topk) {
-  if (!(topk >= 0 && topk <= 1)) {
+  if (!(topk <= 1)) {
     return Status::InvalidArgument("--ssim_topk must be in [0, 1], got " + std::to_string(topk));
   }
   auto s = std::make_unique<State>();
   MSREC_RETURN_IF_ERROR(ModelDir(dir).Verify().WithContext("ssim-search artefact"));
   MSREC_ASSIGN_OR_RETURN(s->artefact, LoadSsimArtefact(dir));
+  if (topk < 0) {
+    const double learned = s->artefact.settings.learned_share;
+    topk = learned >= 0 ? learned : kDefaultTopK;
+    LOG(INFO) << "SSIM: sharing the top " << topk << " of each mini-batch ("
+              << (learned >= 0 ? "the share the search learned" : "no learned share in the artefact")
+              << "; --ssim_topk overrides)";
+  }
   const JobSpec& job = s->artefact.backbone;
   const ModelConfig& c = job.model_config;
   s->net = std::make_shared<SelectionNetwork>(
@@ -178,12 +189,12 @@ Result<std::unique_ptr<SharingPolicy>> MakeSharingPolicy(
   if (options.sources() > 1) {
     return Status::InvalidArgument("give one of --ssim_selector, --shared_flags, --ssim_random");
   }
-  if (!(options.topk >= 0 && options.topk <= 1)) {
-    return Status::InvalidArgument("--ssim_topk must be in [0, 1]");
+  if (!(options.topk <= 1)) {
+    return Status::InvalidArgument("--ssim_topk must be in [0, 1] (or < 0: the learned share)");
   }
   if (options.random) {
-    return std::unique_ptr<SharingPolicy>(
-        std::make_unique<RandomSharing>(options.topk, options.seed));
+    return std::unique_ptr<SharingPolicy>(std::make_unique<RandomSharing>(
+        options.topk < 0 ? kDefaultTopK : options.topk, options.seed));
   }
   if (!options.shared_flags_files.empty()) return FlagFileSharing::Open(options.shared_flags_files);
   MSREC_ASSIGN_OR_RETURN(auto selector, SelectorSharing::Open(options.selector_dir, options.topk));

@@ -26,7 +26,8 @@ struct SharingOptions {
   std::vector<std::string> shared_flags_files;  // one 0/1 line per record, one file per
                                                 // training file (ssim-export's output)
   bool random = false;   // SSIM-R: a seeded random top-k share per mini-batch
-  double topk = 0.95;    // share k of each (global) mini-batch (selector and random)
+  double topk = -1;      // share k of each (global) mini-batch (selector and random); < 0:
+                         // the selector's learned share (its search's mean g), 0.95 for SSIM-R
   uint64_t seed = 2022;  // seed of the random selection
   // Number of sources set (0: no policy; the trainer rejects more than one).
   int sources() const {
@@ -103,7 +104,7 @@ struct SharedFlagsExportOptions {
   std::string selector_dir;         // an ssim-search artefact
   std::vector<std::string> inputs;  // data files, read in order as one stream
   std::string output;               // flags file: one 0/1 line per input record
-  double topk = 0.95;               // share of each mini-batch
+  double topk = -1;                 // share of each mini-batch (< 0: the learned share)
   int batch_size = 2048;            // mini-batch of the top-k rule (use the training one)
   int intra_op_threads = 1;
   int reader_threads = 1;

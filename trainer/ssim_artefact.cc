@@ -26,7 +26,8 @@ Status SaveSsimSettings(const SsimSettings& s, const std::string& path) {
         << "\nbackbone_lr=" << num(s.backbone_lr)
         << "\nbackbone_weight_decay=" << num(s.backbone_weight_decay)
         << "\nselector_lr=" << num(s.selector_lr) << "\nbatch_size=" << s.batch_size
-        << "\nsteps_in_epoch=" << s.steps_in_epoch << "\n";
+        << "\nsteps_in_epoch=" << s.steps_in_epoch
+        << "\nlearned_share=" << num(s.learned_share) << "\n";
     out.close();
     return out ? Status::OK() : Status::IoError("cannot write " + path);
   });
@@ -47,6 +48,7 @@ Result<SsimSettings> LoadSsimSettings(const std::string& path) {
         else if (key == "selector_lr") s.selector_lr = std::stod(value);
         else if (key == "batch_size") s.batch_size = std::stoi(value);
         else if (key == "steps_in_epoch") s.steps_in_epoch = std::stoll(value);
+        else if (key == "learned_share") s.learned_share = std::stod(value);
         else return false;
         return true;
       }));

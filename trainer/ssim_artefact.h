@@ -32,6 +32,8 @@ struct SsimSettings {
   int batch_size = 2048;                           // search mini-batch (per worker)
   int64_t steps_in_epoch = 0;                      // steps of the epoch for the schedule; 0 = count
                                                    // them with one reading pass before the search
+  double learned_share = -1;  // written by the search: the mean share g the selector chose over
+                              // the epoch (-1: unknown); the retrain's default top-k
 };
 
 // A selector artefact read back (files listed above).

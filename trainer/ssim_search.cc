@@ -123,6 +123,9 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
   if (trained.stopped) return result;
   if (session->chief()) {
     MSREC_RETURN_IF_ERROR(SaveDenseParameters(*session->part("selector"), dir.selector()));
+    SsimSettings learned = settings;
+    learned.learned_share = result.shared_fraction;  // the retrain's default share
+    MSREC_RETURN_IF_ERROR(SaveSsimSettings(learned, dir.ssim_settings()));
   }
   MSREC_RETURN_IF_ERROR(GatherSearchRows(*session, trained.steps));
   MSREC_RETURN_IF_ERROR(session->Finish());  // dense.pt and <output>/embeddings.bin

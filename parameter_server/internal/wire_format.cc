@@ -196,7 +196,10 @@ Status DecodeReply(std::string_view bytes, uint32_t expected_id, uint64_t expect
   if (h.magic != kWireMagic || h.version != kWireVersion) {
     return Status::InvalidArgument("reply with a bad magic or version");
   }
-  if ((h.type & 0x100) == 0 || !KnownType(static_cast<uint16_t>(h.type & 0xff))) {
+  // Type 0 | 0x100: the error reply to a request too broken to have a type.
+  const uint16_t request_type = static_cast<uint16_t>(h.type & 0xff);
+  if ((h.type & 0xfe00) != 0 || (h.type & 0x100) == 0 ||
+      (request_type != 0 && !KnownType(request_type))) {
     return Status::InvalidArgument("reply of unknown type " + std::to_string(h.type));
   }
   if (h.num_floats > bytes.size() / 4) {  // also keeps num_floats * 4 from overflowing
