@@ -64,24 +64,6 @@ TEST(MetricsTest, LogLossAndPerScenario) {
   EXPECT_NE(m.ToJson().find("\"bayes_auc\":1.000000"), std::string::npos) << m.ToJson();
 }
 
-}  // namespace
-}  // namespace msrec
-
-namespace msrec {
-namespace {
-
-// Pairwise AUC (ties 1/2): the definition, O(n^2).
-double BruteAuc(const std::vector<float>& s, const std::vector<float>& y) {
-  double pairs = 0, wins = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    for (size_t j = 0; j < s.size(); ++j) {
-      if (y[i] != 1 || y[j] != 0) continue;
-      pairs += 1;
-      wins += s[i] > s[j] ? 1 : (s[i] == s[j] ? 0.5 : 0);
-    }
-  }
-  return pairs > 0 ? wins / pairs : std::nan("");
-}
 
 TEST(GroupedAucTest, EqualsTheImpressionWeightedMeanOfPerGroupAuc) {
   std::mt19937 rng(7);
@@ -103,7 +85,7 @@ TEST(GroupedAucTest, EqualsTheImpressionWeightedMeanOfPerGroupAuc) {
     double weighted = 0, weight = 0;
     int64_t counted = 0;
     for (const auto& [key, sy] : groups) {
-      const double auc = BruteAuc(sy.first, sy.second);
+      const double auc = BruteForceAuc(sy.first, sy.second);
       if (std::isnan(auc)) continue;
       weighted += auc * sy.first.size();
       weight += sy.first.size();
