@@ -1,5 +1,6 @@
 #include "trainer/data/csv_reader.h"
 
+#include <algorithm>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -140,7 +141,7 @@ class CsvReader : public Reader {
         Chunk chunk;
         int64_t lines = 0;
         Result<bool> more =
-            f.scanner->NextChunk(options_.chunk_bytes, &chunk.data, &chunk.has_quote, &lines);
+            f.scanner->NextChunk(ChunkBytes(), &chunk.data, &chunk.has_quote, &lines);
         if (!more.ok()) return more.status();
         if (!more.value()) {
           ReleaseSlot();
@@ -273,6 +274,17 @@ class CsvReader : public Reader {
   ScenarioMap own_map_;
   ScenarioMap* const map_;
   const uint64_t total_bytes_;
+
+  // Chunks are dealt round-robin to the parts: with several parts they are
+  // cut small enough that every part gets at least ~64 of them, so the parts'
+  // rows differ by about 1/64 of a part, not by whole megabyte chunks (a
+  // data-parallel epoch ends when the shortest part runs out).
+  size_t ChunkBytes() const {
+    if (options_.num_parts <= 1) return options_.chunk_bytes;
+    const uint64_t even = total_bytes_ / (uint64_t(options_.num_parts) * 64);
+    const uint64_t most = options_.chunk_bytes;
+    return size_t(std::clamp<uint64_t>(even, std::min<uint64_t>(16 << 10, most), most));
+  }
   const int max_in_flight_;
   Batch layout_;
 

@@ -191,7 +191,11 @@ Result<bool> RecordScanner::NextChunk(size_t target_bytes, std::string* chunk, b
     const char* data = buf_.data() + pos_;
     const size_t avail = end_ - pos_;
     if (avail == 0) return false;
-    size_t len = FindRecordEnd(data, avail, delim_, /*first=*/false, multiline_quotes_);
+    // About target_bytes: the last record end within them (the buffer may hold
+    // more), or the first one after them when a record is longer.
+    size_t len = FindRecordEnd(data, std::min(avail, target_bytes), delim_, /*first=*/false,
+                               multiline_quotes_);
+    if (len == 0) len = FindRecordEnd(data, avail, delim_, /*first=*/true, multiline_quotes_);
     if (len == 0 && eof_) len = avail;  // last record without a terminator
     if (len > 0) {
       chunk->append(data, len);
