@@ -138,5 +138,22 @@ TEST(GroupedAucTest, EmptyGroupsAreNotApplicable) {
   EXPECT_NE(e.ToJson().find("\"auc\":null"), std::string::npos);
 }
 
+TEST(GroupedAucTest, CalibrationByScoreBucket) {
+  MetricsAccumulator m(1);
+  const std::vector<float> p = {0.05f, 0.07f, 0.55f, 0.95f, 0.99f};
+  const std::vector<float> y = {0, 1, 1, 1, 0};
+  const std::vector<int32_t> sc(5, 0);
+  m.Add(5, p.data(), y.data(), sc.data(), nullptr);
+  const GroupMetrics g = m.Compute().overall;
+  ASSERT_EQ(g.calibration.size(), 10u);
+  EXPECT_EQ(g.calibration[0].count, 2);
+  EXPECT_NEAR(g.calibration[0].mean_prediction, 0.06, 1e-6);
+  EXPECT_NEAR(g.calibration[0].positive_rate, 0.5, 1e-12);
+  EXPECT_EQ(g.calibration[5].count, 1);
+  EXPECT_EQ(g.calibration[9].count, 2);
+  EXPECT_EQ(g.calibration[3].count, 0);
+  EXPECT_NE(m.Compute().ToJson().find("\"calibration\":[[2,"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace msrec

@@ -60,7 +60,7 @@ TEST_F(ReportTest, OneRunAndAComparisonAreSelfContainedHtml) {
   Result<std::string> html = ReadFile(one.output);
   ASSERT_TRUE(html.ok());
   for (const char* part : {"<svg", "Training loss", "Samples per second", "Validation AUC per epoch",
-                           "Calibration", "Training time by phase", "<td>overall</td>",
+                           "Calibration", "Calibration by score bucket", "Training time by phase", "<td>overall</td>",
                            "embedding_dim"}) {
     EXPECT_NE(html->find(part), std::string::npos) << part;
   }

@@ -102,6 +102,20 @@ GroupMetrics MetricsAccumulator::ComputeGroup(const std::vector<size_t>& idx) co
   g.logloss = LogLoss(p, y);
   g.positive_rate = std::accumulate(y.begin(), y.end(), 0.0) / double(y.size());
   g.mean_prediction = std::accumulate(p.begin(), p.end(), 0.0) / double(p.size());
+  g.calibration.assign(GroupMetrics::kCalibrationBuckets, GroupMetrics::Bucket());
+  for (size_t i = 0; i < p.size(); ++i) {
+    const int b = std::min(GroupMetrics::kCalibrationBuckets - 1,
+                           std::max(0, int(p[i] * GroupMetrics::kCalibrationBuckets)));
+    GroupMetrics::Bucket& bucket = g.calibration[b];
+    ++bucket.count;
+    bucket.mean_prediction += p[i];
+    bucket.positive_rate += y[i];
+  }
+  for (GroupMetrics::Bucket& bucket : g.calibration) {
+    if (bucket.count == 0) continue;
+    bucket.mean_prediction /= double(bucket.count);
+    bucket.positive_rate /= double(bucket.count);
+  }
   if (oracle_.size() == probs_.size()) {
     for (size_t i = 0; i < idx.size(); ++i) p[i] = oracle_[idx[i]];
     g.bayes_auc = ExactAuc(p, y);
@@ -143,6 +157,15 @@ std::string GroupJson(const GroupMetrics& g) {
   if (g.bayes_auc >= 0 || std::isnan(g.bayes_auc)) s << ",\"bayes_auc\":" << Num(g.bayes_auc);
   if (g.gauc >= 0 || std::isnan(g.gauc)) {
     s << ",\"gauc\":" << Num(g.gauc) << ",\"gauc_groups\":" << g.gauc_groups;
+  }
+  if (!g.calibration.empty()) {
+    s << ",\"calibration\":[";
+    for (size_t b = 0; b < g.calibration.size(); ++b) {
+      const GroupMetrics::Bucket& k = g.calibration[b];
+      s << (b ? "," : "") << "[" << k.count << "," << Num(k.mean_prediction) << ","
+        << Num(k.positive_rate) << "]";
+    }
+    s << "]";
   }
   s << "}";
   return s.str();

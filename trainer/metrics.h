@@ -32,6 +32,15 @@ struct GroupMetrics {
   // -1 when not asked for, NaN when no group has both labels.
   double gauc = -1;
   int64_t gauc_groups = 0;  // groups that count (both labels)
+  // Calibration by score bucket: predictions cut into kCalibrationBuckets
+  // equal-width buckets of [0, 1]; per bucket {instances, mean prediction,
+  // positive rate} (empty buckets: count 0).
+  static constexpr int kCalibrationBuckets = 10;
+  struct Bucket {
+    int64_t count = 0;
+    double mean_prediction = 0, positive_rate = 0;
+  };
+  std::vector<Bucket> calibration;
 };
 
 // Grouped AUC of `scores` against 0/1 `labels` with group keys `groups` (see

@@ -330,6 +330,32 @@ std::string Calibration(const std::vector<Run>& runs) {
                "mean prediction", series, /*diagonal=*/true, /*markers_only=*/true);
 }
 
+// Calibration by score bucket (test): positive rate against mean prediction
+// of each non-empty bucket; per scenario for one run, overall per run when
+// comparing.
+std::string BucketCalibration(const std::vector<Run>& runs) {
+  std::vector<Series> series;
+  auto add = [&](const std::string& name, const Json& group) {
+    Series s{name, {}};
+    for (const Json& b : group["calibration"].items) {
+      if (b.items.size() == 3 && b.items[0].Num() > 0) {
+        s.points.push_back({b.items[1].Num(), b.items[2].Num()});
+      }
+    }
+    series.push_back(std::move(s));
+  };
+  for (const Run& run : runs) {
+    const Json& m = run.test["metrics"];
+    add(runs.size() == 1 ? "overall" : run.name, m["overall"]);
+    if (runs.size() > 1) continue;
+    for (size_t k = 0; k < m["scenarios"].items.size() && k < run.scenarios.size(); ++k) {
+      add(run.scenarios[k], m["scenarios"].items[k]);
+    }
+  }
+  return Chart("Calibration by score bucket (test): positive rate vs mean prediction",
+               "mean prediction in the bucket", series, /*diagonal=*/true);
+}
+
 std::string Settings(const std::vector<Run>& runs) {
   std::ostringstream h;
   for (const Run& run : runs) {
@@ -369,7 +395,8 @@ std::string Html(const std::vector<Run>& runs) {
     h << Chart("Validation AUC per epoch (overall)", "epoch", auc)
       << Chart("Validation logloss per epoch (overall)", "epoch", logloss);
   }
-  h << "<h2>Test</h2>" << TestTable(runs) << Calibration(runs) << "<h2>Time</h2>"
+  h << "<h2>Test</h2>" << TestTable(runs) << Calibration(runs) << BucketCalibration(runs)
+    << "<h2>Time</h2>"
     << TimeSplit(runs) << "<h2>Settings</h2>" << Settings(runs) << "</body></html>\n";
   return h.str();
 }
