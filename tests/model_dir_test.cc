@@ -237,5 +237,21 @@ TEST_F(ModelDirTest, AFullDiskFailsCleanly) {
   EXPECT_EQ(0, std::system(("umount " + mount_point).c_str()));
 }
 
+// Issue 17: a scenario map that does not match job.txt is refused.
+TEST_F(ModelDirTest, AScenarioMapOfAnotherSizeIsRefused) {
+  ASSERT_TRUE(Train(spec_, options_).ok());
+  const ModelDir dir(options_.model_dir);
+  Result<ScenarioMap> map = ScenarioMap::Load(dir.scenario_map());
+  ASSERT_TRUE(map.ok());
+  std::vector<std::string> fewer = map->values();
+  fewer.pop_back();
+  ASSERT_TRUE(ScenarioMap::FromValues(fewer).Save(dir.scenario_map()).ok());
+  ASSERT_TRUE(dir.Commit(spec_.store).ok());  // a consistent manifest: only the sizes disagree
+  const Result<EvalMetrics> refused = Evaluate(eval_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("scenarios"), std::string::npos)
+      << refused.status().ToString();
+}
+
 }  // namespace
 }  // namespace msrec

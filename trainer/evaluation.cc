@@ -102,6 +102,11 @@ Result<std::unique_ptr<LoadedJob>> LoadJob(const EvalOptions& options) {
   MSREC_ASSIGN_OR_RETURN(job->spec, LoadJobSpec(dir.job()));
   MSREC_ASSIGN_OR_RETURN(job->data.schema, SchemaSpec::Parse(job->spec.schema));
   MSREC_ASSIGN_OR_RETURN(job->scenario_map, ScenarioMap::Load(dir.scenario_map()));
+  if (job->scenario_map.size() != job->spec.model_config.num_scenarios) {
+    return Status::Corruption(dir.scenario_map() + " holds " +
+                              std::to_string(job->scenario_map.size()) + " scenarios, " +
+                              dir.job() + " " + std::to_string(job->spec.model_config.num_scenarios));
+  }
   job->data.scenario_map = &job->scenario_map;
   job->data.label_index = job->spec.label_index;
   job->data.reader_threads = options.reader_threads;
