@@ -105,24 +105,6 @@ const std::atomic<bool>* InstallStopHandlers() {
 }
 
 // Prints what `msrec train` prints at the end (throughput, val and test tables).
-Status PrintTrainResult(const TrainResult& result, const TrainOptions& options);
-
-}  // namespace
-
-Status RunTrain() {
-  MSREC_ASSIGN_OR_RETURN(const JobSpec spec, JobSpecFromFlags());
-  MSREC_ASSIGN_OR_RETURN(TrainOptions options, TrainOptionsFromFlags());
-  options.stop_requested = InstallStopHandlers();
-  return RunJob(ClusterOptionsFromFlags(options.model_dir), [&](const WorkerGroup* workers) -> Status {
-    TrainOptions worker_options = options;
-    worker_options.workers = workers;
-    MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, worker_options));
-    if (workers != nullptr && workers->rank() != 0) return Status::OK();
-    return PrintTrainResult(result, worker_options);
-  });
-}
-
-namespace {
 Status PrintTrainResult(const TrainResult& result, const TrainOptions& options) {
   if (result.stopped) {
     std::printf("stopped by a signal after step %lld; checkpoint: %s (continue with --resume)\n",
@@ -145,7 +127,22 @@ Status PrintTrainResult(const TrainResult& result, const TrainOptions& options) 
   if (!options.test_files.empty()) PrintMetrics("test", result.test, names);
   return Status::OK();
 }
+
 }  // namespace
+
+Status RunTrain() {
+  MSREC_ASSIGN_OR_RETURN(const JobSpec spec, JobSpecFromFlags());
+  MSREC_ASSIGN_OR_RETURN(TrainOptions options, TrainOptionsFromFlags());
+  options.stop_requested = InstallStopHandlers();
+  return RunJob(ClusterOptionsFromFlags(options.model_dir), [&](const WorkerGroup* workers) -> Status {
+    TrainOptions worker_options = options;
+    worker_options.workers = workers;
+    MSREC_ASSIGN_OR_RETURN(TrainResult result, Train(spec, worker_options));
+    if (workers != nullptr && workers->rank() != 0) return Status::OK();
+    return PrintTrainResult(result, worker_options);
+  });
+}
+
 
 Status RunSsimSearch() {
   if (FLAGS_output.empty()) return Status::InvalidArgument("ssim-search needs --output DIR");

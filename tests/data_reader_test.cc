@@ -74,15 +74,9 @@ TEST(CsvReaderTest, UnterminatedQuoteCostsOneLine) {
     o.chunk_bytes = 256;
     auto reader = OpenReader({dir.File("u.csv")}, o);
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    int64_t rows = 0;
-    Batch batch;
-    while (true) {
-      auto more = (*reader)->Next(&batch);
-      ASSERT_TRUE(more.ok()) << more.status().ToString();
-      if (!more.value()) break;
-      rows += batch.size;
-    }
-    EXPECT_EQ(rows, 1999);
+    std::vector<Batch> batches;
+    ASSERT_TRUE(ReadAll(reader->get(), &batches).ok());
+    EXPECT_EQ(Concat(batches).size, 1999);
     EXPECT_EQ((*reader)->stats().rows_ok, 1999);
     EXPECT_EQ((*reader)->stats().total_bad(), 1);
   }
@@ -92,15 +86,9 @@ TEST(CsvReaderTest, UnterminatedQuoteCostsOneLine) {
   o.multiline_quotes = true;
   auto reader = OpenReader({dir.File("u.csv")}, o);
   ASSERT_TRUE(reader.ok());
-  Batch batch;
-  int64_t rows = 0;
-  while (true) {
-    auto more = (*reader)->Next(&batch);
-    ASSERT_TRUE(more.ok()) << more.status().ToString();
-    if (!more.value()) break;
-    rows += batch.size;
-  }
-  EXPECT_EQ(rows, 9);
+  std::vector<Batch> batches;
+  ASSERT_TRUE(ReadAll(reader->get(), &batches).ok());
+  EXPECT_EQ(Concat(batches).size, 9);
   EXPECT_EQ((*reader)->stats().total_bad(), 1);
 }
 

@@ -136,6 +136,23 @@ TEST_F(DistributedTrainTest, KilledSearchResumesToTheSameSelector) {
   ExpectSameRows(dir_ + "/full/embeddings.bin", killed + "/embeddings.bin", 1e-6);
 }
 
+// Day-by-day training from a model trained with server ranks: the next day
+// starts from its dense weights and every row the servers kept.
+TEST_F(DistributedTrainTest, InitFromADistributedModel) {
+  std::string out;
+  ASSERT_EQ(0, Run(kMpirun + std::string(MSREC_BINARY " train") + common_ +
+                       " --max_steps 10 --batch_size 256 --num_servers 1 --model_dir " + dir_ +
+                       "/day1",
+                   &out))
+      << out;
+  ASSERT_EQ(0, Run(MSREC_BINARY " train" + common_ + " --epochs 0 --init_from " + dir_ +
+                       "/day1 --model_dir " + dir_ + "/day2",
+                   &out))
+      << out;
+  ExpectSameDenseParameters(dir_ + "/day1", dir_ + "/day2", 0);
+  ExpectSameRows(dir_ + "/day1/ps/server-0.bin", dir_ + "/day2/embeddings.bin", 0);
+}
+
 TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {
   // 3 chunks of CSV dealt to 2 workers: one slice is twice the other.
   std::string out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -32,7 +33,11 @@ struct Json {
 class JsonParser {
  public:
   explicit JsonParser(const std::string& s) : s_(s) {}
-  bool Parse(Json* out) { return Value(out) && (Skip(), pos_ == s_.size()); }
+  bool Parse(Json* out) {
+    if (!Value(out)) return false;
+    Skip();
+    return pos_ == s_.size();
+  }
 
  private:
   void Skip() {
@@ -44,10 +49,22 @@ class JsonParser {
     const char c = s_[pos_];
     if (c == '{') return Object(out);
     if (c == '[') return Array(out);
-    if (c == '"') return out->kind = Json::kString, String(&out->text);
-    if (s_.compare(pos_, 4, "null") == 0) return pos_ += 4, true;
-    if (s_.compare(pos_, 4, "true") == 0) return out->kind = Json::kNumber, out->number = 1, pos_ += 4, true;
-    if (s_.compare(pos_, 5, "false") == 0) return out->kind = Json::kNumber, out->number = 0, pos_ += 5, true;
+    if (c == '"') {
+      out->kind = Json::kString;
+      return String(&out->text);
+    }
+    for (const auto& [word, value] : {std::pair<const char*, double>{"true", 1}, {"false", 0}}) {
+      if (s_.compare(pos_, std::strlen(word), word) == 0) {
+        out->kind = Json::kNumber;
+        out->number = value;
+        pos_ += std::strlen(word);
+        return true;
+      }
+    }
+    if (s_.compare(pos_, 4, "null") == 0) {
+      pos_ += 4;
+      return true;
+    }
     char* end = nullptr;
     out->number = std::strtod(s_.c_str() + pos_, &end);
     if (end == s_.c_str() + pos_) return false;
@@ -67,7 +84,10 @@ class JsonParser {
     out->kind = Json::kArray;
     ++pos_;
     Skip();
-    if (pos_ < s_.size() && s_[pos_] == ']') return ++pos_, true;
+    if (pos_ < s_.size() && s_[pos_] == ']') {
+      ++pos_;
+      return true;
+    }
     while (true) {
       out->items.emplace_back();
       if (!Value(&out->items.back())) return false;
@@ -80,7 +100,10 @@ class JsonParser {
     out->kind = Json::kObject;
     ++pos_;
     Skip();
-    if (pos_ < s_.size() && s_[pos_] == '}') return ++pos_, true;
+    if (pos_ < s_.size() && s_[pos_] == '}') {
+      ++pos_;
+      return true;
+    }
     while (true) {
       Skip();
       std::string key;
@@ -193,8 +216,10 @@ std::string Chart(const std::string& title, const std::string& x_label,
   for (const Series& s : series) {
     for (const Point& p : s.points) {
       if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
-      x0 = std::min(x0, p.x), x1 = std::max(x1, p.x);
-      y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+      x0 = std::min(x0, p.x);
+      x1 = std::max(x1, p.x);
+      y0 = std::min(y0, p.y);
+      y1 = std::max(y1, p.y);
     }
   }
   std::ostringstream svg;
@@ -203,11 +228,15 @@ std::string Chart(const std::string& title, const std::string& x_label,
       << "<text x='" << L << "' y='18' font-size='14' font-family='sans-serif'>" << Escape(title)
       << "</text>";
   if (!std::isfinite(x0)) return svg.str() + "<text x='60' y='150'>no data</text></svg>";
-  if (diagonal) x0 = y0 = std::min(x0, y0), x1 = y1 = std::max(x1, y1);
+  if (diagonal) {  // square axes, so y = x is the diagonal
+    x0 = y0 = std::min(x0, y0);
+    x1 = y1 = std::max(x1, y1);
+  }
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
   const double pad = (y1 - y0) * 0.05;
-  y0 -= pad, y1 += pad;
+  y0 -= pad;
+  y1 += pad;
   auto X = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
   auto Y = [&](double y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); };
   svg << "<rect x='" << L << "' y='" << T << "' width='" << W - L - R << "' height='" << H - T - B

@@ -174,9 +174,19 @@ Status TrainingSession::InitFromModel() {
       links.emplace_back(source.embeddings("memory"), "server-0.bin");
     } else if (PathExists(source.embeddings("rocksdb"))) {
       links.emplace_back(source.embeddings("rocksdb"), "server-0.rocksdb");
-    } else {
-      return Status::NotFound("--init_from " + options_.init_from + ": no embedding rows (a job "
-                              "with server ranks keeps them in ps/: msrec export it first)");
+    } else if (PathExists(source.parameter_servers())) {
+      // A job with server ranks: each server's dump or database (any server
+      // count restores them: each server keeps its own keys).
+      MSREC_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(source.parameter_servers()));
+      for (const std::string& name : names) {
+        if (name.rfind("server-", 0) != 0) continue;
+        const bool dump = name.size() > 4 && name.compare(name.size() - 4, 4, ".bin") == 0;
+        links.emplace_back(source.parameter_servers() + "/" + name,
+                           dump ? name : name + ".rocksdb");
+      }
+    }
+    if (links.empty()) {
+      return Status::NotFound("--init_from " + options_.init_from + ": no embedding rows");
     }
     for (const auto& [target, name] : links) {
       if (::symlink(target.c_str(), (parts + "/" + name).c_str()) != 0) {
@@ -258,16 +268,17 @@ Result<TrainingPosition> TrainingSession::Start() {
   // A checkpoint restored below replaces all of this (a resumed job).
   if (!options_.init_from.empty()) MSREC_RETURN_IF_ERROR(InitFromModel());
   const WorkerGroup* w = workers();
+  const std::vector<torch::Tensor> params = w != nullptr ? DenseParameters()
+                                                         : std::vector<torch::Tensor>();
   if (w != nullptr && device_.is_cuda() && w->device_comm != nullptr) {
 #ifdef MSREC_WITH_CUDA
     // CUDA workers: parameters and gradients stay on the GPUs (NCCL).
-    MSREC_RETURN_IF_ERROR(BroadcastParametersOnDevice(DenseParameters(), *w->device_comm));
-    gradient_sync_ = MakeDeviceGradientSync(DenseParameters(), *w->device_comm, w->bucket_bytes);
+    MSREC_RETURN_IF_ERROR(BroadcastParametersOnDevice(params, *w->device_comm));
+    gradient_sync_ = MakeDeviceGradientSync(params, *w->device_comm, w->bucket_bytes);
 #endif
   } else if (w != nullptr) {
-    MSREC_RETURN_IF_ERROR(BroadcastParameters(DenseParameters(), *w->comm));
-    gradient_sync_ = std::make_unique<DenseGradientSync>(DenseParameters(), *w->comm,
-                                                         w->bucket_bytes);
+    MSREC_RETURN_IF_ERROR(BroadcastParameters(params, *w->comm));
+    gradient_sync_ = std::make_unique<DenseGradientSync>(params, *w->comm, w->bucket_bytes);
   }
   checkpointer_ = std::make_unique<TrainCheckpointer>(options_.checkpoint, workers(), &parts_, ps_);
   return checkpointer_->Restore();

@@ -112,7 +112,7 @@ Result<std::vector<std::string>> ExpandInputPaths(const std::vector<std::string>
       out.push_back(item);
     }
   }
-  if (out.size() != items.size() || out != items) {
+  if (out != items) {
     uint64_t bytes = 0;
     for (const std::string& p : out) {
       struct stat st;
