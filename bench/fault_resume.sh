@@ -39,7 +39,7 @@ while [ ! -f "$manifest" ]; do sleep 0.05; done
 sleep 0.5
 for pid in $(pgrep -f -- "--model_dir $OUT/killed" || true); do
   if [ "$(cat /proc/$pid/comm 2>/dev/null)" = msrec ] &&
-     tr '\0' '\n' < /proc/$pid/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then
+     tr "\\0" "\\n" < /proc/$pid/environ 2>/dev/null | grep -x OMPI_COMM_WORLD_RANK=1 > /dev/null; then
     kill -9 "$pid"
   fi
 done

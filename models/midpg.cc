@@ -21,6 +21,8 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
   o.factor_std =
       config.ExtraDouble("factor_std", 1.0 / std::sqrt(double(std::max<int64_t>(o.rank, 1))));
   o.modulate_output = config.ExtraInt("modulate_output", 1) != 0;
+  o.scenario_bias = config.ExtraInt("scenario_bias", o.scenario_bias ? 1 : 0) != 0;
+  o.input_gate = config.ExtraInt("input_gate", o.input_gate ? 1 : 0) != 0;
   o.shared = config.ExtraInt("no_shared", 0) == 0;
   o.specific = config.ExtraInt("no_specific", 0) == 0;
   const std::string path = config.ExtraString("path", "auto");
@@ -307,6 +309,20 @@ MidpgModel::MidpgModel(const ModelConfig& config)
     head->weight.normal_(0.0, o.core_init);
     head->bias.zero_();
     heads_.push_back(head);
+    if (o.scenario_bias) {
+      auto bias = register_module("bias" + std::to_string(l),
+                                  torch::nn::Embedding(config.num_scenarios, linears[l]->weight.size(0)));
+      torch::NoGradGuard no_grad;
+      bias->weight.zero_();
+      biases_.push_back(bias);
+    }
+  }
+  if (o.input_gate) {
+    gate_ = register_module(
+        "gate", torch::nn::Linear(z_dim, config.num_fields * config.embedding_dim));
+    torch::NoGradGuard no_grad;
+    gate_->weight.zero_();
+    gate_->bias.zero_();
   }
 
   const int64_t core_dim = int64_t(heads_.size()) * o.rank * o.rank;
@@ -347,6 +363,7 @@ torch::Tensor MidpgModel::ModulatedMlp(const torch::Tensor& flat,
     const bool linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer.ptr()) != nullptr;
     if (linear && l < modulations_.size()) {
       x = modulations_[l]->forward(x, cores[l], routing, options_.path);
+      if (!biases_.empty()) x = x + biases_[l]->forward(routing.scenario);
       ++l;
     } else {
       x = layer.forward(x);  // BatchNorm, ReLU, Dropout; the output Linear if !modulate_output
@@ -386,6 +403,9 @@ ModelOutput MidpgModel::Forward(const ModelInput& input) {
   }
   torch::Tensor z = ScenarioInput(in);
   std::vector<torch::Tensor> cores = Cores(z);
+  if (gate_) {
+    in.embeddings = in.embeddings * (2 * torch::sigmoid(gate_->forward(z))).view_as(in.embeddings);
+  }
   torch::Tensor flat = FlattenInputs(in.embeddings, in.dense);
   FactorRouting routing =
       LinearModulationImpl::Route(in.scenario, config_.num_scenarios, options_.shared,
@@ -413,6 +433,7 @@ int64_t MidpgModel::FlopsPerInstance() const {
   }
   flops += int64_t(heads_.size()) * 2 * width * options_.rank * options_.rank;
   for (const auto& m : modulations_) flops += m->Flops();
+  if (gate_) flops += 2 * z_dim * gate_->weight.size(0) + 3 * gate_->weight.size(0);
   return flops + plain_output_flops_ + backbone_->NonMlpFlops();
 }
 

@@ -64,6 +64,13 @@ struct MidpgOptions {
   double factor_std = 0.5;
   // Whether the final hidden -> 1 layer is modulated too ("modulate_output", 1).
   bool modulate_output = true;
+  // A learned per-scenario bias added to every modulated layer's output
+  // ("scenario_bias", 0): K x dout per layer, zero at init.
+  bool scenario_bias = false;
+  // A gate on the input embeddings generated from z ("input_gate", 0): the
+  // embeddings are scaled elementwise by 2 sigmoid(G z_i) (G zero at init, so
+  // the gate starts at 1), modulating the input of the whole backbone.
+  bool input_gate = false;
   // Shared factors P_l, Q_l ("no_shared=1" removes them).
   bool shared = true;
   // Scenario-specific factors P_lk, Q_lk ("no_specific=1" removes them).
@@ -205,6 +212,8 @@ class MidpgModel : public Model {
   Mlp aux_{nullptr};
   std::vector<torch::nn::Linear> heads_;       // one per modulated Linear
   std::vector<LinearModulation> modulations_;  // input to output
+  std::vector<torch::nn::Embedding> biases_;   // scenario_bias: one K x dout per modulation
+  torch::nn::Linear gate_{nullptr};            // input_gate: z -> F*d
   Mlp phi_{nullptr}, psi_{nullptr};            // mi=infonce
   torch::nn::Linear classifier_{nullptr};      // mi=cls
   int64_t plain_output_flops_ = 0;             // the output Linear when !modulate_output

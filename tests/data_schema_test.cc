@@ -122,7 +122,18 @@ TEST(ScenarioMapTest, SaveLoadAndErrors) {
   WriteFile(dir.File("gap.tsv"), "a\t0\nb\t2\n");
   auto gap = ScenarioMap::Load(dir.File("gap.tsv"));
   ASSERT_FALSE(gap.ok());
-  EXPECT_NE(gap.status().message().find("gap.tsv"), std::string::npos);
+  EXPECT_NE(gap.status().message().find("gap.tsv:2: scenario id 2 leaves a gap"), std::string::npos)
+      << gap.status().ToString();
+  WriteFile(dir.File("twice.tsv"), "a\t0\nb\t1\n\nb\t2\n");
+  auto twice = ScenarioMap::Load(dir.File("twice.tsv"));
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("twice.tsv:4: scenario value 'b' appears twice (also on line 2)"),
+            std::string::npos) << twice.status().ToString();
+  WriteFile(dir.File("same_id.tsv"), "a\t0\nb\t0\n");
+  auto same_id = ScenarioMap::Load(dir.File("same_id.tsv"));
+  ASSERT_FALSE(same_id.ok());
+  EXPECT_NE(same_id.status().message().find("same_id.tsv:2: scenario id 0 again (first on line 1)"),
+            std::string::npos) << same_id.status().ToString();
   WriteFile(dir.File("syntax.tsv"), "a\t0\nb x\n");
   auto syntax = ScenarioMap::Load(dir.File("syntax.tsv"));
   ASSERT_FALSE(syntax.ok());

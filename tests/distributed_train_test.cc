@@ -153,17 +153,41 @@ TEST_F(DistributedTrainTest, InitFromADistributedModel) {
   ExpectSameRows(dir_ + "/day1/ps/server-0.bin", dir_ + "/day2/embeddings.bin", 0);
 }
 
-TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHang) {
-  // 3 chunks of CSV dealt to 2 workers: one slice is twice the other.
+// The figure N in the first log line "<prefix>N" of `out` (-1 if none).
+int64_t LoggedNumber(const std::string& out, const std::string& prefix) {
+  const size_t at = out.find(prefix);
+  return at == std::string::npos ? -1 : std::atoll(out.c_str() + at + prefix.size());
+}
+
+TEST_F(DistributedTrainTest, UnevenSlicesFinishWithoutAHangAndSayWhatWasTrained) {
+  // The 32,000 training rows dealt to 2 workers as 16,021 and 15,979: with 500
+  // rows per worker batch the first slice needs 33 batches, the second 32, so
+  // the epoch ends with 21 rows of worker 0 untrained.
   std::string out;
   Timer timer;
   const int code = Run(kMpirun + std::string(MSREC_BINARY " train") + common_ +
-                           " --epochs 2 --batch_size 512 --num_servers 1 --data_sharding chunks "
+                           " --epochs 2 --batch_size 500 --num_servers 1 --data_sharding chunks "
                            "--model_dir " + dir_ + "/uneven",
                        &out);
   EXPECT_EQ(code, 0) << out;
   EXPECT_LT(timer.Seconds(), 120);
   EXPECT_NE(out.find("== validation =="), std::string::npos) << out;
+  // Nothing silent (issue 17): each worker says what it trained and the cut
+  // slice what it did not; together that is every training row.
+  const int64_t trained0 = LoggedNumber(out, "epoch 1: worker 0 trained ");
+  const int64_t trained1 = LoggedNumber(out, "epoch 1: worker 1 trained ");
+  int64_t cut = 0;
+  for (size_t at = out.find("] epoch 1: "); at != std::string::npos;
+       at = out.find("] epoch 1: ", at + 1)) {
+    const std::string line = out.substr(at, out.find('\n', at) - at);
+    if (line.find("slice went untrained (another worker's slice ended first)") != std::string::npos) {
+      cut += std::atoll(line.c_str() + std::string("] epoch 1: ").size());
+    }
+  }
+  EXPECT_GT(trained0, 0) << out;
+  EXPECT_GT(trained1, 0) << out;
+  EXPECT_GT(cut, 0) << out;
+  EXPECT_EQ(trained0 + trained1 + cut, 32000) << out;
 }
 
 TEST_F(DistributedTrainTest, KilledWorkerEndsTheJobWithAnError) {

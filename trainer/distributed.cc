@@ -38,11 +38,23 @@ class AgreedStepSource : public StepSource {
         AgreeOnStep(comm_, have, have ? batch->size : 0, &stop, &all_have, global_rows));
     stopped_ = stop;
     exhausted_ = !stop && !all_have;
+    if (exhausted_ && have) MSREC_RETURN_IF_ERROR(CountUntrained(*batch));
     return all_have && !stop;
   }
   Reader& reader() override { return *reader_; }
 
  private:
+  // Another worker's slice ended first: the batch in hand and the rest of this
+  // slice go untrained this epoch; reads them to count them (the log says so).
+  Status CountUntrained(Batch& batch) {
+    untrained_rows_ = batch.size;
+    while (true) {
+      MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(&batch));
+      if (!more) return Status::OK();
+      untrained_rows_ += batch.size;
+    }
+  }
+
   std::unique_ptr<Reader> reader_;
   const std::atomic<bool>* stop_requested_;
   Communicator& comm_;

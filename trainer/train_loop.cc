@@ -67,12 +67,14 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
   session_.model().train();
   Batch batch;
   int64_t epoch_steps = 0, rows = 0;
+  epoch_trained_rows_ = 0;
   // Resuming mid-epoch: the batches the checkpoint had trained on are read
   // and skipped (the same order, so the same batches follow).
   while (epoch_steps < skip_steps) {
     MSREC_ASSIGN_OR_RETURN(bool more, source.Next(&batch, &rows));
     if (!more) break;
     ++epoch_steps;
+    epoch_trained_rows_ += batch.size;
   }
   bool have_next = false;
   if (!MaxStepsReached(result_.steps)) {
@@ -103,6 +105,7 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
     MSREC_RETURN_IF_ERROR(push.Wait());
     result_.phases.push += phase.Seconds();
     ++epoch_steps;
+    epoch_trained_rows_ += batch.size;
     MSREC_RETURN_IF_ERROR(AfterStep(epoch, step, epoch_steps, rows, loss, source));
     if (last_step) *done = true;
   }
@@ -150,6 +153,11 @@ Status TrainLoop::EndEpoch(int epoch, int64_t epoch_steps, StepSource& source, b
   }
   result_.last_checkpoint = checkpointer.last_path();
   LOG(INFO) << "epoch " << epoch << " read: " << source.reader().stats().ToString();
+  LOG(INFO) << "epoch " << epoch << ": " << session_.WorkerName() << " trained "
+            << epoch_trained_rows_ << " rows in " << epoch_steps << " steps";
+  LOG_IF(WARNING, source.untrained_rows() > 0)
+      << "epoch " << epoch << ": " << source.untrained_rows() << " rows of "
+      << session_.WorkerName() << "'s slice went untrained (another worker's slice ended first)";
   MSREC_RETURN_IF_ERROR(session_.CheckSameParameters());
   LOG(INFO) << "time so far: " << result_.phases.ToString();
   if (options_.val_files.empty()) {

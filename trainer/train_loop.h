@@ -51,6 +51,7 @@ class TrainLoop {
   Batch next_batch_;
   int64_t next_rows_ = 0;
   PendingLookup next_lookup_;
+  int64_t epoch_trained_rows_ = 0;  // this worker's rows trained in the current epoch
 };
 
 }  // namespace msrec

@@ -80,6 +80,10 @@ class TrainingSession {
   PsClient* ps() { return ps_; }
   const WorkerGroup* workers() const { return options_.workers; }
   bool chief() const { return workers() == nullptr || workers()->rank() == 0; }
+  // "worker W" in a data-parallel job, else "the process" (for logs).
+  std::string WorkerName() const {
+    return workers() == nullptr ? "the process" : "worker " + std::to_string(workers()->rank());
+  }
   torch::Device device() const { return device_; }
   TrainCheckpointer& checkpointer() { return *checkpointer_; }
   // The metrics file (worker 0), null on the other workers.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "trainer/data/internal/byte_source.h"
@@ -138,7 +139,13 @@ Result<ScenarioMap> ScenarioMap::Scan(const std::vector<std::string>& paths, con
 Result<ScenarioMap> ScenarioMap::Load(const std::string& path) {
   std::ifstream in(path);
   if (!in) return Status::IoError("cannot open scenario map " + path + ": " + std::strerror(errno));
-  std::vector<std::pair<int32_t, std::string>> entries;
+  struct Entry {
+    int32_t id;
+    std::string value;
+    int line;
+    bool operator<(const Entry& o) const { return id != o.id ? id < o.id : line < o.line; }
+  };
+  std::vector<Entry> entries;
   std::string line;
   int line_no = 0;
   while (std::getline(in, line)) {
@@ -153,21 +160,32 @@ Result<ScenarioMap> ScenarioMap::Load(const std::string& path) {
       return Status::InvalidArgument(path + ":" + std::to_string(line_no) +
                                      ": expected 'value<TAB>id' with id >= 0");
     }
-    entries.emplace_back(id, line.substr(0, tab));
+    entries.push_back({id, line.substr(0, tab), line_no});
   }
   std::sort(entries.begin(), entries.end());
   ScenarioMap map;
+  std::map<std::string, int> value_lines;
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (entries[i].first != static_cast<int32_t>(i)) {
-      return Status::InvalidArgument(
-          path + ": scenario ids must be 0.." + std::to_string(entries.size() - 1) +
-          " each exactly once; id " + std::to_string(entries[i].first) + " is out of place");
+    const Entry& e = entries[i];
+    const std::string at = path + ":" + std::to_string(e.line) + ": ";
+    if (i > 0 && entries[i - 1].id == e.id) {
+      return Status::InvalidArgument(at + "scenario id " + std::to_string(e.id) +
+                                     " again (first on line " +
+                                     std::to_string(entries[i - 1].line) + ")");
     }
-    if (!map.ids_.emplace(entries[i].second, entries[i].first).second) {
-      return Status::InvalidArgument(path + ": scenario value '" + entries[i].second +
-                                     "' appears twice");
+    if (e.id != static_cast<int32_t>(i)) {
+      return Status::InvalidArgument(at + "scenario id " + std::to_string(e.id) +
+                                     " leaves a gap: ids must be 0.." +
+                                     std::to_string(entries.size() - 1) + ", each exactly once");
     }
-    map.values_.push_back(entries[i].second);
+    const auto [it, inserted] = value_lines.emplace(e.value, e.line);
+    if (!inserted) {
+      return Status::InvalidArgument(at + "scenario value '" + e.value +
+                                     "' appears twice (also on line " +
+                                     std::to_string(it->second) + ")");
+    }
+    map.ids_.emplace(e.value, e.id);
+    map.values_.push_back(e.value);
   }
   map.fixed_ = true;
   return map;

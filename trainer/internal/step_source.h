@@ -25,10 +25,14 @@ class StepSource {
   bool exhausted() const { return exhausted_; }
   // The reader underneath (stats and progress).
   virtual Reader& reader() = 0;
+  // Rows of this worker's slice that the epoch left untrained because another
+  // worker's slice ended first (counted by reading the slice to its end).
+  int64_t untrained_rows() const { return untrained_rows_; }
 
  protected:
   bool stopped_ = false;
   bool exhausted_ = false;
+  int64_t untrained_rows_ = 0;
 };
 
 // One process: the reader's non-empty batches until it ends or
