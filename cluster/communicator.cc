@@ -19,7 +19,18 @@ Status Communicator::Finish(const std::string& op, Status status) {
   msg << op << " on rank " << rank_ << " of " << size_ << " (" << backend() << ") ";
   if (status.code() == Status::Code::kTimeout) {
     msg << "did not complete within " << options_.timeout_s << " s (" << status.message()
-        << "): a peer is dead, late or skipped the collective";
+        << "): a peer is dead, unreachable, late or skipped the collective";
+    if (!peer_names_.empty()) {
+      // Which peer cannot be told from here; name them (the first 8).
+      msg << " (the other ranks: ";
+      int listed = 0;
+      for (int r = 0; r < static_cast<int>(peer_names_.size()) && listed < 8; ++r) {
+        if (r == rank_) continue;
+        msg << (listed++ > 0 ? ", " : "") << peer_names_[r];
+      }
+      if (size_ - 1 > listed) msg << ", ...";
+      msg << ")";
+    }
     broken_ = Status::Timeout(msg.str() + "; the communicator is unusable from now on");
   } else {
     msg << "failed: " << status.ToString();

@@ -90,6 +90,11 @@ class Communicator {
   // Returns once every rank has entered Barrier().
   Status Barrier();
 
+  // Where each rank runs, e.g. "rank 1 (world rank 1) on node-b", for the
+  // messages of a timed-out collective (which name the other ranks); empty
+  // when the backend does not know.
+  void set_peer_names(std::vector<std::string> names) { peer_names_ = std::move(names); }
+
  protected:
   // `rank` in [0, size); `options.timeout_s` > 0 (CHECKed).
   Communicator(int rank, int size, const CommunicatorOptions& options);
@@ -115,6 +120,7 @@ class Communicator {
   const int size_;
   const CommunicatorOptions options_;
   Status broken_;  // OK until a collective fails
+  std::vector<std::string> peer_names_;  // index = rank; see set_peer_names
 };
 
 // For backends: calls `poll` until it returns true (done) or an error (returned

@@ -163,7 +163,25 @@ Result<std::unique_ptr<Communicator>> MakeMpiCommunicator(MPI_Comm comm,
   int rank = 0, size = 0;
   MPI_Comm_rank(dup, &rank);
   MPI_Comm_size(dup, &size);
-  return std::unique_ptr<Communicator>(new MpiCommunicator(dup, rank, size, options));
+  std::unique_ptr<Communicator> communicator(new MpiCommunicator(dup, rank, size, options));
+  // Where every rank runs, for the messages of a collective that times out.
+  constexpr int kNameBytes = 128;
+  char host[MPI_MAX_PROCESSOR_NAME] = {};
+  int host_len = 0;
+  MPI_Get_processor_name(host, &host_len);
+  int world_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  std::string mine = "rank " + std::to_string(rank) + " (world rank " +
+                     std::to_string(world_rank) + ") on " + std::string(host, host_len);
+  mine.resize(kNameBytes - 1);
+  mine.push_back('\0');
+  std::vector<char> all(static_cast<size_t>(size) * kNameBytes);
+  MSREC_RETURN_IF_ERROR(communicator->AllGather(mine.data(), kNameBytes, all.data())
+                            .WithContext("MakeMpiCommunicator: gathering the ranks' hosts"));
+  std::vector<std::string> names;
+  for (int r = 0; r < size; ++r) names.emplace_back(all.data() + static_cast<size_t>(r) * kNameBytes);
+  communicator->set_peer_names(std::move(names));
+  return communicator;
 }
 
 }  // namespace msrec
