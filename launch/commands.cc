@@ -148,6 +148,7 @@ Status RunSsimSearch() {
   if (FLAGS_output.empty()) return Status::InvalidArgument("ssim-search needs --output DIR");
   MSREC_ASSIGN_OR_RETURN(const JobSpec spec, JobSpecFromFlags());
   MSREC_ASSIGN_OR_RETURN(SsimSearchOptions options, SsimSearchOptionsFromFlags());
+  MSREC_ASSIGN_OR_RETURN(const std::vector<double> sweep, ShareSweepFromFlags());
   options.stop_requested = InstallStopHandlers();
   return RunJob(ClusterOptionsFromFlags(options.output_dir), [&](const WorkerGroup* workers) -> Status {
     SsimSearchOptions worker_options = options;
@@ -164,6 +165,23 @@ Status RunSsimSearch() {
                 static_cast<long long>(r.steps), static_cast<long long>(r.samples), r.seconds,
                 r.samples / std::max(r.seconds, 1e-9), r.shared_fraction, r.last_shared_fraction,
                 worker_options.output_dir.c_str());
+    if (FLAGS_val.empty() || sweep.empty()) return Status::OK();
+    if (workers != nullptr) {
+      std::printf("share sweep: not run in a data-parallel search (it runs in one process: "
+                  "msrec ssim-search ... --val without mpirun); the retrain's default share is "
+                  "the learned one\n");
+      return Status::OK();
+    }
+    MSREC_ASSIGN_OR_RETURN(TrainOptions train, TrainOptionsFromFlags());
+    train.epochs = FLAGS_ssim_sweep_epochs;
+    train.stop_requested = options.stop_requested;
+    MSREC_ASSIGN_OR_RETURN(const ShareSweepResult swept,
+                           ValidateShare(spec, train, worker_options.output_dir, sweep));
+    for (size_t i = 0; i < swept.shares.size(); ++i) {
+      std::printf("share sweep: top %.3f: validation AUC %.4f\n", swept.shares[i], swept.val_auc[i]);
+    }
+    std::printf("share sweep: chose %.3f (the retrain's default share; --ssim_topk overrides)\n",
+                swept.chosen);
     return Status::OK();
   });
 }

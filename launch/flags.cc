@@ -1,5 +1,6 @@
 #include "launch/flags.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -125,8 +126,9 @@ DEFINE_string(ssim_selector, "",
               "train, ssim-export: an ssim-search artefact directory; train shares the top "
               "--ssim_topk of each mini-batch by the frozen selector's score");
 DEFINE_double(ssim_topk, -1,
-              "Share k of each mini-batch (selector, --ssim_random, ssim-export); -1: the share the "
-              "selector's search learned (ssim.txt learned_share), 0.95 for --ssim_random");
+              "Share k of each mini-batch (selector, --ssim_random, ssim-export); -1 (auto): the "
+              "share the search's validation sweep chose (ssim.txt validated_share), else the "
+              "share its search learned (learned_share); 0.95 for --ssim_random");
 DEFINE_bool(ssim_random, false, "train: SSIM-R, share a seeded random --ssim_topk of each batch");
 DEFINE_string(shared_flags, "",
               "train: comma-separated ssim-export flag files, one per --train file (in order)");
@@ -142,6 +144,11 @@ DEFINE_double(ssim_selector_lr, 1e-5, "ssim-search: selection network Adam learn
 DEFINE_int64(ssim_steps_in_epoch, 0,
              "ssim-search: batches per epoch for the temperature schedule (0: count them with "
              "one reading pass first)");
+DEFINE_string(ssim_share_sweep, "0,0.25,learned,0.5,0.95",
+              "ssim-search with --val: shares tried by short retrains after the search (learned: "
+              "the share the search learned; 0 is MT-Backbone); the best on validation becomes "
+              "the retrain's default share (ssim.txt validated_share); none: no sweep");
+DEFINE_int32(ssim_sweep_epochs, 1, "ssim-search: epochs of each share-sweep retrain");
 
 namespace msrec {
 
@@ -236,6 +243,27 @@ CheckpointOptions CheckpointOptionsFromFlags(const std::string& model_dir) {
 
 Result<std::vector<std::string>> InputsFromFlag(const std::string& value) {
   return ExpandInputPaths(SplitList(value));
+}
+
+Result<std::vector<double>> ShareSweepFromFlags() {
+  std::vector<double> shares;
+  if (FLAGS_ssim_share_sweep == "none") return shares;
+  for (const std::string& item : SplitList(FLAGS_ssim_share_sweep)) {
+    if (item == "learned") {
+      shares.push_back(-1);
+      continue;
+    }
+    char* end = nullptr;
+    const double k = std::strtod(item.c_str(), &end);
+    if (end == item.c_str() || *end != '\0' || !(k >= 0 && k <= 1)) {
+      return Status::InvalidArgument("--ssim_share_sweep: '" + item +
+                                     "' is not a share in [0, 1] or 'learned'");
+    }
+    shares.push_back(k);
+  }
+  if (shares.empty()) return Status::InvalidArgument("--ssim_share_sweep: no shares (use none)");
+  if (FLAGS_ssim_sweep_epochs < 1) return Status::InvalidArgument("--ssim_sweep_epochs must be >= 1");
+  return shares;
 }
 
 Result<TrainOptions> TrainOptionsFromFlags() {

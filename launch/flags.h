@@ -21,6 +21,7 @@ DECLARE_string(output);
 DECLARE_string(model_dir);
 DECLARE_string(ps_dir);
 DECLARE_string(compare);
+DECLARE_int32(ssim_sweep_epochs);
 
 namespace msrec {
 
@@ -38,6 +39,8 @@ Result<EvalOptions> EvalOptionsFromFlags();
 Result<std::vector<std::string>> InputsFromFlag(const std::string& value);
 // ssim-search: the search options (--train, --output, --batch_size, --ssim_*).
 Result<SsimSearchOptions> SsimSearchOptionsFromFlags();
+// ssim-search: --ssim_share_sweep's shares (-1 for "learned"); empty for none.
+Result<std::vector<double>> ShareSweepFromFlags();
 // The job's processes (--num_servers, --ps_*, --store*, ...) for a job whose
 // model directory is `model_dir`.
 ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir);

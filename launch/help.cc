@@ -39,7 +39,8 @@ const std::vector<Group>& Groups() {
                       "keep_checkpoints", "resume", "resume_skip_corrupt"}},
       {"ssim", {"ssim_selector", "ssim_topk", "ssim_random", "shared_flags", "ssim_hidden",
                 "ssim_eps", "ssim_t_final", "ssim_lambda", "ssim_mask_loss", "ssim_backbone_lr",
-                "ssim_backbone_weight_decay", "ssim_selector_lr", "ssim_steps_in_epoch"}},
+                "ssim_backbone_weight_decay", "ssim_selector_lr", "ssim_steps_in_epoch",
+                "ssim_share_sweep", "ssim_sweep_epochs"}},
   };
   return groups;
 }

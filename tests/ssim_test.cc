@@ -1,5 +1,6 @@
 // SSIM: the straight-through mask, the schedule, the losses, the top-k rule,
 // the search artefact, retraining with a frozen selector, and export + reuse.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "trainer/data/scenario_map.h"
 #include "trainer/data/schema.h"
 #include "trainer/job_io.h"
+#include "trainer/model_dir.h"
 #include "trainer/sharing.h"
 #include "trainer/ssim_search.h"
 #include "trainer/trainer.h"
@@ -251,6 +253,50 @@ TEST_F(SsimPipelineTest, SearchWritesTheArtefact) {
   EXPECT_EQ(a->settings.mask_loss, MaskLossForm::kLinear);
   EXPECT_EQ(a->backbone.model_config.num_scenarios, 3);
   EXPECT_EQ(a->backbone.table.seed, 2022u);
+}
+
+// "Sharing never hurts" (issue 16): the share sweep retrains at each share,
+// keeps the best on validation (never below share 0, the MT-Backbone retrain),
+// writes it to the artefact and commits it again; the retrain's default takes it.
+TEST_F(SsimPipelineTest, ShareSweepChoosesTheBestValidationShare) {
+  SsimSearchOptions o;
+  o.train_files = {*dir_ + "/data/train.csv"};
+  o.output_dir = *dir_ + "/swept";
+  o.settings.selector_hidden = {8};
+  o.settings.batch_size = 256;
+  o.settings.selector_lr = 1e-3;
+  o.log_every = 1000;
+  ASSERT_TRUE(SsimSearch(*spec_, o).ok());
+  TrainOptions base;
+  base.train_files = {*dir_ + "/data/train.csv"};
+  base.val_files = {*dir_ + "/data/val.csv"};
+  base.batch_size = 256;
+  base.epochs = 1;
+  base.log_every = 1000;
+  auto swept = ValidateShare(*spec_, base, o.output_dir, {0.0, -1.0, 0.95, 0.95});
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  ASSERT_EQ(swept->shares.size(), 3u);  // "learned" resolved, duplicates dropped, sorted
+  EXPECT_EQ(swept->shares[0], 0.0);
+  EXPECT_EQ(swept->shares[2], 0.95);
+  double best = -1;
+  for (double auc : swept->val_auc) best = std::max(best, auc);
+  EXPECT_GE(best, swept->val_auc[0]);
+  const size_t at = std::find(swept->shares.begin(), swept->shares.end(), swept->chosen) -
+                    swept->shares.begin();
+  ASSERT_LT(at, swept->shares.size());
+  EXPECT_EQ(swept->val_auc[at], best);
+  // Written and committed: the artefact verifies and its default share is the chosen one.
+  EXPECT_TRUE(ModelDir(o.output_dir).Verify().ok());
+  auto a = LoadSsimArtefact(o.output_dir);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->settings.validated_share, swept->chosen);
+  EXPECT_GE(a->settings.learned_share, 0);
+  EXPECT_TRUE(PathExists(o.output_dir + "/share_sweep.tsv"));
+  EXPECT_FALSE(PathExists(o.output_dir + "/share_sweep"));
+  // No validation data: refused.
+  base.val_files.clear();
+  EXPECT_EQ(ValidateShare(*spec_, base, o.output_dir, {0.0}).status().code(),
+            Status::Code::kInvalidArgument);
 }
 
 TEST_F(SsimPipelineTest, RetrainFreezesSelectorAndRestartsBackbone) {

@@ -57,10 +57,18 @@ Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string
   MSREC_RETURN_IF_ERROR(ModelDir(dir).Verify().WithContext("ssim-search artefact"));
   MSREC_ASSIGN_OR_RETURN(s->artefact, LoadSsimArtefact(dir));
   if (topk < 0) {
-    const double learned = s->artefact.settings.learned_share;
-    topk = learned >= 0 ? learned : kDefaultTopK;
-    LOG(INFO) << "SSIM: sharing the top " << topk << " of each mini-batch ("
-              << (learned >= 0 ? "the share the search learned" : "no learned share in the artefact")
+    // "auto": the share the search's validation sweep chose, else the share it learned.
+    const SsimSettings& settings = s->artefact.settings;
+    const char* source = "no learned share in the artefact";
+    topk = kDefaultTopK;
+    if (settings.validated_share >= 0) {
+      topk = settings.validated_share;
+      source = "the share the search's validation sweep chose";
+    } else if (settings.learned_share >= 0) {
+      topk = settings.learned_share;
+      source = "the share the search learned";
+    }
+    LOG(INFO) << "SSIM: sharing the top " << topk << " of each mini-batch (" << source
               << "; --ssim_topk overrides)";
   }
   const JobSpec& job = s->artefact.backbone;

@@ -27,7 +27,8 @@ Status SaveSsimSettings(const SsimSettings& s, const std::string& path) {
         << "\nbackbone_weight_decay=" << num(s.backbone_weight_decay)
         << "\nselector_lr=" << num(s.selector_lr) << "\nbatch_size=" << s.batch_size
         << "\nsteps_in_epoch=" << s.steps_in_epoch
-        << "\nlearned_share=" << num(s.learned_share) << "\n";
+        << "\nlearned_share=" << num(s.learned_share)
+        << "\nvalidated_share=" << num(s.validated_share) << "\n";
     out.close();
     return out ? Status::OK() : Status::IoError("cannot write " + path);
   });
@@ -49,6 +50,7 @@ Result<SsimSettings> LoadSsimSettings(const std::string& path) {
         else if (key == "batch_size") s.batch_size = std::stoi(value);
         else if (key == "steps_in_epoch") s.steps_in_epoch = std::stoll(value);
         else if (key == "learned_share") s.learned_share = std::stod(value);
+        else if (key == "validated_share") s.validated_share = std::stod(value);
         else return false;
         return true;
       }));

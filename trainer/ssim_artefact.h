@@ -33,7 +33,10 @@ struct SsimSettings {
   int64_t steps_in_epoch = 0;                      // steps of the epoch for the schedule; 0 = count
                                                    // them with one reading pass before the search
   double learned_share = -1;  // written by the search: the mean share g the selector chose over
-                              // the epoch (-1: unknown); the retrain's default top-k
+                              // the epoch (-1: unknown)
+  double validated_share = -1;  // written by the share sweep (ValidateShare): the share whose
+                                // short retrain scored best on validation (-1: no sweep); the
+                                // retrain's default top-k, else learned_share
 };
 
 // A selector artefact read back (files listed above).

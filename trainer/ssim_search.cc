@@ -1,6 +1,7 @@
 #include "trainer/ssim_search.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/file_util.h"
 #include "common/timer.h"
@@ -8,6 +9,7 @@
 #include "trainer/job_io.h"
 #include "trainer/step_runner.h"
 #include "trainer/train_loop.h"
+#include "trainer/trainer.h"
 #include "trainer/training_session.h"
 
 namespace msrec {
@@ -129,6 +131,64 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
   }
   MSREC_RETURN_IF_ERROR(GatherSearchRows(*session, trained.steps));
   MSREC_RETURN_IF_ERROR(session->Finish());  // dense.pt and <output>/embeddings.bin
+  return result;
+}
+
+Result<ShareSweepResult> ValidateShare(const JobSpec& spec, TrainOptions base,
+                                       const std::string& artefact_dir,
+                                       std::vector<double> candidates) {
+  if (base.workers != nullptr) {
+    return Status::InvalidArgument("the share sweep runs in one process, not in a data-parallel job");
+  }
+  if (base.val_files.empty()) return Status::InvalidArgument("the share sweep needs --val");
+  const ModelDir artefact(artefact_dir);
+  MSREC_RETURN_IF_ERROR(artefact.Verify().WithContext("ssim-search artefact"));
+  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<ModelDir::WriterLock> lock, artefact.LockForWriting());
+  MSREC_ASSIGN_OR_RETURN(SsimSettings settings, LoadSsimSettings(artefact.ssim_settings()));
+  for (double& k : candidates) {
+    if (k < 0) k = std::round(std::max(settings.learned_share, 0.0) * 1000) / 1000;
+    if (k > 1) return Status::InvalidArgument("share " + std::to_string(k) + " is above 1");
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  ShareSweepResult result;
+  base.test_files.clear();
+  base.early_stopping_patience = 0;
+  base.checkpoint = CheckpointOptions{};
+  base.init_from.clear();
+  base.metrics_file.clear();
+  base.tensorboard_dir.clear();
+  base.sharing.selector_dir = artefact_dir;
+  base.sharing.random = false;
+  base.sharing.shared_flags_files.clear();
+  const std::string sweep_dir = artefact.root() + "/share_sweep";
+  double best = -1;
+  for (double k : candidates) {
+    TrainOptions o = base;
+    o.sharing.topk = k;
+    o.model_dir = sweep_dir + "/k" + std::to_string(k);
+    LOG(INFO) << "share sweep: retraining " << o.epochs << " epoch(s) sharing the top " << k;
+    MSREC_ASSIGN_OR_RETURN(const TrainResult trained, Train(spec, o));
+    if (trained.stopped) return Status::Unavailable("the share sweep was stopped by a signal");
+    const double auc = trained.val.overall.auc;
+    LOG(INFO) << "share sweep: top " << k << ": validation AUC " << auc;
+    result.shares.push_back(k);
+    result.val_auc.push_back(auc);
+    if (auc > best) {  // ties keep the smaller share
+      best = auc;
+      result.chosen = k;
+    }
+  }
+  MSREC_RETURN_IF_ERROR(RemoveTree(sweep_dir));
+  std::string table = "share\tval_auc\n";
+  for (size_t i = 0; i < result.shares.size(); ++i) {
+    table += std::to_string(result.shares[i]) + "\t" + std::to_string(result.val_auc[i]) + "\n";
+  }
+  MSREC_RETURN_IF_ERROR(WriteFileDurably(artefact.root() + "/share_sweep.tsv", table));
+  settings.validated_share = result.chosen;
+  MSREC_RETURN_IF_ERROR(artefact.Uncommit());
+  MSREC_RETURN_IF_ERROR(SaveSsimSettings(settings, artefact.ssim_settings()));
+  MSREC_RETURN_IF_ERROR(artefact.Commit("memory"));
   return result;
 }
 

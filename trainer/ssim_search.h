@@ -15,6 +15,7 @@
 #include "trainer/distributed.h"
 #include "trainer/job_spec.h"
 #include "trainer/ssim_artefact.h"
+#include "trainer/train_options.h"
 
 namespace msrec {
 
@@ -51,5 +52,23 @@ struct SsimSearchResult {
 // Runs the search epoch for `spec` (its model must be mt_backbone; the
 // `backbone` option picks dnn, deepfm or dcn) and writes the artefact.
 Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& options);
+
+// The share sweep ("sharing never hurts"): after the search, short retrains of
+// `spec` from the artefact in `artefact_dir` at each share of `candidates`
+// (a negative entry stands for the share the search learned), each with
+// `base` (data, validation files, optimiser, seed; `base.epochs` epochs),
+// scored by overall validation AUC. The best share is written to the
+// artefact's ssim.txt as validated_share (the retrain's default) and the
+// artefact is committed again; <artefact>/share_sweep.tsv lists every score.
+// Share 0 is the MT-Backbone retrain itself, so on validation data the chosen
+// share is never worse than not sharing. One process only (base.workers null).
+struct ShareSweepResult {
+  std::vector<double> shares;
+  std::vector<double> val_auc;
+  double chosen = -1;
+};
+Result<ShareSweepResult> ValidateShare(const JobSpec& spec, TrainOptions base,
+                                       const std::string& artefact_dir,
+                                       std::vector<double> candidates);
 
 }  // namespace msrec
