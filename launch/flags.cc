@@ -350,6 +350,7 @@ Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
   s.batch_size = FLAGS_batch_size;
   s.steps_in_epoch = FLAGS_ssim_steps_in_epoch;
   o.max_steps = FLAGS_max_steps;
+  o.shuffle_buffer = FLAGS_shuffle_buffer;
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;

@@ -121,7 +121,10 @@ torch::Tensor SsimLoss(const torch::Tensor& all_logits, const torch::Tensor& lab
       torch::binary_cross_entropy_with_logits(all_logits, targets, {}, {}, at::Reduction::None);
   torch::Tensor own = l.gather(1, scenario.unsqueeze(1)).squeeze(1);
   torch::Tensor shared = l.mean(1);
-  return ((1 - g) * own + g * shared).mean();
+  // As the authors' code (SSIM3trainer.py: own loss x torch.eq(smask, 0)): the
+  // own-path weight has the value 1 - g but no gradient, so the selector learns
+  // from mean_k l_k (and the mask loss) only, not from mean_k l_k - l_own.
+  return ((1 - g).detach() * own + g * shared).mean();
 }
 
 bool ParseMaskLossForm(const std::string& name, MaskLossForm* form) {

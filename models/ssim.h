@@ -55,6 +55,8 @@ double TemperatureAt(int64_t step, int64_t steps_in_epoch, double t_final);
 //   mean_i [(1 - g_i) * l(all_logits[i, s_i]) + g_i * mean_k l(all_logits[i, k])]
 // with l the binary cross-entropy with logits. all_logits: B x K; labels: B
 // float; scenario: B int64 in [0, K); g: B float (0/1, may carry gradient).
+// The weight (1 - g_i) is detached (the authors' torch.eq(smask, 0)): the
+// gradient to g_i is mean_k l(all_logits[i, k]) / B.
 torch::Tensor SsimLoss(const torch::Tensor& all_logits, const torch::Tensor& labels,
                        const torch::Tensor& scenario, const torch::Tensor& g);
 

@@ -77,6 +77,14 @@ TEST(SsimLossTest, MatchesHandComputation) {
       (SsimLoss(logits, labels, scenario, g) + 0.4 * MaskLoss(g, MaskLossForm::kLinear))
           .item<double>();
   EXPECT_NEAR(total, expected + 0.4 * std::exp(1.0) / 3, 1e-6);
+  // The gradient to g is the authors' (own-path weight torch.eq(smask, 0), no
+  // gradient): d loss / d g_i = mean_k l_ik / B, without the -l_own term.
+  torch::Tensor gg = g.clone().requires_grad_(true);
+  SsimLoss(logits, labels, scenario, gg).backward();
+  for (int i = 0; i < 3; ++i) {
+    const double all = (Bce(z[i][0], y[i]) + Bce(z[i][1], y[i])) / 2;
+    EXPECT_NEAR(gg.grad()[i].item<double>(), all / 3, 1e-6) << i;
+  }
 }
 
 // SharedInstanceForward's MT-Backbone routing (each tower with gradient only on

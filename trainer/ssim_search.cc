@@ -15,8 +15,8 @@
 namespace msrec {
 namespace {
 
-// The training options the search runs with: one epoch in file order of the
-// memory store, the backbone's optimizer from the settings.
+// The training options the search runs with: one epoch (shuffled as the
+// options say) of the memory store, the backbone's optimizer from the settings.
 TrainOptions SearchTrainOptions(const SsimSearchOptions& o) {
   TrainOptions t;
   t.train_files = o.train_files;
@@ -25,7 +25,7 @@ TrainOptions SearchTrainOptions(const SsimSearchOptions& o) {
   t.epochs = 1;
   t.max_steps = o.max_steps;
   t.batch_size = o.settings.batch_size;
-  t.shuffle_buffer = 0;
+  t.shuffle_buffer = o.shuffle_buffer;
   t.learning_rate = o.settings.backbone_lr;
   t.weight_decay = o.settings.backbone_weight_decay;
   t.intra_op_threads = o.intra_op_threads;

@@ -25,6 +25,8 @@ struct SsimSearchOptions {
   std::string scenario_map_file;         // fixed scenario map; empty = built from train files
   SsimSettings settings;
   int64_t max_steps = 0;       // > 0: stop the epoch after this many steps
+  int64_t shuffle_buffer = 0;  // rows shuffled together (TrainOptions::shuffle_buffer); 0: file
+                               // order (the launcher passes --shuffle_buffer)
   int intra_op_threads = 1;    // LibTorch intra-op threads
   int reader_threads = 1;      // parser threads
   int64_t max_bad_rows = 100;  // fail once more rows than this are bad
