@@ -218,14 +218,7 @@ class SsimPipelineTest : public ::testing::Test {
     spec_->model_config.hidden = {16, 8};
     spec_->schema = SyntheticModel(gen).SchemaSpecString();
     spec_->table.dim = 4;
-    SsimSearchOptions o;
-    o.train_files = {*dir_ + "/data/train.csv"};
-    o.output_dir = *dir_ + "/selector";
-    o.settings.selector_hidden = {8};
-    o.settings.batch_size = 256;
-    o.settings.selector_lr = 1e-3;
-    o.log_every = 1000;
-    auto r = SsimSearch(*spec_, o);
+    auto r = SsimSearch(*spec_, SearchOptions(*dir_ + "/selector"));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(r->samples, 3200);
     EXPECT_EQ(r->steps, 13);
@@ -234,6 +227,17 @@ class SsimPipelineTest : public ::testing::Test {
     CHECK(RemoveTree(*dir_).ok());
     delete dir_;
     delete spec_;
+  }
+  // The search of these tests (selector [8], batch 256) writing to `output`.
+  static SsimSearchOptions SearchOptions(const std::string& output) {
+    SsimSearchOptions o;
+    o.train_files = {*dir_ + "/data/train.csv"};
+    o.output_dir = output;
+    o.settings.selector_hidden = {8};
+    o.settings.batch_size = 256;
+    o.settings.selector_lr = 1e-3;
+    o.log_every = 1000;
+    return o;
   }
   static std::string ReadAll(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -267,13 +271,7 @@ TEST_F(SsimPipelineTest, SearchWritesTheArtefact) {
 // keeps the best on validation (never below share 0, the MT-Backbone retrain),
 // writes it to the artefact and commits it again; the retrain's default takes it.
 TEST_F(SsimPipelineTest, ShareSweepChoosesTheBestValidationShare) {
-  SsimSearchOptions o;
-  o.train_files = {*dir_ + "/data/train.csv"};
-  o.output_dir = *dir_ + "/swept";
-  o.settings.selector_hidden = {8};
-  o.settings.batch_size = 256;
-  o.settings.selector_lr = 1e-3;
-  o.log_every = 1000;
+  const SsimSearchOptions o = SearchOptions(*dir_ + "/swept");
   ASSERT_TRUE(SsimSearch(*spec_, o).ok());
   TrainOptions base;
   base.train_files = {*dir_ + "/data/train.csv"};
