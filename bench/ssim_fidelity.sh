@@ -108,12 +108,15 @@ for split in $SPLITS; do
         "$share" >> "$results"
     done
     /usr/bin/python3 - "$OUT/peer-$split" "$seed" "$split" >> "$results" << 'EOF'
-import json, sys
+import json, re, sys
 d, seed, split = sys.argv[1], sys.argv[2], sys.argv[3]
 mt = json.load(open(f"{d}/mt_s{seed}.json"))
 ss = json.load(open(f"{d}/ssim_s{seed}.json"))
+# The authors' log prints "train_share_num: N" per epoch, the search's first.
+shares = re.findall(r"train_share_num: ([0-9.]+)", open(f"{d}/ssim_s{seed}.log").read())
+share = f"{float(shares[0]) / ss['n_train']:.3f}" if shares else "-"
 print(f"{split}\t{seed}\tauthors k=0.95\t{mt['test_auc']:.4f}\t{ss['test_auc']:.4f}\t"
-      f"{ss['test_auc'] - mt['test_auc']:.4f}\t{mt['epochs_run']}\t{ss['epochs_run']}\t-")
+      f"{ss['test_auc'] - mt['test_auc']:.4f}\t{mt['epochs_run']}\t{ss['epochs_run']}\t{share}")
 EOF
     tail -3 "$results" | sed 's/^/  /'
   done
