@@ -271,13 +271,17 @@ TEST(WireFuzzTest, MutatedRequestsRepliesAndConfigsAreRejectedCleanly) {
     const bool valid = CheckDecodeRequest(request, &r);
     valid_requests += valid;
     uint32_t id = 0;
-    if (PeekRequestId(request, &id) && valid) EXPECT_EQ(id, r.header.request_id);
+    if (PeekRequestId(request, &id) && valid) {
+      EXPECT_EQ(id, r.header.request_id);
+    }
     if (i % 4 == 0 && (!valid || SafeForLiveServer(r))) {
       const uint64_t floats =
           valid && r.header.type == RequestType::kPull ? r.header.num_keys * r.header.dim : 0;
       if (!server.RoundTrip(request, floats, &carried)) break;
       ++live;
-      if (!valid) EXPECT_FALSE(carried.ok()) << "a malformed request was served";
+      if (!valid) {
+        EXPECT_FALSE(carried.ok()) << "a malformed request was served";
+      }
     }
     // Replies: decoded against what the request expected.
     const std::string& reply_base = corpus.replies[mutate.Below(corpus.replies.size())];
