@@ -1,5 +1,6 @@
 #include "parameter_server/rocksdb_store.h"
 
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -9,6 +10,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -66,8 +68,15 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const RocksDbStoreOptions& o,
   t.data_block_hash_table_util_ratio = 0.75;
   if (o.bloom_bits_per_key > 0) {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(o.bloom_bits_per_key));
-    t.cache_index_and_filter_blocks = true;
-    t.pin_l0_filter_and_index_blocks_in_cache = true;
+  }
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (o.partitioned_index_filters) {
+    t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    t.partition_filters = o.bloom_bits_per_key > 0;
+    t.metadata_block_size = 4096;
+    t.pin_top_level_index_and_filter = true;
+    t.cache_index_and_filter_blocks_with_high_priority = true;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return cf;
@@ -92,9 +101,19 @@ class RocksDbStore : public EmbeddingStore {
   }
 
   Status Open() {
-    cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
+    rocksdb::LRUCacheOptions cache_options;
+    cache_options.capacity = options_.block_cache_bytes;
+    // Index and filter partitions (high priority) may hold up to half the
+    // cache; data blocks cannot push them out of that half.
+    cache_options.high_pri_pool_ratio = options_.partitioned_index_filters ? 0.5 : 0.0;
+    cache_ = rocksdb::NewLRUCache(cache_options);
     cf_options_ = MakeCfOptions(options_, cache_);
     rocksdb::DBOptions db_options;
+    if (options_.statistics) {
+      statistics_ = rocksdb::CreateDBStatistics();
+      statistics_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+      db_options.statistics = statistics_;
+    }
     db_options.create_if_missing = options_.create_if_missing;
     db_options.create_missing_column_families = true;
     db_options.max_background_jobs = options_.max_background_jobs;
@@ -259,7 +278,8 @@ class RocksDbStore : public EmbeddingStore {
     return "block cache " + std::to_string(cache_->GetUsage() >> 20) + " MiB of " +
            std::to_string(options_.block_cache_bytes >> 20) + ", memtables " +
            std::to_string(memtables >> 20) + " MiB, table readers " +
-           std::to_string(readers >> 20) + " MiB, ~" + std::to_string(keys) + " rows on disk";
+           std::to_string(readers >> 20) + " MiB, ~" + std::to_string(keys) + " rows on disk" +
+           ReadStatsText();
   }
 
   Result<uint64_t> MemoryUsageBytes() const override {
@@ -278,6 +298,29 @@ class RocksDbStore : public EmbeddingStore {
   }
 
  private:
+  // Where the reads went since the store opened: keys read, then per kind of
+  // block the block-cache hits of all lookups (a miss reads the block from a
+  // file, usually the OS page cache), and the lookups the bloom filters
+  // answered without a data block.
+  std::string ReadStatsText() const {
+    if (statistics_ == nullptr) return "";
+    auto t = [&](rocksdb::Tickers ticker) { return statistics_->getTickerCount(ticker); };
+    auto hits = [&](const char* name, uint64_t hit, uint64_t miss) {
+      char text[96];
+      std::snprintf(text, sizeof(text), ", %s %.2f of %llu", name,
+                    hit + miss > 0 ? double(hit) / double(hit + miss) : 0.0,
+                    static_cast<unsigned long long>(hit + miss));
+      return std::string(text);
+    };
+    const uint64_t keys = t(rocksdb::NUMBER_MULTIGET_KEYS_READ) + t(rocksdb::NUMBER_KEYS_READ);
+    return "; RocksDB reads: " + std::to_string(keys) + " keys, block-cache hits:" +
+           hits("data", t(rocksdb::BLOCK_CACHE_DATA_HIT), t(rocksdb::BLOCK_CACHE_DATA_MISS)) +
+           hits("index", t(rocksdb::BLOCK_CACHE_INDEX_HIT), t(rocksdb::BLOCK_CACHE_INDEX_MISS)) +
+           hits("filter", t(rocksdb::BLOCK_CACHE_FILTER_HIT), t(rocksdb::BLOCK_CACHE_FILTER_MISS)) +
+           ", bloom skips " + std::to_string(t(rocksdb::BLOOM_FILTER_USEFUL)) +
+           ", memtable hits " + std::to_string(t(rocksdb::MEMTABLE_HIT));
+  }
+
   std::string Where(const std::string& table) const {
     return "RocksDB at " + path_ + ", table '" + table + "'";
   }
@@ -293,6 +336,7 @@ class RocksDbStore : public EmbeddingStore {
   const RocksDbStoreOptions options_;
   rocksdb::WriteOptions write_options_;
   std::shared_ptr<rocksdb::Cache> cache_;
+  std::shared_ptr<rocksdb::Statistics> statistics_;  // null without options_.statistics
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::DB* db_ = nullptr;
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;

@@ -33,6 +33,18 @@ struct RocksDbStoreOptions {
   // Whole-key bloom filter in each memtable (2% of its size): a lookup of a
   // key that is not in the memtable skips the skip-list search. Default: true.
   bool memtable_bloom = true;
+  // Partitioned index and filter blocks (kTwoLevelIndexSearch +
+  // partition_filters): each SST's index and bloom filter are cut into 4 KiB
+  // partitions loaded on demand, with the small top-level index pinned, and
+  // all of them kept in the block cache's high-priority pool (half of it), so
+  // that data blocks of a table much larger than the cache cannot evict them.
+  // Off: one full index and one full filter block per SST (hundreds of KB
+  // each at 50M keys), evicted and reloaded whole. Default: true.
+  bool partitioned_index_filters = true;
+  // RocksDB statistics (tickers only, no timers): the statistics line reports
+  // the block-cache hits and misses of data, index and filter blocks and the
+  // bloom filter's skips. Default: true.
+  bool statistics = true;
   // Background flush and compaction threads. Default: 4.
   int max_background_jobs = 4;
   // Write-ahead log. Off by default: durability comes from checkpoints (Flush

@@ -5,6 +5,7 @@
 // mpirun jobs, for the plain step, the SSIM retrain step and the SSIM search
 // step.
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -21,6 +22,15 @@
 
 namespace msrec {
 namespace {
+
+// Data lines of a CSV file (all lines but the header).
+int64_t CountDataLines(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  int64_t n = -1;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
 
 class TrainThreadsTest : public ::testing::Test {
  protected:
@@ -87,17 +97,17 @@ class TrainThreadsTest : public ::testing::Test {
     server_thread.join();
   }
 
-  // Trains `options` in one process with batch 200 and on two workers with
-  // batch 100 each, and expects the same model.
-  void ExpectTwoWorkersEqualOneProcess(TrainOptions options) {
+  // Trains `options` in one process with batch 2 x `worker_batch` and on two
+  // workers with batch `worker_batch` each, and expects the same model.
+  void ExpectTwoWorkersEqualOneProcess(TrainOptions options, int worker_batch = 100) {
     TrainOptions single = options;
-    single.batch_size = 200;
+    single.batch_size = 2 * worker_batch;
     single.model_dir = dir_ + "/single";
     Result<TrainResult> one = Train(spec_, single);
     ASSERT_TRUE(one.ok()) << one.status().ToString();
     RunOnTwoWorkers(dir_ + "/dist", [&](const WorkerGroup* group) -> Status {
       TrainOptions dist = options;
-      dist.batch_size = 100;
+      dist.batch_size = worker_batch;
       dist.model_dir = dir_ + "/dist";
       dist.workers = group;
       return Train(spec_, dist).status();
@@ -113,6 +123,22 @@ class TrainThreadsTest : public ::testing::Test {
 
 TEST_F(TrainThreadsTest, PlainStepOnTwoWorkersEqualsOneProcessWithTheUnionBatch) {
   ExpectTwoWorkersEqualOneProcess(options_);
+}
+
+// A whole epoch whose batches do not split evenly: the training rows make an
+// odd number of worker batches, the last one short, so worker 1 joins the
+// last step with an empty batch and worker 0's short batch is weighted as
+// the union batch it is (issue 17: every row trained, nothing skipped).
+TEST_F(TrainThreadsTest, UnevenLastStepOnTwoWorkersEqualsOneProcess) {
+  const int64_t rows = CountDataLines(options_.train_files[0]);
+  const int batch = 130;
+  const int64_t worker_batches = (rows + batch - 1) / batch;
+  ASSERT_EQ(worker_batches % 2, 1) << rows << " rows: pick another batch size";
+  ASSERT_NE(rows % batch, 0) << rows << " rows: pick another batch size";
+  TrainOptions options = options_;
+  options.max_steps = 0;
+  options.epochs = 1;
+  ExpectTwoWorkersEqualOneProcess(options, batch);
 }
 
 TEST_F(TrainThreadsTest, SsimRetrainStepOnTwoWorkersEqualsOneProcess) {

@@ -75,5 +75,5 @@ target_precompile_headers(report_test REUSE_FROM msrec_models)
 # Skipped (exit 77) where namespaces cannot be created.
 add_test(NAME two_node_test
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/two_node_test.sh $<TARGET_FILE:msrec>)
-set_tests_properties(two_node_test PROPERTIES LABELS mpi TIMEOUT 900 SKIP_RETURN_CODE 77
+set_tests_properties(two_node_test PROPERTIES LABELS mpi RUN_SERIAL TRUE TIMEOUT 900 SKIP_RETURN_CODE 77
   PASS_REGULAR_EXPRESSION "two_node_test: PASS" FAIL_REGULAR_EXPRESSION "two_node_test: FAIL")

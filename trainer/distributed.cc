@@ -28,36 +28,27 @@ class AgreedStepSource : public StepSource {
   Result<bool> Next(Batch* batch, int64_t* global_rows) override {
     bool stop = stop_requested_ != nullptr && stop_requested_->load();
     bool have = false;
-    while (!have) {
+    while (!have && !reader_done_) {
       MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(batch));
-      if (!more) break;
-      have = batch->size > 0;
+      reader_done_ = !more;
+      have = more && batch->size > 0;
     }
-    bool all_have = false;
+    // This slice is done: an empty batch (zero weight) while others train.
+    if (!have) batch->ClearRows();
+    int with_batch = 0;
     MSREC_RETURN_IF_ERROR(
-        AgreeOnStep(comm_, have, have ? batch->size : 0, &stop, &all_have, global_rows));
+        AgreeOnStep(comm_, have, have ? batch->size : 0, &stop, &with_batch, global_rows));
     stopped_ = stop;
-    exhausted_ = !stop && !all_have;
-    if (exhausted_ && have) MSREC_RETURN_IF_ERROR(CountUntrained(*batch));
-    return all_have && !stop;
+    exhausted_ = !stop && with_batch == 0;
+    return with_batch > 0 && !stop;
   }
   Reader& reader() override { return *reader_; }
 
  private:
-  // Another worker's slice ended first: the batch in hand and the rest of this
-  // slice go untrained this epoch; reads them to count them (the log says so).
-  Status CountUntrained(Batch& batch) {
-    untrained_rows_ = batch.size;
-    while (true) {
-      MSREC_ASSIGN_OR_RETURN(bool more, reader_->Next(&batch));
-      if (!more) return Status::OK();
-      untrained_rows_ += batch.size;
-    }
-  }
-
   std::unique_ptr<Reader> reader_;
   const std::atomic<bool>* stop_requested_;
   Communicator& comm_;
+  bool reader_done_ = false;
 };
 
 }  // namespace
@@ -95,15 +86,20 @@ Status CheckSameParameters(const std::vector<torch::Tensor>& params, Communicato
       .WithContext("the workers' dense parameters differ");
 }
 
-Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, bool* all_have,
+Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, int* with_batch,
                    int64_t* global_rows) {
   double v[3] = {have_batch ? 1.0 : 0.0, static_cast<double>(have_batch ? rows : 0),
                  *stop ? 1.0 : 0.0};
   MSREC_RETURN_IF_ERROR(comm.AllReduceSum(v, 3).WithContext("agreeing on the next step"));
-  *all_have = v[0] == comm.size();
+  *with_batch = static_cast<int>(v[0]);
   *global_rows = static_cast<int64_t>(v[1]);
   *stop = v[2] > 0;
   return Status::OK();
+}
+
+double StepWeight(int workers, int64_t rows, int64_t global_rows) {
+  if (global_rows <= 0 || rows * workers == global_rows) return 1.0;  // equal batches: exactly 1
+  return static_cast<double>(workers) * static_cast<double>(rows) / static_cast<double>(global_rows);
 }
 
 DenseGradientSync::DenseGradientSync(std::vector<torch::Tensor> params, Communicator& comm,

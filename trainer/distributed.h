@@ -4,17 +4,23 @@
 // this runs.
 //
 // Per step, every worker:
-//   1. AgreedSteps / AgreeOnStep: all-reduces (has a batch, batch rows); if any worker's
-//      slice is exhausted, every worker ends the epoch (no collective can
-//      hang on uneven slices; the longer slices' last rows are not used);
-//   2. computes its local loss (mean over its own rows) and backward;
+//   1. AgreedSteps / AgreeOnStep: all-reduces (has a batch, batch rows); the
+//      epoch ends when no worker has a batch left. A worker whose slice is
+//      done while another's is not joins the step with an empty batch (zero
+//      weight): it runs no forward, contributes zero gradients to every
+//      collective and pushes an empty push, so slices of any length train
+//      every row once per epoch and no collective hangs;
+//   2. computes its local loss (mean over its own rows), scaled by
+//      W * rows / global_rows (StepWeight), and backward;
 //   3. DenseGradientSync: all-reduces the dense gradients (mean over
 //      workers) in buckets, each bucket starting as soon as backward has
 //      produced all its gradients (tensor hooks), overlapping the rest of
 //      backward; a parameter without a gradient on every worker keeps none,
 //      so the optimizer treats it as the single process would;
-//   4. pushes its sparse gradients; synchronous servers average them.
-// With equal batches this equals one process training on the union batch.
+//   4. pushes its sparse gradients (empty on a zero-weight step);
+//      synchronous servers average the W pushes.
+// With the weights of 2., the mean over workers is the mean over the step's
+// rows: one process training on the union batch, whatever the batch sizes.
 #pragma once
 
 #include <cstdint>
@@ -68,15 +74,23 @@ Status CheckSameParameters(const std::vector<torch::Tensor>& params, Communicato
 
 // StepSource decorator of a data-parallel worker: reads `reader`'s next
 // non-empty batch and agrees on the step with every worker (AgreeOnStep).
+// Once its reader is done it yields empty batches while any other worker
+// still has rows.
 std::unique_ptr<StepSource> AgreedSteps(std::unique_ptr<Reader> reader,
                                         const std::atomic<bool>* stop_requested,
                                         Communicator& comm);
 
-// Step agreement (see above): sets *all_have when every worker has a batch
-// and *global_rows to the rows of this step over all workers; *stop (in: this
-// worker was asked to stop) becomes true when any worker was.
-Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, bool* all_have,
+// Step agreement (see above): sets *with_batch to the number of workers
+// that have a batch and *global_rows to the rows of this step over all
+// workers; *stop (in: this worker was asked to stop) becomes true when any
+// worker was.
+Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, int* with_batch,
                    int64_t* global_rows);
+
+// The factor of a worker's mean loss that makes the workers' mean gradient the
+// mean over the step's rows: workers * rows / global_rows (1 for equal
+// batches, 0 for a worker joining the step with an empty batch).
+double StepWeight(int workers, int64_t rows, int64_t global_rows);
 
 // Averages the dense gradients over the workers during backward:
 //   sync.StartStep(); loss.backward(); MSREC_RETURN_IF_ERROR(sync.Finish());

@@ -100,7 +100,12 @@ Result<EmbeddingLookup> EmbeddingBridge::Lookup(const Batch& batch, bool require
 PendingPush EmbeddingBridge::StartPush(const EmbeddingLookup& lookup, int64_t step) {
   PendingPush out;
   out.timeout_s = client_->default_timeout_s();
-  if (lookup.unique_keys.empty()) return out;
+  if (lookup.unique_keys.empty()) {
+    // No rows (an empty batch): a synchronous server still waits for this
+    // worker's push of the step.
+    if (step > 0) out.push = client_->PushAsync(table_, nullptr, 0, nullptr, step);
+    return out;
+  }
   torch::Tensor grad = lookup.rows.grad();
   if (!grad.defined()) grad = torch::zeros_like(lookup.rows);
   out.grads = grad.to(torch::kCPU).contiguous();

@@ -92,6 +92,8 @@ class ProgressWindow {
     ++steps_;
     samples_ += samples;
   }
+  // A step without a loss of this worker's own (an empty batch, zero weight).
+  void AddSamples(int64_t samples) { samples_ += samples; }
   // Logs "epoch E step S loss L samples/s R progress P% ETA T[ note]",
   // appends the same as a JSON line to `metrics` (when not null), and starts a
   // new window. `fraction`: the share of the whole job done; `elapsed`: its

@@ -101,6 +101,7 @@ Result<torch::Tensor> SelectorSharing::Scores(const Batch& batch) {
 }
 
 Result<torch::Tensor> SelectorSharing::SharedMask(const Batch& batch) {
+  if (batch.size == 0) return GlobalTopKMask(torch::empty({0}), state_->topk);  // joins the gather
   MSREC_ASSIGN_OR_RETURN(torch::Tensor scores, Scores(batch));
   return GlobalTopKMask(scores, state_->topk);
 }

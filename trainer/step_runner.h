@@ -29,7 +29,10 @@ class StepRunner {
   // Before epoch `epoch`'s first step.
   virtual Status BeginEpoch(int /*epoch*/) { return Status::OK(); }
   // Trains on `batch` (its rows in `lookup`) at global step `step` and
-  // returns the loss (a scalar the loop reads after the push).
+  // returns the loss (a scalar the loop reads after the push). An empty
+  // batch (a data-parallel worker whose slice is done) must still join every
+  // collective the other workers' steps run (TrainingSession::Backward with
+  // an undefined loss) and returns an undefined loss.
   virtual Result<torch::Tensor> Run(const Batch& batch, const EmbeddingLookup& lookup,
                                     int64_t step) = 0;
   // After epoch `epoch`'s last step, before its checkpoint and evaluation.

@@ -33,6 +33,14 @@ torch::Tensor StepLoss(Model& model, const ModelInput& input, const torch::Tenso
   return loss;
 }
 
+// A data-parallel worker's step with an empty batch (its slice is done):
+// no forward, its zero gradients join the all-reduce and every optimizer
+// steps as on the other workers. Returns no loss.
+Result<torch::Tensor> ZeroWeightStep(TrainingSession& session) {
+  MSREC_RETURN_IF_ERROR(session.Backward(torch::Tensor()));
+  return torch::Tensor();
+}
+
 // The train modes: mt, all_shared, st (scenario-private rows: the bridge's
 // keys) and finetune (scenario 0's path on every instance in the shared
 // epochs, then handed over to every scenario).
@@ -48,7 +56,8 @@ class PlainStep : public StepRunner {
 
   Result<torch::Tensor> Run(const Batch& batch, const EmbeddingLookup& lookup,
                             int64_t step) override {
-    MSREC_ASSIGN_OR_RETURN(torch::Tensor shared, SharedMask(batch));
+    MSREC_ASSIGN_OR_RETURN(torch::Tensor shared, SharedMask(batch));  // collective with workers
+    if (batch.size == 0) return ZeroWeightStep(session_);
     try {
       ModelInput input = BatchInput(batch, lookup.embeddings);
       if (shared_phase_) input.scenario = torch::zeros_like(input.scenario);
@@ -114,6 +123,7 @@ class SsimSearchStep : public StepRunner {
   Result<torch::Tensor> Run(const Batch& batch, const EmbeddingLookup& lookup,
                             int64_t step) override {
     temperature_ = TemperatureAt(step - 1, steps_in_epoch_, settings_.t_final);
+    if (batch.size == 0) return ZeroWeightStep(session_);
     const int num_scenarios = session_.spec().model_config.num_scenarios;
     try {
       ModelInput input = BatchInput(batch, lookup.embeddings);

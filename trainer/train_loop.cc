@@ -67,7 +67,7 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
   session_.model().train();
   Batch batch;
   int64_t epoch_steps = 0, rows = 0;
-  epoch_trained_rows_ = 0;
+  epoch_trained_rows_ = epoch_empty_steps_ = 0;
   // Resuming mid-epoch: the batches the checkpoint had trained on are read
   // and skipped (the same order, so the same batches follow).
   while (epoch_steps < skip_steps) {
@@ -75,6 +75,7 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
     if (!more) break;
     ++epoch_steps;
     epoch_trained_rows_ += batch.size;
+    if (batch.size == 0) ++epoch_empty_steps_;
   }
   bool have_next = false;
   if (!MaxStepsReached(result_.steps)) {
@@ -98,6 +99,10 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
       MSREC_ASSIGN_OR_RETURN(have_next, ReadAhead(source, step + 1));
     }
     phase.Reset();
+    // Rows-weighted: the workers' mean gradient is the mean over the step's rows.
+    if (const WorkerGroup* w = session_.workers()) {
+      session_.set_step_weight(StepWeight(w->size(), batch.size, rows));
+    }
     MSREC_ASSIGN_OR_RETURN(const torch::Tensor loss, step_.Run(batch, lookup, step));
     result_.phases.compute += phase.Seconds();
     phase.Reset();
@@ -106,6 +111,7 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
     result_.phases.push += phase.Seconds();
     ++epoch_steps;
     epoch_trained_rows_ += batch.size;
+    if (batch.size == 0) ++epoch_empty_steps_;
     MSREC_RETURN_IF_ERROR(AfterStep(epoch, step, epoch_steps, rows, loss, source));
     if (last_step) *done = true;
   }
@@ -114,13 +120,17 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
 
 Status TrainLoop::AfterStep(int epoch, int64_t step, int64_t epoch_steps, int64_t rows,
                             const torch::Tensor& loss, StepSource& source) {
-  const double loss_value = loss.item<double>();
-  if (!std::isfinite(loss_value)) {
-    return Status::Internal("loss is " + std::to_string(loss_value) + " at step " +
-                            std::to_string(step) + "; lower the learning rates");
-  }
   result_.samples += rows;
-  progress_.Add(rows, loss_value);
+  if (loss.defined()) {
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      return Status::Internal("loss is " + std::to_string(loss_value) + " at step " +
+                              std::to_string(step) + "; lower the learning rates");
+    }
+    progress_.Add(rows, loss_value);
+  } else {  // a zero-weight step: this worker's slice is done
+    progress_.AddSamples(rows);
+  }
   if (step == 1) MSREC_RETURN_IF_ERROR(session_.CheckSameParameters());
   if (session_.chief() && step % options_.log_every == 0) {
     const double fraction = options_.max_steps > 0
@@ -154,10 +164,10 @@ Status TrainLoop::EndEpoch(int epoch, int64_t epoch_steps, StepSource& source, b
   result_.last_checkpoint = checkpointer.last_path();
   LOG(INFO) << "epoch " << epoch << " read: " << source.reader().stats().ToString();
   LOG(INFO) << "epoch " << epoch << ": " << session_.WorkerName() << " trained "
-            << epoch_trained_rows_ << " rows in " << epoch_steps << " steps";
-  LOG_IF(WARNING, source.untrained_rows() > 0)
-      << "epoch " << epoch << ": " << source.untrained_rows() << " rows of "
-      << session_.WorkerName() << "'s slice went untrained (another worker's slice ended first)";
+            << epoch_trained_rows_ << " rows in " << epoch_steps << " steps"
+            << (epoch_empty_steps_ > 0 ? " (" + std::to_string(epoch_empty_steps_) +
+                                             " of them with an empty batch: its slice was done)"
+                                       : std::string());
   MSREC_RETURN_IF_ERROR(session_.CheckSameParameters());
   LOG(INFO) << "time so far: " << result_.phases.ToString();
   if (options_.val_files.empty()) {

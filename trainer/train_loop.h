@@ -52,6 +52,7 @@ class TrainLoop {
   int64_t next_rows_ = 0;
   PendingLookup next_lookup_;
   int64_t epoch_trained_rows_ = 0;  // this worker's rows trained in the current epoch
+  int64_t epoch_empty_steps_ = 0;   // its zero-weight steps (slice done) in the epoch
 };
 
 }  // namespace msrec

@@ -287,7 +287,7 @@ Result<TrainingPosition> TrainingSession::Start() {
 Status TrainingSession::Backward(const torch::Tensor& loss) {
   for (DensePart& part : parts_) part.optimizer->zero_grad();
   if (gradient_sync_ != nullptr) gradient_sync_->StartStep();
-  loss.backward();
+  if (loss.defined()) (step_weight_ == 1.0 ? loss : loss * step_weight_).backward();
   if (gradient_sync_ != nullptr) MSREC_RETURN_IF_ERROR(gradient_sync_->Finish());
   for (DensePart& part : parts_) part.optimizer->step();
   return Status::OK();

@@ -58,8 +58,14 @@ class TrainingSession {
   Result<TrainingPosition> Start();
 
   // Trains every dense part on `loss`: zeroes the gradients, runs backward
-  // (gradients averaged over the workers), steps every optimizer.
+  // (gradients averaged over the workers), steps every optimizer. `loss` is
+  // scaled by the step weight first. An undefined `loss` is a worker's
+  // zero-weight step (an empty batch): no backward, zero gradients into the
+  // all-reduce, the same optimizer step as every other worker.
   Status Backward(const torch::Tensor& loss);
+  // The factor of the next Backward's loss (StepWeight in distributed.h; 1
+  // in one process), set by the training loop before each step.
+  void set_step_weight(double weight) { step_weight_ = weight; }
   // The batches of epoch `epoch` on this worker: its part of the data,
   // shuffled (--shuffle_buffer), agreed with the other workers.
   Result<std::unique_ptr<StepSource>> OpenEpoch(int epoch);
@@ -112,6 +118,7 @@ class TrainingSession {
   PsClient* ps_ = nullptr;
   std::unique_ptr<EmbeddingBridge> bridge_;
   std::unique_ptr<GradientSync> gradient_sync_;
+  double step_weight_ = 1.0;
   std::unique_ptr<TrainCheckpointer> checkpointer_;
   std::ofstream metrics_out_;
   std::unique_ptr<EventWriter> events_;

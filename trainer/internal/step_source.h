@@ -16,8 +16,10 @@ namespace msrec {
 class StepSource {
  public:
   virtual ~StepSource() = default;
-  // The next step's batch (non-empty): false ends the epoch. *global_rows:
-  // the step's rows over all workers.
+  // The next step's batch: false ends the epoch. *global_rows: the step's
+  // rows over all workers. Non-empty, except for a data-parallel worker whose
+  // slice is done while another worker's is not (it joins the step with zero
+  // weight).
   virtual Result<bool> Next(Batch* batch, int64_t* global_rows) = 0;
   // True once Next ended the epoch because a stop was requested (any worker).
   bool stopped() const { return stopped_; }
@@ -25,14 +27,10 @@ class StepSource {
   bool exhausted() const { return exhausted_; }
   // The reader underneath (stats and progress).
   virtual Reader& reader() = 0;
-  // Rows of this worker's slice that the epoch left untrained because another
-  // worker's slice ended first (counted by reading the slice to its end).
-  int64_t untrained_rows() const { return untrained_rows_; }
 
  protected:
   bool stopped_ = false;
   bool exhausted_ = false;
-  int64_t untrained_rows_ = 0;
 };
 
 // One process: the reader's non-empty batches until it ends or
