@@ -141,6 +141,40 @@ TEST_F(TrainThreadsTest, UnevenLastStepOnTwoWorkersEqualsOneProcess) {
   ExpectTwoWorkersEqualOneProcess(options, batch);
 }
 
+// A synchronous server's timeout explained by the workers: when every worker's
+// call timed out, the probe all-reduce succeeds and the server's error stands;
+// when a worker is gone, the probe's error (naming the other ranks) is added.
+TEST(ExplainServerTimeoutTest, NamesAGoneWorkerAndLeavesOtherErrorsAlone) {
+  CommunicatorOptions options;
+  options.timeout_s = 1;
+  const Status timeout = Status::Timeout("no reply to push of table 'emb' within 10 s");
+  {
+    auto comms = MakeInProcessGroup(2, options);
+    std::vector<Status> out(2);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 2; ++w) {
+      threads.emplace_back([&, w] {
+        WorkerGroup group;
+        group.comm = comms[w].get();
+        out[w] = ExplainServerTimeout(&group, timeout);
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const Status& s : out) EXPECT_EQ(s.message(), timeout.message()) << s.ToString();
+  }
+  auto comms = MakeInProcessGroup(2, options);
+  WorkerGroup group;  // worker 1 never joins: it is gone
+  group.comm = comms[0].get();
+  const Status s = ExplainServerTimeout(&group, timeout);
+  EXPECT_EQ(s.code(), Status::Code::kTimeout);
+  EXPECT_NE(s.message().find(timeout.message()), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("a worker is gone"), std::string::npos) << s.ToString();
+  const Status other = Status::IoError("disk full");
+  EXPECT_EQ(ExplainServerTimeout(&group, other).message(), other.message());
+  group.ps_sync = false;
+  EXPECT_EQ(ExplainServerTimeout(&group, timeout).message(), timeout.message());
+}
+
 TEST_F(TrainThreadsTest, SsimRetrainStepOnTwoWorkersEqualsOneProcess) {
   // SSIM-R: the top-k over the global mini-batch, every worker's rows.
   TrainOptions options = options_;

@@ -88,6 +88,7 @@ Status Work(const ClusterOptions& o, const MpiEnv& mpi,
   }
   group.bucket_bytes = static_cast<size_t>(o.bucket_mb * 1048576.0);
   group.check_parameters = o.check_parameters;
+  group.ps_sync = o.ps_sync;
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<Communicator> device_comm,
                          MakeDeviceCommunicator(o, mpi, comm_options, &group.device));
   group.device_comm = device_comm.get();

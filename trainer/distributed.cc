@@ -97,6 +97,20 @@ Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop
   return Status::OK();
 }
 
+Status ExplainServerTimeout(const WorkerGroup* workers, const Status& ps_error) {
+  if (ps_error.ok() || ps_error.code() != Status::Code::kTimeout || workers == nullptr ||
+      !workers->ps_sync || workers->size() < 2) {
+    return ps_error;
+  }
+  double one = 1;
+  const Status probe = workers->comm->AllReduceSum(&one, 1);
+  if (probe.ok()) return ps_error;
+  return Status::Timeout(ps_error.message() +
+                         "; a synchronous server waits for every worker's push of the step, and "
+                         "the workers' check that followed failed too, so a worker is gone: " +
+                         probe.message());
+}
+
 double StepWeight(int workers, int64_t rows, int64_t global_rows) {
   if (global_rows <= 0 || rows * workers == global_rows) return 1.0;  // equal batches: exactly 1
   return static_cast<double>(workers) * static_cast<double>(rows) / static_cast<double>(global_rows);

@@ -54,6 +54,7 @@ struct WorkerGroup {
   size_t bucket_bytes = size_t{25} << 20;  // dense gradient bucket size
   bool check_parameters = false;  // after the first step and every epoch, check every
                                   // worker holds the same dense parameters
+  bool ps_sync = true;            // the servers are synchronous (a step waits for every push)
   // CUDA workers (MSREC_WITH_CUDA builds): NCCL between the workers' GPUs, for
   // the dense parameters and gradients (device buffers); `comm` stays the
   // host communicator (step agreement, metrics, SSIM's top-k). Null: the
@@ -86,6 +87,14 @@ std::unique_ptr<StepSource> AgreedSteps(std::unique_ptr<Reader> reader,
 // worker was.
 Status AgreeOnStep(Communicator& comm, bool have_batch, int64_t rows, bool* stop, int* with_batch,
                    int64_t* global_rows);
+
+// A pull or push of a synchronous server that timed out (`ps_error`, a
+// Timeout) may wait for another worker's push rather than for a dead server:
+// one all-reduce among the workers (every worker whose call timed out makes
+// it) tells which. When it fails too, its message, which names the other
+// workers and their hosts, is added to `ps_error`'s; otherwise `ps_error` is
+// returned as it is. Other errors, and asynchronous servers, pass through.
+Status ExplainServerTimeout(const WorkerGroup* workers, const Status& ps_error);
 
 // The factor of a worker's mean loss that makes the workers' mean gradient the
 // mean over the step's rows: workers * rows / global_rows (1 for equal

@@ -86,9 +86,10 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
     rows = next_rows_;
     const int64_t step = ++result_.steps;
     Timer phase;
-    MSREC_ASSIGN_OR_RETURN(EmbeddingLookup lookup,
-                           session_.bridge().Finish(std::move(next_lookup_), batch,
-                                                    /*requires_grad=*/true));
+    Result<EmbeddingLookup> pulled =
+        session_.bridge().Finish(std::move(next_lookup_), batch, /*requires_grad=*/true);
+    if (!pulled.ok()) return ExplainServerTimeout(session_.workers(), pulled.status());
+    EmbeddingLookup lookup = std::move(pulled).value();
     result_.phases.pull += phase.Seconds();
     // The next batch is read and its rows requested before this step
     // computes: the server fetches them from its store meanwhile (a
@@ -107,7 +108,7 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
     result_.phases.compute += phase.Seconds();
     phase.Reset();
     PendingPush push = session_.bridge().StartPush(lookup, step);
-    MSREC_RETURN_IF_ERROR(push.Wait());
+    MSREC_RETURN_IF_ERROR(ExplainServerTimeout(session_.workers(), push.Wait()));
     result_.phases.push += phase.Seconds();
     ++epoch_steps;
     epoch_trained_rows_ += batch.size;
