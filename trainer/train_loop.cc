@@ -61,6 +61,12 @@ Result<bool> TrainLoop::ReadAhead(StepSource& source, int64_t for_step) {
   return true;
 }
 
+void TrainLoop::CountStep(const Batch& batch, int64_t* epoch_steps) {
+  ++*epoch_steps;
+  epoch_trained_rows_ += batch.size;
+  if (batch.size == 0) ++epoch_empty_steps_;
+}
+
 // Returns the steps done in the epoch (those skipped on resume included).
 Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& source,
                                     bool* done) {
@@ -73,9 +79,7 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
   while (epoch_steps < skip_steps) {
     MSREC_ASSIGN_OR_RETURN(bool more, source.Next(&batch, &rows));
     if (!more) break;
-    ++epoch_steps;
-    epoch_trained_rows_ += batch.size;
-    if (batch.size == 0) ++epoch_empty_steps_;
+    CountStep(batch, &epoch_steps);
   }
   bool have_next = false;
   if (!MaxStepsReached(result_.steps)) {
@@ -110,9 +114,7 @@ Result<int64_t> TrainLoop::RunEpoch(int epoch, int64_t skip_steps, StepSource& s
     PendingPush push = session_.bridge().StartPush(lookup, step);
     MSREC_RETURN_IF_ERROR(ExplainServerTimeout(session_.workers(), push.Wait()));
     result_.phases.push += phase.Seconds();
-    ++epoch_steps;
-    epoch_trained_rows_ += batch.size;
-    if (batch.size == 0) ++epoch_empty_steps_;
+    CountStep(batch, &epoch_steps);
     MSREC_RETURN_IF_ERROR(AfterStep(epoch, step, epoch_steps, rows, loss, source));
     if (last_step) *done = true;
   }

@@ -39,6 +39,8 @@ class TrainLoop {
   Status LogEvaluation(const std::string& split, const EvalMetrics& metrics);
   Result<TrainResult> Stopped(int epoch, int64_t epoch_steps);
   bool MaxStepsReached(int64_t step) const;
+  // One more step of the epoch, on `batch` (the epoch's row and empty-step counts).
+  void CountStep(const Batch& batch, int64_t* epoch_steps);
 
   TrainingSession& session_;
   StepRunner& step_;
