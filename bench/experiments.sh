@@ -5,7 +5,8 @@
 # $OUT/runs.jsonl and the table to docs/results.md (bench/results_table.py).
 #
 # usage: bash bench/experiments.sh [out_dir=out/experiments] [datasets="ml100k gen"] [seeds="2022 2023 2024"]
-#   MODELS="name ..." restricts the runs to those rows (names below).
+#   MODELS="name ..." restricts the runs to those rows (names below);
+#   RESULTS_OUT=file writes the table there instead of docs/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out/experiments}
@@ -19,8 +20,11 @@ mkdir -p "$OUT"
 # row name | msrec flags [| ssim search options]. A third field runs
 # `msrec ssim-search` once per dataset and seed with those --model_opts (the
 # selector artefact is cached and reused by every row naming the same options)
-# and retrains the row's model with the frozen selector (k = $SSIM_TOPK).
-SSIM_TOPK=${SSIM_TOPK:-0.95}
+# and retrains the row's model with the frozen selector (k = $SSIM_TOPK; the
+# default -1 is msrec's default, auto: the share the search's validation sweep
+# chose, docs/ssim.md).
+SSIM_TOPK=${SSIM_TOPK:--1}
+RESULTS_OUT=${RESULTS_OUT:-docs/results.md}
 ROWS=(
   "dnn|--model dnn"
   "deepfm|--model deepfm"
@@ -41,6 +45,7 @@ ROWS=(
   "midpg_no_specific|--model midpg --model_opts no_specific=1"
   "midpg_no_shared|--model midpg --model_opts no_shared=1"
   "midpg_no_mi|--model midpg --model_opts mi=none"
+  "midpg_no_scenario_bias|--model midpg --model_opts scenario_bias=0"
   "ssim_dnn|--model mt_backbone|backbone=dnn"
   "ssim_deepfm|--model mt_backbone --model_opts backbone=deepfm|backbone=deepfm"
   "ssim_dcn|--model mt_backbone --model_opts backbone=dcn|backbone=dcn"
@@ -125,5 +130,5 @@ for ds in $DATASETS; do
     done
   done
 done
-python3 bench/results_table.py "$OUT/runs.jsonl" > docs/results.md
-echo "wrote docs/results.md"
+python3 bench/results_table.py "$OUT/runs.jsonl" > "$RESULTS_OUT"
+echo "wrote $RESULTS_OUT"

@@ -90,6 +90,38 @@ def main(path):
                                          if k < len(x["scenarios"])]) for k in range(num_scen)]
             print("| " + " | ".join(cells) + " |")
         print()
+        ssim_table(dataset, runs, num_scen)
+
+
+# SSIM rows and the model each retrains (the paper's layout: every backbone
+# without and with SSIM, per scenario and overall).
+SSIM_PAIRS = [("mt_backbone", "ssim_dnn"), ("mt_backbone", "ssim_r_dnn"),
+              ("mt_backbone_deepfm", "ssim_deepfm"), ("mt_backbone_dcn", "ssim_dcn"),
+              ("star", "star_ssim"), ("hmoe", "hmoe_ssim"), ("midpg", "midpg_ssim")]
+
+
+def ssim_table(dataset, runs, num_scen):
+    pairs = [(b, s) for b, s in SSIM_PAIRS if (dataset, b) in runs and (dataset, s) in runs]
+    if not pairs:
+        return
+    def mean_auc(row, k=None):
+        m = [r["test"]["metrics"] for r in runs[(dataset, row)]]
+        v = [x["overall"]["auc"] if k is None else x["scenarios"][k]["auc"]
+             for x in m if k is None or k < len(x["scenarios"])]
+        return statistics.mean(v) if v else None
+    print(f"SSIM, the paper's layout ({dataset}): test AUC of each model without and with SSIM "
+          "(mean over seeds; gain = with - without):\n")
+    head = ["model", "SSIM row"] + [f"s{k}" for k in range(num_scen)] + ["overall", "gain"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for base, row in pairs:
+        for name in (base, row):
+            cells = [name, "" if name == base else "yes"]
+            cells += [f"{mean_auc(name, k):.4f}" for k in range(num_scen)]
+            cells.append(f"{mean_auc(name):.4f}")
+            cells.append("" if name == base else f"{mean_auc(row) - mean_auc(base):+.4f}")
+            print("| " + " | ".join(cells) + " |")
+    print()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
   o.modulate_output = config.ExtraInt("modulate_output", 1) != 0;
   o.scenario_bias = config.ExtraInt("scenario_bias", o.scenario_bias ? 1 : 0) != 0;
   o.input_gate = config.ExtraInt("input_gate", o.input_gate ? 1 : 0) != 0;
+  o.scenario_linear = config.ExtraInt("scenario_linear", o.scenario_linear ? 1 : 0) != 0;
   o.shared = config.ExtraInt("no_shared", 0) == 0;
   o.specific = config.ExtraInt("no_specific", 0) == 0;
   const std::string path = config.ExtraString("path", "auto");
@@ -317,6 +318,12 @@ MidpgModel::MidpgModel(const ModelConfig& config)
       biases_.push_back(bias);
     }
   }
+  if (o.scenario_linear) {
+    linear_ = register_module(
+        "scenario_linear", torch::nn::Embedding(config.num_scenarios, linears[0]->weight.size(1)));
+    torch::NoGradGuard no_grad;
+    linear_->weight.zero_();
+  }
   if (o.input_gate) {
     gate_ = register_module(
         "gate", torch::nn::Linear(z_dim, config.num_fields * config.embedding_dim));
@@ -411,6 +418,7 @@ ModelOutput MidpgModel::Forward(const ModelInput& input) {
       LinearModulationImpl::Route(in.scenario, config_.num_scenarios, options_.shared,
                                   options_.specific, /*sorted=*/true, flat.options());
   torch::Tensor logits = ModulatedMlp(flat, cores, routing).squeeze(1);
+  if (linear_) logits = logits + (linear_->forward(in.scenario) * flat).sum(1);
   if (backbone_->NonMlpFlops() > 0) logits = logits + backbone_->NonMlpLogit(in, flat);
   ModelOutput out;
   out.logits = sort ? torch::zeros_like(logits).index_copy(0, order, logits) : logits;
@@ -433,6 +441,7 @@ int64_t MidpgModel::FlopsPerInstance() const {
   }
   flops += int64_t(heads_.size()) * 2 * width * options_.rank * options_.rank;
   for (const auto& m : modulations_) flops += m->Flops();
+  if (linear_) flops += 2 * linear_->weight.size(1);
   if (gate_) flops += 2 * z_dim * gate_->weight.size(0) + 3 * gate_->weight.size(0);
   return flops + plain_output_flops_ + backbone_->NonMlpFlops();
 }

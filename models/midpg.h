@@ -65,12 +65,16 @@ struct MidpgOptions {
   // Whether the final hidden -> 1 layer is modulated too ("modulate_output", 1).
   bool modulate_output = true;
   // A learned per-scenario bias added to every modulated layer's output
-  // ("scenario_bias", 0): K x dout per layer, zero at init.
-  bool scenario_bias = false;
+  // ("scenario_bias", 1): K x dout per layer, zero at init.
+  bool scenario_bias = true;
   // A gate on the input embeddings generated from z ("input_gate", 0): the
   // embeddings are scaled elementwise by 2 sigmoid(G z_i) (G zero at init, so
   // the gate starts at 1), modulating the input of the whole backbone.
   bool input_gate = false;
+  // A learned per-scenario linear term over the backbone's input added to the
+  // logit ("scenario_linear", 0): K x din, zero at init (a scenario-specific
+  // wide part beside the modulated deep part).
+  bool scenario_linear = false;
   // Shared factors P_l, Q_l ("no_shared=1" removes them).
   bool shared = true;
   // Scenario-specific factors P_lk, Q_lk ("no_specific=1" removes them).
@@ -79,8 +83,10 @@ struct MidpgOptions {
   // (default), input, weight or output; "materialize=1" selects kMaterialized (same
   // values, far slower: tests and benchmarks only).
   ModulationPath path = ModulationPath::kAuto;
-  // MI term: "infonce" (default), "cls" (scenario-classification bound) or "none".
-  std::string mi = "infonce";
+  // MI term: "cls" (default: a scenario-classification bound on I(s; C)),
+  // "infonce" (a bound on I(z; C)) or "none". Defaults chosen on validation
+  // data (docs/midpg.md, "Defaults").
+  std::string mi = "cls";
   // Weight of the MI term in the loss ("beta").
   double beta = 0.1;
   // Width of the InfoNCE projections phi, psi: Linear-ReLU-Linear ("mi_proj").
@@ -214,6 +220,7 @@ class MidpgModel : public Model {
   std::vector<LinearModulation> modulations_;  // input to output
   std::vector<torch::nn::Embedding> biases_;   // scenario_bias: one K x dout per modulation
   torch::nn::Linear gate_{nullptr};            // input_gate: z -> F*d
+  torch::nn::Embedding linear_{nullptr};       // scenario_linear: K x din
   Mlp phi_{nullptr}, psi_{nullptr};            // mi=infonce
   torch::nn::Linear classifier_{nullptr};      // mi=cls
   int64_t plain_output_flops_ = 0;             // the output Linear when !modulate_output

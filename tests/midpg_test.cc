@@ -75,7 +75,12 @@ TEST(MidpgTest, LowRankAndMaterialisedPathsAgree) {
     if (trial % 5 == 1) c.extra["no_shared"] = "1";
     if (trial % 5 == 2) c.extra["no_specific"] = "1";
     if (trial % 6 == 4) c.extra["modulate_output"] = "0";
-    if (trial % 2 == 1) c.extra["mi"] = "cls";
+    c.extra["mi"] = trial % 2 == 1 ? "cls" : "infonce";
+    if (trial % 3 == 2) {
+      c.extra["scenario_bias"] = "1";
+      c.extra["scenario_linear"] = "1";
+    }
+    if (trial % 4 == 1) c.extra["input_gate"] = "1";
     const std::string what = "trial " + std::to_string(trial) + " (" + c.extra["backbone"] + ")";
 
     MidpgModel model(c);
@@ -226,6 +231,7 @@ TEST(MidpgTest, InfoNceIsLowerForDependentInputs) {
 TEST(MidpgTest, MiTermDecreasesWhenTrainedAlone) {
   torch::manual_seed(8);
   ModelConfig c = SmallConfig();
+  c.extra["mi"] = "infonce";
   const int64_t b = 32;
   MidpgModel model(c);
   model.train();
