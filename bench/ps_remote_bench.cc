@@ -101,6 +101,7 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   scale.write_buffer_bytes = f.scale_memtable_mib << 20;
   scale.block_cache_bytes = f.scale_block_cache_mib << 20;
   scale.partitioned_index_filters = f.scale_partitioned != 0;
+  scale.universal_compaction = f.scale_universal != 0;
   ServeSession(f, t, messenger, base + "_scale", f.scale_cache_mib << 20, scale);
   ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions());
 }
@@ -268,9 +269,11 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
                 static_cast<unsigned long long>(f.scale_keys), f.dim, f.optimizer.c_str(),
                 f.scale_cache_mib);
   report->Text(kScale, "table", what);
-  std::snprintf(what, sizeof(what), "memtable %zu MiB x3, block cache %zu MiB, %s index/filters",
+  std::snprintf(what, sizeof(what),
+                "memtable %zu MiB x3, block cache %zu MiB, %s index/filters, %s compaction",
                 f.scale_memtable_mib, f.scale_block_cache_mib,
-                f.scale_partitioned ? "partitioned" : "full");
+                f.scale_partitioned ? "partitioned" : "full",
+                f.scale_universal ? "universal" : "leveled");
   report->Text(kScale, "RocksDB settings of the servers", what);
   RemoteTable t(ps, f, "big", std::max<size_t>(f.fill_batch, size_t{1} * f.batch_rows * f.fields));
   ScaleFill(f, &t, report);

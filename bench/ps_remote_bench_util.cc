@@ -30,7 +30,8 @@ struct FlagTable {
     ints = {{"dim", &f->dim},           {"batch_rows", &f->batch_rows},
             {"fields", &f->fields},     {"batches", &f->batches},
             {"reps", &f->reps},         {"scale_steps", &f->scale_steps},
-            {"num_servers", &f->num_servers}, {"scale_partitioned", &f->scale_partitioned}};
+            {"num_servers", &f->num_servers}, {"scale_partitioned", &f->scale_partitioned},
+            {"scale_universal", &f->scale_universal}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},
             {"scale_keys", &f->scale_keys},

@@ -53,6 +53,10 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const RocksDbStoreOptions& o,
   cf.write_buffer_size = o.write_buffer_bytes;
   cf.max_write_buffer_number = o.max_write_buffer_number;
   cf.level_compaction_dynamic_level_bytes = true;
+  if (o.universal_compaction) {
+    cf.compaction_style = rocksdb::kCompactionStyleUniversal;
+    cf.level_compaction_dynamic_level_bytes = false;
+  }
   if (o.memtable_bloom) {
     // A whole-key bloom filter in the memtable: lookups of absent keys skip the
     // skip-list search (no prefix extractor, so it is whole-key only).
