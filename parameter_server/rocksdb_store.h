@@ -44,11 +44,11 @@ struct RocksDbStoreOptions {
   // cache 99% of the time and the partitioned layout was slower (0.05 vs 0.06
   // M keys/s; docs/parameter_server.md).
   bool partitioned_index_filters = false;
-  // Universal (tiered) compaction instead of leveled: each row is rewritten
-  // about log(size ratio) fewer times (less write amplification, which is
-  // most of the servers' background CPU when evicted rows are written back at
-  // random keys), at the cost of up to about 2x the table's size on disk and
-  // more sorted runs per lookup (each behind a bloom filter). Default: true:
+  // Universal (tiered) compaction instead of leveled: a row written back at a
+  // random key is rewritten fewer times on its way down (less write
+  // amplification, the largest part of a server's background CPU), at the
+  // cost of a larger worst-case space amplification and more sorted runs per
+  // lookup (each behind a bloom filter). Default: true:
   // at 10M keys behind a 256 MiB row cache the servers' steps ran at 0.10 and
   // 0.13 M keys/s against 0.10 and 0.09 leveled, on 18% less CPU and 10% less
   // disk (docs/parameter_server.md, "Compaction style, measured").
