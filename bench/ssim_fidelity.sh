@@ -71,7 +71,8 @@ EOF
 # The authors' settings, in msrec's flags.
 SCHEMA="label:label,scenario:scenario,genres:ignore,*:cat"
 COMMON=(--schema "$SCHEMA" --hidden 1024,512,256 --batch_size 4096 --threads 1 --log_every 1000000
-        --checkpoint_dir none --weight_decay 1e-7 --sparse_weight_decay 1e-7)
+        --checkpoint_dir none --weight_decay 1e-7 --sparse_weight_decay 1e-7
+        --reshuffle_each_epoch=false)
 TRAIN=(--epochs 20 --early_stopping_patience 1)
 SEARCH=(--ssim_hidden 1024,512,256 --ssim_eps 0.55 --ssim_lambda 0.4 --ssim_t_final 1000
         --ssim_selector_lr 1e-5 --ssim_backbone_lr 1e-3 --ssim_backbone_weight_decay 1e-7)
@@ -84,8 +85,19 @@ printf "split\tseed\timpl\tmt_auc\tssim_auc\tgain\tmt_epochs\tssim_epochs\tsearc
 for split in $SPLITS; do
   data=$(make_split "$split")
   files=(--train "$data/train.csv" --val "$data/val.csv" --test "$data/test.csv")
-  # The authors' code (MT-Backbone with the mask off, then SSIM) on every seed.
-  bash "$PEERS/run_ssim_peer.sh" "$PEER_GIT" "$data" "$OUT/peer-$split" "$SEEDS" | sed "s/^/  peer $split: /"
+  # The authors' code (MT-Backbone with the mask off, then SSIM) on every seed
+  # whose results OUT does not hold yet, on one core while msrec runs on the
+  # other (both use one thread).
+  todo=""
+  for seed in $SEEDS; do
+    [ -f "$OUT/peer-$split/ssim_s$seed.json" ] || todo="$todo $seed"
+  done
+  peer_pid=""
+  if [ -n "$todo" ]; then
+    bash "$PEERS/run_ssim_peer.sh" "$PEER_GIT" "$data" "$OUT/peer-$split" "$todo" |
+      sed "s/^/  peer $split: /" &
+    peer_pid=$!
+  fi
   for seed in $SEEDS; do
     w="$OUT/msrec-$split-s$seed"
     rm -rf "$w" && mkdir -p "$w"
@@ -99,6 +111,11 @@ for split in $SPLITS; do
         --ssim_selector "$w/selector" --ssim_topk "$k" --model_dir "$w/ssim_k$k" \
         > "$w/ssim_k$k.out" 2> "$w/ssim_k$k.err"
     done
+  done
+  [ -z "$peer_pid" ] || wait "$peer_pid"
+  for seed in $SEEDS; do
+    w="$OUT/msrec-$split-s$seed"
+    share=$(sed -n 's/^learned_share=//p' "$w/selector/ssim.txt")
     mt=$(test_auc "$w/mt.out")
     for k in 0.95 -1; do
       s=$(test_auc "$w/ssim_k$k.out")

@@ -154,29 +154,30 @@ Status RunSsimSearch() {
     SsimSearchOptions worker_options = options;
     worker_options.workers = workers;
     MSREC_ASSIGN_OR_RETURN(SsimSearchResult r, SsimSearch(spec, worker_options));
-    if (workers != nullptr && workers->rank() != 0) return Status::OK();
+    const bool chief = workers == nullptr || workers->rank() == 0;
     if (r.stopped) {
-      std::printf("search stopped by a signal after step %lld (continue with --resume)\n",
-                  static_cast<long long>(r.steps));
+      if (chief) {
+        std::printf("search stopped by a signal after step %lld (continue with --resume)\n",
+                    static_cast<long long>(r.steps));
+      }
       return Status::OK();
     }
-    std::printf("searched %lld steps, %lld samples in %.1f s (%.0f samples/s); shared %.3f of "
-                "instances (last step %.3f); wrote %s\n",
-                static_cast<long long>(r.steps), static_cast<long long>(r.samples), r.seconds,
-                r.samples / std::max(r.seconds, 1e-9), r.shared_fraction, r.last_shared_fraction,
-                worker_options.output_dir.c_str());
+    if (chief) {
+      std::printf("searched %lld steps, %lld samples in %.1f s (%.0f samples/s); shared %.3f of "
+                  "instances (last step %.3f); wrote %s\n",
+                  static_cast<long long>(r.steps), static_cast<long long>(r.samples), r.seconds,
+                  r.samples / std::max(r.seconds, 1e-9), r.shared_fraction,
+                  r.last_shared_fraction, worker_options.output_dir.c_str());
+    }
     if (FLAGS_val.empty() || sweep.empty()) return Status::OK();
-    if (workers != nullptr) {
-      std::printf("share sweep: not run in a data-parallel search (it runs in one process: "
-                  "msrec ssim-search ... --val without mpirun); the retrain's default share is "
-                  "the learned one\n");
-      return Status::OK();
-    }
+    // Every worker retrains (data-parallel, through the job's servers).
     MSREC_ASSIGN_OR_RETURN(TrainOptions train, TrainOptionsFromFlags());
     train.epochs = FLAGS_ssim_sweep_epochs;
     train.stop_requested = options.stop_requested;
+    train.workers = workers;
     MSREC_ASSIGN_OR_RETURN(const ShareSweepResult swept,
                            ValidateShare(spec, train, worker_options.output_dir, sweep));
+    if (!chief) return Status::OK();
     for (size_t i = 0; i < swept.shares.size(); ++i) {
       std::printf("share sweep: top %.3f: validation AUC %.4f\n", swept.shares[i], swept.val_auc[i]);
     }

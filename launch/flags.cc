@@ -96,6 +96,9 @@ DEFINE_int64(max_steps, 0, "Stop after this many steps (0: run all epochs)");
 DEFINE_int32(batch_size, 2048, "Training mini-batch size");
 DEFINE_int64(shuffle_buffer, 1000000,
              "Rows shuffled together each epoch (>= the data: full shuffle; 0: file order)");
+DEFINE_bool(reshuffle_each_epoch, true,
+            "Each epoch its own shuffled order (false: one seeded order, the same every epoch, "
+            "as tf.data's reshuffle_each_iteration=False)");
 DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
@@ -296,6 +299,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.metrics_file = FLAGS_metrics_file;
   o.seed = FLAGS_seed;
   o.shuffle_buffer = FLAGS_shuffle_buffer;
+  o.reshuffle_each_epoch = FLAGS_reshuffle_each_epoch;
   o.device = FLAGS_device;
   o.store_memory_mb = FLAGS_store_memory_mb;
   o.sharing.selector_dir = FLAGS_ssim_selector;
@@ -351,6 +355,7 @@ Result<SsimSearchOptions> SsimSearchOptionsFromFlags() {
   s.steps_in_epoch = FLAGS_ssim_steps_in_epoch;
   o.max_steps = FLAGS_max_steps;
   o.shuffle_buffer = FLAGS_shuffle_buffer;
+  o.reshuffle_each_epoch = FLAGS_reshuffle_each_epoch;
   o.intra_op_threads = FLAGS_threads;
   o.reader_threads = FLAGS_reader_threads;
   o.max_bad_rows = FLAGS_max_bad_rows;

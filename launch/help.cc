@@ -26,7 +26,7 @@ const std::vector<Group>& Groups() {
       {"report", {"compare"}},
       {"model", {"model", "hidden", "batch_norm", "dropout", "model_opts", "embedding_dim",
                  "init_scale"}},
-      {"training", {"model_dir", "init_from", "epochs", "max_steps", "batch_size", "shuffle_buffer",
+      {"training", {"model_dir", "init_from", "epochs", "max_steps", "batch_size", "shuffle_buffer", "reshuffle_each_epoch",
                     "eval_batch_size", "lr", "weight_decay", "threads", "device", "train_mode",
                     "finetune_shared_epochs", "early_stopping_patience", "log_every",
                     "metrics_file", "tensorboard_dir", "seed", "deterministic"}},

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -30,6 +31,34 @@ namespace msrec {
 namespace {
 
 const char kMpirun[] = "timeout 200 mpirun --allow-run-as-root --oversubscribe -np 3 ";
+
+// key=value lines (ssim.txt).
+std::map<std::string, std::string> ReadKeyValues(const std::string& path) {
+  std::map<std::string, std::string> values;
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  for (std::string line; std::getline(in, line);) {
+    const size_t eq = line.find('=');
+    if (eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return values;
+}
+
+// The numeric rows of a TSV file with a header line (share_sweep.tsv).
+std::vector<std::vector<double>> ReadTsvNumbers(const std::string& path) {
+  std::vector<std::vector<double>> rows;
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::vector<double> row;
+    for (double v; fields >> v;) row.push_back(v);
+    if (!row.empty()) rows.push_back(row);
+  }
+  return rows;
+}
 
 class DistributedTrainTest : public ::testing::Test {
  protected:
@@ -111,6 +140,23 @@ TEST_F(DistributedTrainTest, SsimSearchOnTwoWorkersEqualsOneProcess) {
   ExpectSameSelectors(dir_ + "/single", dir_ + "/dist", 1e-5);
   ExpectSameDenseParameters(dir_ + "/single", dir_ + "/dist", 1e-5);
   ExpectSameRows(dir_ + "/single/embeddings.bin", dir_ + "/dist/embeddings.bin", 1e-5);
+  // The share sweep (--val is given): the same short retrains, data-parallel
+  // through the server, score every share alike and choose the same one.
+  EXPECT_NE(out.find("share sweep: chose"), std::string::npos) << out;
+  const std::map<std::string, std::string> single = ReadKeyValues(dir_ + "/single/ssim.txt");
+  const std::map<std::string, std::string> dist = ReadKeyValues(dir_ + "/dist/ssim.txt");
+  ASSERT_EQ(single.count("validated_share"), 1u);
+  EXPECT_GE(std::atof(single.at("validated_share").c_str()), 0.0);
+  EXPECT_EQ(single.at("validated_share"), dist.at("validated_share"));
+  const std::vector<std::vector<double>> a = ReadTsvNumbers(dir_ + "/single/share_sweep.tsv");
+  const std::vector<std::vector<double>> b = ReadTsvNumbers(dir_ + "/dist/share_sweep.tsv");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 3u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i][0], b[i][0]);                  // the share
+    EXPECT_NEAR(a[i][1], b[i][1], 1e-4) << i;     // its validation AUC
+  }
+  EXPECT_FALSE(PathExists(dir_ + "/dist/share_sweep")) << "the retrains' directories stay";
 }
 
 // A search killed (SIGKILL, worker 0) after a checkpoint and resumed ends with

@@ -26,6 +26,7 @@ TrainOptions SearchTrainOptions(const SsimSearchOptions& o) {
   t.max_steps = o.max_steps;
   t.batch_size = o.settings.batch_size;
   t.shuffle_buffer = o.shuffle_buffer;
+  t.reshuffle_each_epoch = o.reshuffle_each_epoch;
   t.learning_rate = o.settings.backbone_lr;
   t.weight_decay = o.settings.backbone_weight_decay;
   t.intra_op_threads = o.intra_op_threads;
@@ -137,13 +138,18 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
 Result<ShareSweepResult> ValidateShare(const JobSpec& spec, TrainOptions base,
                                        const std::string& artefact_dir,
                                        std::vector<double> candidates) {
-  if (base.workers != nullptr) {
-    return Status::InvalidArgument("the share sweep runs in one process, not in a data-parallel job");
-  }
   if (base.val_files.empty()) return Status::InvalidArgument("the share sweep needs --val");
+  const WorkerGroup* workers = base.workers;
+  const bool chief = workers == nullptr || workers->rank() == 0;
+  if (workers != nullptr) {  // worker 0 commits the search's artefact first
+    MSREC_RETURN_IF_ERROR(workers->comm->Barrier().WithContext("share sweep: the artefact"));
+  }
   const ModelDir artefact(artefact_dir);
   MSREC_RETURN_IF_ERROR(artefact.Verify().WithContext("ssim-search artefact"));
-  MSREC_ASSIGN_OR_RETURN(std::unique_ptr<ModelDir::WriterLock> lock, artefact.LockForWriting());
+  std::unique_ptr<ModelDir::WriterLock> lock;
+  if (chief) {
+    MSREC_ASSIGN_OR_RETURN(lock, artefact.LockForWriting());
+  }
   MSREC_ASSIGN_OR_RETURN(SsimSettings settings, LoadSsimSettings(artefact.ssim_settings()));
   for (double& k : candidates) {
     if (k < 0) k = std::round(std::max(settings.learned_share, 0.0) * 1000) / 1000;
@@ -163,13 +169,19 @@ Result<ShareSweepResult> ValidateShare(const JobSpec& spec, TrainOptions base,
   base.sharing.shared_flags_files.clear();
   const std::string sweep_dir = artefact.root() + "/share_sweep";
   double best = -1;
-  for (double k : candidates) {
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const double k = candidates[i];
     TrainOptions o = base;
     o.sharing.topk = k;
     o.model_dir = sweep_dir + "/k" + std::to_string(k);
+    // Each retrain starts from fresh rows: its own table (a data-parallel
+    // job's servers still hold the search's rows and the earlier retrains').
+    JobSpec retrain = spec;
+    retrain.table.name = spec.table.name + "_sweep" + std::to_string(i);
     LOG(INFO) << "share sweep: retraining " << o.epochs << " epoch(s) sharing the top " << k;
-    MSREC_ASSIGN_OR_RETURN(const TrainResult trained, Train(spec, o));
+    MSREC_ASSIGN_OR_RETURN(const TrainResult trained, Train(retrain, o));
     if (trained.stopped) return Status::Unavailable("the share sweep was stopped by a signal");
+    // The metrics are gathered over the workers: every worker chooses alike.
     const double auc = trained.val.overall.auc;
     LOG(INFO) << "share sweep: top " << k << ": validation AUC " << auc;
     result.shares.push_back(k);
@@ -179,6 +191,10 @@ Result<ShareSweepResult> ValidateShare(const JobSpec& spec, TrainOptions base,
       result.chosen = k;
     }
   }
+  if (workers != nullptr) {
+    MSREC_RETURN_IF_ERROR(workers->comm->Barrier().WithContext("share sweep: last retrain"));
+  }
+  if (!chief) return result;
   MSREC_RETURN_IF_ERROR(RemoveTree(sweep_dir));
   std::string table = "share\tval_auc\n";
   for (size_t i = 0; i < result.shares.size(); ++i) {

@@ -27,6 +27,8 @@ struct SsimSearchOptions {
   int64_t max_steps = 0;       // > 0: stop the epoch after this many steps
   int64_t shuffle_buffer = 0;  // rows shuffled together (TrainOptions::shuffle_buffer); 0: file
                                // order (the launcher passes --shuffle_buffer)
+  bool reshuffle_each_epoch = true;  // TrainOptions::reshuffle_each_epoch (with false the
+                                     // search's order is the retrain's every epoch)
   int intra_op_threads = 1;    // LibTorch intra-op threads
   int reader_threads = 1;      // parser threads
   int64_t max_bad_rows = 100;  // fail once more rows than this are bad
@@ -63,7 +65,11 @@ Result<SsimSearchResult> SsimSearch(JobSpec spec, const SsimSearchOptions& optio
 // artefact's ssim.txt as validated_share (the retrain's default) and the
 // artefact is committed again; <artefact>/share_sweep.tsv lists every score.
 // Share 0 is the MT-Backbone retrain itself, so on validation data the chosen
-// share is never worse than not sharing. One process only (base.workers null).
+// share is never worse than not sharing. In a data-parallel job
+// (base.workers set) every worker calls it; each retrain trains through the
+// job's servers on a table of its own (<table>_sweep<i>: fresh rows; the
+// servers keep those tables until the job ends) and worker 0 writes the
+// artefact.
 struct ShareSweepResult {
   std::vector<double> shares;
   std::vector<double> val_auc;

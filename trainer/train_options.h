@@ -32,6 +32,9 @@ struct TrainOptions {
   int64_t shuffle_buffer = 1000000;      // rows shuffled together each epoch (seeded by seed and
                                          // epoch); >= the data's rows: a full shuffle; 0: file
                                          // order. Logs are often sorted by time: keep it on
+  bool reshuffle_each_epoch = true;      // false: every epoch reads epoch 1's shuffled order
+                                         // (the same batches each epoch, as a pre-built batch
+                                         // list; the SSIM authors' trainer works this way)
   int eval_batch_size = 8192;            // evaluation batch
   double learning_rate = 1e-3;           // dense Adam step size
   double weight_decay = 0.0;             // dense Adam L2

@@ -300,9 +300,11 @@ Result<std::unique_ptr<StepSource>> TrainingSession::OpenEpoch(int epoch) {
                          OpenJobReader(options_.train_files, data_, options_.batch_size,
                                        by_chunks ? w->rank() : 0, by_chunks ? w->size() : 1));
   if (options_.shuffle_buffer > 0) {
-    // Each epoch its own order; under chunk sharding each worker its own (its
-    // rows differ anyway); under batch sharding all the same (exactness).
-    const uint64_t seed = Mix64(options_.seed ^ Mix64(static_cast<uint64_t>(epoch) +
+    // Each epoch its own order (or epoch 1's every epoch); under chunk
+    // sharding each worker its own (its rows differ anyway); under batch
+    // sharding all the same (exactness).
+    const int order_epoch = options_.reshuffle_each_epoch ? epoch : 1;
+    const uint64_t seed = Mix64(options_.seed ^ Mix64(static_cast<uint64_t>(order_epoch) +
                                                       (by_chunks ? 1000003u * w->rank() : 0)));
     reader = std::make_unique<ShuffledReader>(std::move(reader), options_.shuffle_buffer,
                                               options_.batch_size, seed);
