@@ -19,6 +19,7 @@
 #include "trainer/data/generator.h"
 #include "trainer/ssim_search.h"
 #include "trainer/trainer.h"
+#include "trainer/training_session.h"
 
 namespace msrec {
 namespace {
@@ -120,6 +121,51 @@ class TrainThreadsTest : public ::testing::Test {
   JobSpec spec_;
   TrainOptions options_;
 };
+
+// The records of the first `steps` batches of each of epochs 1 and 2.
+std::vector<std::vector<int64_t>> EpochOrders(const JobSpec& spec, const TrainOptions& options,
+                                              int steps) {
+  Result<std::unique_ptr<TrainingSession>> session = TrainingSession::Open(spec, options);
+  EXPECT_TRUE(session.ok()) << session.status().ToString();
+  if (!session.ok()) return {};
+  std::vector<std::vector<int64_t>> orders;
+  for (int epoch = 1; epoch <= 2; ++epoch) {
+    Result<std::unique_ptr<StepSource>> source = session.value()->OpenEpoch(epoch);
+    EXPECT_TRUE(source.ok()) << source.status().ToString();
+    if (!source.ok()) return {};
+    std::vector<int64_t> order;
+    Batch batch;
+    int64_t rows = 0;
+    for (int step = 0; step < steps; ++step) {
+      Result<bool> more = source.value()->Next(&batch, &rows);
+      EXPECT_TRUE(more.ok() && more.value());
+      order.insert(order.end(), batch.record.begin(), batch.record.end());
+    }
+    orders.push_back(order);
+  }
+  return orders;
+}
+
+// --reshuffle_each_epoch: by default each epoch its own order; false: epoch
+// 1's shuffled order again (not the file's).
+TEST_F(TrainThreadsTest, ReshuffleEachEpochFalseRepeatsTheFirstEpochsOrder) {
+  TrainOptions options = options_;
+  options.shuffle_buffer = 1 << 20;
+  options.batch_size = 64;
+  options.model_dir = dir_ + "/reshuffled";
+  const std::vector<std::vector<int64_t>> reshuffled = EpochOrders(spec_, options, 3);
+  ASSERT_EQ(reshuffled.size(), 2u);
+  EXPECT_NE(reshuffled[0], reshuffled[1]);
+  options.reshuffle_each_epoch = false;
+  options.model_dir = dir_ + "/fixed";
+  const std::vector<std::vector<int64_t>> fixed = EpochOrders(spec_, options, 3);
+  ASSERT_EQ(fixed.size(), 2u);
+  EXPECT_EQ(fixed[0], fixed[1]);
+  EXPECT_EQ(fixed[0], reshuffled[0]);  // epoch 1's order, the same seed
+  std::vector<int64_t> file_order(fixed[0].size());
+  for (size_t i = 0; i < file_order.size(); ++i) file_order[i] = int64_t(i);
+  EXPECT_NE(fixed[0], file_order);
+}
 
 TEST_F(TrainThreadsTest, PlainStepOnTwoWorkersEqualsOneProcessWithTheUnionBatch) {
   ExpectTwoWorkersEqualOneProcess(options_);
