@@ -6,7 +6,8 @@
 #
 # usage: bash bench/experiments.sh [out_dir=out/experiments] [datasets="ml100k gen"] [seeds="2022 2023 2024"]
 #   MODELS="name ..." restricts the runs to those rows (names below);
-#   RESULTS_OUT=file writes the table there instead of docs/results.md.
+#   RESULTS_OUT=file writes the table there instead of docs/results.md;
+#   PATIENCE (1) and MAX_EPOCHS (10) set the early stopping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-out/experiments}
@@ -24,6 +25,10 @@ mkdir -p "$OUT"
 # default -1 is msrec's default, auto: the share the search's validation sweep
 # chose, docs/ssim.md).
 SSIM_TOPK=${SSIM_TOPK:--1}
+# Early stopping: stop after PATIENCE epochs without a better validation AUC,
+# at most MAX_EPOCHS epochs.
+PATIENCE=${PATIENCE:-1}
+MAX_EPOCHS=${MAX_EPOCHS:-10}
 RESULTS_OUT=${RESULTS_OUT:-docs/results.md}
 ROWS=(
   "dnn|--model dnn"
@@ -110,8 +115,8 @@ for ds in $DATASETS; do
         extra="--ssim_selector $sel --ssim_topk $SSIM_TOPK"
       fi
       # shellcheck disable=SC2086
-      if ! "$MSREC" train $flags $mflags $extra --model_dir "$dir/model" --seed "$seed" --epochs 10 \
-          --early_stopping_patience 1 --batch_size 2048 --threads "$THREADS" --log_every 100000 \
+      if ! "$MSREC" train $flags $mflags $extra --model_dir "$dir/model" --seed "$seed" --epochs "$MAX_EPOCHS" \
+          --early_stopping_patience "$PATIENCE" --batch_size 2048 --threads "$THREADS" --log_every 100000 \
           --checkpoint_dir none \
           > "$dir/stdout" 2> "$dir/stderr"; then
         echo "FAILED $ds $name $seed: $(tail -1 "$dir/stderr")"
