@@ -63,6 +63,11 @@ class EmbeddingStore {
   // files; memory: nothing to do).
   virtual Status Flush() = 0;
 
+  // A server's last call: Flush, after which the store may also release what
+  // it caches (it still answers every call correctly, from the backing
+  // store). Default: Flush.
+  virtual Status Close() { return Flush(); }
+
   // Calls `fn(key, row)` for every row of `table` in ascending key order
   // until it returns false. The row view is valid only during the call; `fn`
   // must not call back into the store (it may run under the store's lock).

@@ -81,7 +81,7 @@ Status PsServer::Run() {
     Handle(std::move(p));
   }
   LOG(INFO) << "parameter server " << options_.server_index << " done: " << StatsText();
-  return shard_->Flush();
+  return shard_->Close();
 }
 
 void PsServer::Handle(Pending p) {

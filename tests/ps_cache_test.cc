@@ -310,6 +310,45 @@ TEST(CachedStoreTest, FlushWritesBackInBoundedBatches) {
   EXPECT_EQ(backing->Count("t").value(), kRows);
 }
 
+// Close (a server's last call) writes every dirty row back and empties the
+// cache; the store still answers from the backing store, with the last values.
+TEST(CachedStoreTest, CloseWritesBackAndReleasesTheCache) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  auto cache = Cached(std::move(backing_owner), 64 << 20);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  constexpr uint64_t kRows = 5000;
+  std::vector<uint64_t> keys(kRows);
+  std::vector<std::string> rows(kRows);
+  for (uint64_t k = 0; k < kRows; ++k) {
+    keys[k] = k * 7;
+    rows[k] = "row" + std::to_string(k);
+  }
+  ASSERT_TRUE(cache->Write("t", keys.data(), kRows, rows.data()).ok());
+  rows[3] = "rewritten";
+  ASSERT_TRUE(cache->Write("t", &keys[3], 1, &rows[3]).ok());
+  ASSERT_GT(StatsOf(*cache).bytes_used, 0u);
+  ASSERT_TRUE(cache->Close().ok());
+  const CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_EQ(st.rows, 0u);
+  EXPECT_EQ(st.bytes_used, 0u);
+  EXPECT_EQ(st.dirty_rows, 0u);
+  EXPECT_EQ(backing->Count("t").value(), kRows);
+  std::vector<std::string> got(kRows);
+  ASSERT_TRUE(cache->MultiGetVisit("t", keys.data(), kRows, /*sorted=*/true,
+                                   [&](size_t i, bool found, std::string_view row) {
+                                     EXPECT_TRUE(found) << i;
+                                     got[i] = std::string(row);
+                                     return Status::OK();
+                                   })
+                  .ok());
+  EXPECT_EQ(got, rows);
+  // Used again after Close, it caches and writes as before.
+  ASSERT_TRUE(cache->Write("t", &keys[0], 1, &rows[3]).ok());
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_EQ(StatsOf(*cache).dirty_rows, 0u);
+}
+
 TEST(CachedStoreTest, HitsMissesAndOneBackingLookupPerRequest) {
   auto backing_owner = std::make_unique<CountingStore>();
   CountingStore* backing = backing_owner.get();

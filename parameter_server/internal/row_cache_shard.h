@@ -130,6 +130,14 @@ struct alignas(64) RowCacheShard {
   // Every key comes with its hash, Mix64(key), which also picked its shard;
   // the home slot uses bits above the shard's (the shard takes it modulo
   // the shard count).
+  // Drops every row and slot and returns their memory (no reservation may be
+  // outstanding).
+  void Reset() {
+    std::vector<CacheSlot>(16, CacheSlot{0, nullptr, 0, 0, 0, 0}).swap(slots);
+    arena = RowArena();
+    used = reserved = dirty = bytes = hand = 0;
+  }
+
   size_t Home(uint32_t table, uint64_t hash) const {
     return ((hash >> 16) ^ (uint64_t{table} * 0x9E3779B97F4A7C15ULL)) & (slots.size() - 1);
   }

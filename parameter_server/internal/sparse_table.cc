@@ -282,6 +282,8 @@ Status SparseShard::Push(const std::string& table, const uint64_t* keys, size_t 
 
 Status SparseShard::Flush() { return store_->Flush(); }
 
+Status SparseShard::Close() { return store_->Close(); }
+
 Result<uint64_t> SparseShard::EvictExpired(int64_t current_step) {
   std::vector<SparseTable*> tables;
   {

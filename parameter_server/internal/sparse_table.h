@@ -98,6 +98,7 @@ class SparseShard {
   // the row cache). NotFound if the table was not created.
   Status Prefetch(const std::string& table, const uint64_t* keys, size_t n) const;
   Status Flush();
+  Status Close();  // EmbeddingStore::Close: the server's last call
 
   // SparseTable::EvictExpired on every table; the total deleted. Stops at the
   // first error.
