@@ -163,16 +163,7 @@ class CachedStoreImpl : public CachedStore {
       RowCacheShard& s = shards_[sh];
       std::lock_guard<std::mutex> lock(s.mu);
       std::map<uint32_t, Batch> batches;
-      for (CacheSlot& slot : s.slots) {
-        if (!(slot.flags & kSlotDirty)) continue;
-        Batch& b = batches[slot.table];
-        b.keys.push_back(slot.key);
-        b.rows.emplace_back(slot.row, slot.size);
-        b.slots.push_back(&slot);
-        if (b.keys.size() < kWriteBackChunk) continue;
-        MSREC_RETURN_IF_ERROR(WriteBatch(slot.table, b));
-        b = Batch();
-      }
+      MSREC_RETURN_IF_ERROR(CollectDirtyLocked(&s, &batches));
       MSREC_RETURN_IF_ERROR(WriteBatches(batches));
       if (s.reserved == 0) {
         s.Reset();
@@ -287,6 +278,7 @@ class CachedStoreImpl : public CachedStore {
   Status FetchMisses(const std::string& table, size_t first_miss, size_t n, bool sorted,
                      const RowVisitor& fn, Scratch* sc) const;
   Status FillShard(uint32_t shard, uint32_t table, const uint64_t* keys, Scratch* sc) const;
+  Status CollectDirtyLocked(RowCacheShard* s, std::map<uint32_t, Batch>* batches) const;
   Status WriteBatch(uint32_t table, const Batch& batch) const;
   Status WriteBatches(const std::map<uint32_t, Batch>& batches) const;
   Status EvictLocked(RowCacheShard* s) const;
@@ -578,6 +570,23 @@ Status CachedStoreImpl::EvictLocked(RowCacheShard* s) const {
 
 // Writes every dirty row back (one Write per table and kWriteBackChunk rows);
 // the rows stay cached, clean. All shards are locked meanwhile.
+// Under the shard lock: adds its dirty rows to `batches` (one per table);
+// a table's batch that reaches kWriteBackChunk rows is written back at once.
+Status CachedStoreImpl::CollectDirtyLocked(RowCacheShard* s,
+                                           std::map<uint32_t, Batch>* batches) const {
+  for (CacheSlot& slot : s->slots) {
+    if (!(slot.flags & kSlotDirty)) continue;
+    Batch& b = (*batches)[slot.table];
+    b.keys.push_back(slot.key);
+    b.rows.emplace_back(slot.row, slot.size);
+    b.slots.push_back(&slot);
+    if (b.keys.size() < kWriteBackChunk) continue;
+    MSREC_RETURN_IF_ERROR(WriteBatch(slot.table, b));
+    b = Batch();
+  }
+  return Status::OK();
+}
+
 Status CachedStoreImpl::WriteBackDirty() const {
   ShardLocks locks;
   std::map<uint32_t, Batch> batches;
@@ -585,18 +594,7 @@ Status CachedStoreImpl::WriteBackDirty() const {
   for (uint32_t sh = 0; sh < num_shards_ && written.ok(); ++sh) {
     RowCacheShard& s = shards_[sh];
     locks.Lock(&s);
-    if (s.dirty == 0) continue;
-    for (CacheSlot& slot : s.slots) {
-      if (!(slot.flags & kSlotDirty)) continue;
-      Batch& b = batches[slot.table];
-      b.keys.push_back(slot.key);
-      b.rows.emplace_back(slot.row, slot.size);
-      b.slots.push_back(&slot);
-      if (b.keys.size() < kWriteBackChunk) continue;
-      written = WriteBatch(slot.table, b);
-      if (!written.ok()) break;
-      b = Batch();
-    }
+    if (s.dirty != 0) written = CollectDirtyLocked(&s, &batches);
   }
   if (written.ok()) written = WriteBatches(batches);
   for (RowCacheShard* s : locks.shards()) {
