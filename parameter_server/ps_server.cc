@@ -132,9 +132,12 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
       if (s.ok()) {
         // The creating worker says which step was applied last (0 for a new
         // job, the checkpoint's step on resume); a table keeps its first value.
+        // A table of the restored checkpoint starts at its step; a new one
+        // (e.g. a share-sweep retrain's after a resumed search) at 0.
         auto [it, inserted] = tables_.try_emplace(table);
         it->second.dim = config.dim;
-        if (inserted) it->second.applied = std::max<int64_t>({h.step, restored_step_, 0});
+        const int64_t restored = restored_tables_.count(table) != 0 ? restored_step_ : 0;
+        if (inserted) it->second.applied = std::max<int64_t>({h.step, restored, 0});
       }
       Reply(*p, r, s);
       return true;
@@ -246,6 +249,7 @@ Status PsServer::Restore(const std::string& dir, int64_t step) {
                            OpenStoreSnapshot(dir + "/" + name));
     ++dumps;
     for (const std::string& table : dump->TableNames()) {
+      restored_tables_.insert(table);
       MSREC_RETURN_IF_ERROR(shard_->store()->CreateTable(table));
       std::vector<uint64_t> keys;
       std::vector<std::string> rows;

@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,7 @@ class PsServer {
   std::deque<Pending> deferred_pulls_;
   std::vector<int64_t> last_push_;  // per worker: last step pushed (async staleness)
   std::vector<bool> done_;          // per worker: sent Done
+  std::set<std::string> restored_tables_;  // the tables in that checkpoint
   int64_t restored_step_ = 0;       // the step of the checkpoint restored (0: none)
   // Statistics.
   Timer since_start_;
