@@ -7,8 +7,10 @@
 # epoch with the selector [1024,512,256] (lr 1e-5, threshold 0.55, mask-loss
 # weight 0.4, temperature annealed to 1000), retrain share k = 0.95, at most 20
 # epochs, stop at the first epoch whose validation AUC does not improve, one
-# thread. msrec's retrain is also run with its default share (the share the
-# search learned, --ssim_topk -1).
+# thread, and one fixed batch order for every epoch (msrec:
+# --reshuffle_each_epoch=false; the authors' trainer reuses one batch list).
+# msrec's retrain is also run with its default share (the share the search
+# learned, --ssim_topk -1).
 #
 # Splits (ML-100K ctr columns, 3 scenarios):
 #   time        ../shared/data/movielens-100k/ctr as shipped (split by time)

@@ -568,8 +568,6 @@ Status CachedStoreImpl::EvictLocked(RowCacheShard* s) const {
   return Status::OK();
 }
 
-// Writes every dirty row back (one Write per table and kWriteBackChunk rows);
-// the rows stay cached, clean. All shards are locked meanwhile.
 // Under the shard lock: adds its dirty rows to `batches` (one per table);
 // a table's batch that reaches kWriteBackChunk rows is written back at once.
 Status CachedStoreImpl::CollectDirtyLocked(RowCacheShard* s,
@@ -587,6 +585,8 @@ Status CachedStoreImpl::CollectDirtyLocked(RowCacheShard* s,
   return Status::OK();
 }
 
+// Writes every dirty row back (one Write per table and kWriteBackChunk rows);
+// the rows stay cached, clean. All shards are locked meanwhile.
 Status CachedStoreImpl::WriteBackDirty() const {
   ShardLocks locks;
   std::map<uint32_t, Batch> batches;

@@ -127,9 +127,6 @@ struct alignas(64) RowCacheShard {
   size_t hand = 0;      // the slot CLOCK looks at next
   uint32_t last_token = 0;
 
-  // Every key comes with its hash, Mix64(key), which also picked its shard;
-  // the home slot uses bits above the shard's (the shard takes it modulo
-  // the shard count).
   // Drops every row and slot and returns their memory (no reservation may be
   // outstanding).
   void Reset() {
@@ -138,6 +135,9 @@ struct alignas(64) RowCacheShard {
     used = reserved = dirty = bytes = hand = 0;
   }
 
+  // Every key comes with its hash, Mix64(key), which also picked its shard;
+  // the home slot uses bits above the shard's (the shard takes it modulo
+  // the shard count).
   size_t Home(uint32_t table, uint64_t hash) const {
     return ((hash >> 16) ^ (uint64_t{table} * 0x9E3779B97F4A7C15ULL)) & (slots.size() - 1);
   }
