@@ -75,7 +75,8 @@ DEFINE_bool(ps_sync, true, "Servers average all workers' pushes of a step and ap
 DEFINE_int64(ps_max_staleness, 0, "Asynchronous servers: steps a pull may run ahead of the slowest worker");
 DEFINE_double(ps_timeout_s, 120, "Workers: seconds to wait for a server's reply before failing");
 DEFINE_double(ps_idle_timeout_s, 600, "Servers: fail after this many seconds without a request "
-                                      "while workers are active");
+                                      "while workers are active, or when a synchronous step has "
+                                      "waited this long for some worker's push (naming it)");
 DEFINE_int64(store_memory_mb, 1024,
              "--store rocksdb, embedded and on servers: RAM the store may hold, MiB (row cache "
              "1/2, RocksDB block cache 1/4, memtables 1/4); per server process");

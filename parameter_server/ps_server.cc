@@ -65,12 +65,13 @@ Status PsServer::Run() {
     Pending p;
     const Status got = transport_->Receive(kAnySource, kRequestTag, kPollSeconds, &p.message);
     MaybeLogStats();
+    MSREC_RETURN_IF_ERROR(CheckStalledSteps());
     if (got.code() == Status::Code::kTimeout) {
       if (ActiveWorkers() > 0 && idle.Seconds() > options_.idle_timeout_s) {
         return Status::Timeout("parameter server " + std::to_string(options_.server_index) +
                                ": no request for " + std::to_string(options_.idle_timeout_s) +
-                               " s while " + std::to_string(ActiveWorkers()) +
-                               " worker(s) have not finished (a worker died?)");
+                               " s while " + WorkerList(done_, false) +
+                               " have not finished (a worker died?)");
       }
       if (ActiveWorkers() == 0 && idle.Seconds() > options_.idle_timeout_s) break;  // sends stuck
       continue;
@@ -82,6 +83,38 @@ Status PsServer::Run() {
   }
   LOG(INFO) << "parameter server " << options_.server_index << " done: " << StatsText();
   return shard_->Close();
+}
+
+std::string PsServer::WorkerList(const std::vector<bool>& flags, bool value) {
+  std::string list;
+  for (size_t w = 0; w < flags.size(); ++w) {
+    if (flags[w] != value) continue;
+    list += (list.empty() ? "" : ", ") + std::to_string(w);
+  }
+  return "worker(s) " + list;
+}
+
+Status PsServer::CheckStalledSteps() const {
+  if (!options_.sync) return Status::OK();
+  const double now = since_start_.Seconds();
+  for (const auto& [name, t] : tables_) {
+    if (t.pushes.empty()) continue;
+    double first = now;
+    std::vector<bool> missing = done_;  // finished workers are not waited for
+    for (const auto& [worker, pending] : t.pushes) {
+      first = std::min(first, pending.arrived_s);
+      missing[worker] = true;
+    }
+    if (now - first <= options_.idle_timeout_s) continue;
+    char waited[32];
+    std::snprintf(waited, sizeof(waited), "%.1f", now - first);
+    return Status::Timeout(
+        "parameter server " + std::to_string(options_.server_index) + ": synchronous step " +
+        std::to_string(t.pending_step) + " of table '" + name + "' has waited " + waited +
+        " s for the push of " +
+        WorkerList(missing, false) + " (a worker died or hangs?)");
+  }
+  return Status::OK();
 }
 
 void PsServer::Handle(Pending p) {

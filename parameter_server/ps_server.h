@@ -39,7 +39,9 @@ struct PsServerOptions {
   bool sync = true;             // false: asynchronous, apply each push on arrival
   int64_t max_staleness = 0;    // async only: steps a pull may run ahead of the slowest worker
   double idle_timeout_s = 600;  // Run fails when no request arrives this long while
-                                // workers are active (a dead worker must not hang it)
+                                // workers are active, or (sync) when a step's pushes
+                                // are incomplete this long: a dead worker must not hang
+                                // it; the error names the workers it waited for
   double stats_interval_s = 60; // log statistics this often (0: never)
   WireLimits limits;            // request limits beyond the transport's byte limit
   // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).
@@ -53,7 +55,9 @@ class PsServer {
   PsServer(SparseShard* shard, Transport* transport, PsServerOptions options);
 
   // Serves until every worker has sent Done (then flushes the shard), or fails:
-  // Timeout when idle past options.idle_timeout_s, Unavailable on transport errors.
+  // Timeout when idle past options.idle_timeout_s or when a synchronous step
+  // waits that long for some worker's push (naming the workers), Unavailable
+  // on transport errors.
   Status Run();
 
   // The statistics since the start: keys pulled/pushed and per second,
@@ -86,6 +90,11 @@ class PsServer {
   void Reply(const Pending& to, const RequestView& r, const Status& status,
              const float* floats = nullptr, uint64_t n = 0, std::string_view text = {});
   int ActiveWorkers() const;
+  // Sync: Timeout naming the missing workers when a step's first push came
+  // more than idle_timeout_s ago and the step is still incomplete.
+  Status CheckStalledSteps() const;
+  // "worker(s) 1, 3": the indices whose flag is `value`.
+  static std::string WorkerList(const std::vector<bool>& flags, bool value);
   void MaybeLogStats();
 
   SparseShard* shard_;

@@ -1,6 +1,7 @@
 // Thread tier of the parameter server (no mpirun): the in-process transport,
 // servers and clients on threads talking through it, the embedded server,
 // malformed requests, a server that stops answering, and restore semantics.
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -317,6 +318,45 @@ TEST(ThreadTierTest, AServerThatStopsAnsweringTimesOutNamingIt) {
   EXPECT_EQ(s.code(), Status::Code::kTimeout);
   EXPECT_NE(s.message().find("parameter server rank 1 (server 0)"), std::string::npos)
       << s.ToString();
+}
+
+// A synchronous step that one worker never pushes fails the server with a
+// Timeout naming that worker, even while the other worker keeps it busy.
+TEST(ThreadTierTest, AStalledSynchronousStepTimesOutNamingTheMissingWorker) {
+  auto t = MakeInProcessTransports(3, kLimit);  // workers 0 and 1, server on rank 2
+  Status served;
+  std::atomic<bool> finished{false};
+  std::thread server([&] {
+    ServerOptions options;
+    options.server.num_workers = 2;
+    options.server.idle_timeout_s = 0.5;
+    options.server.stats_interval_s = 0;
+    served = RunServer(options, t[2].get());
+    finished = true;
+  });
+  RemoteClientOptions o;
+  o.server_ranks = {2};
+  o.timeout_s = 1;  // the Stats call in flight when the server stops
+  RemoteClient worker0(t[0].get(), o);
+  ASSERT_TRUE(worker0.CreateTable(Config()).ok());
+  std::vector<uint64_t> keys;
+  std::vector<float> grads;
+  WorkerPush(0, 1, &keys, &grads);
+  // Worker 1 never pushes step 1; worker 0's push waits for it.
+  std::unique_ptr<PsFuture> push = worker0.PushAsync("emb", keys.data(), keys.size(),
+                                                     grads.data(), 1);
+  Timer timer;
+  while (!finished && timer.Seconds() < 10) {
+    worker0.Stats().ok();  // requests keep arriving: the idle timeout alone would not fire
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  server.join();
+  EXPECT_EQ(served.code(), Status::Code::kTimeout) << served.ToString();
+  EXPECT_NE(served.message().find("step 1 of table 'emb'"), std::string::npos)
+      << served.ToString();
+  EXPECT_NE(served.message().find("push of worker(s) 1 "), std::string::npos)
+      << served.ToString();
+  EXPECT_FALSE(push->Wait(0.1).ok());
 }
 
 TEST(EmbeddedPsTest, RowsOutliveTheServerAndRestoreReplacesEveryRow) {
