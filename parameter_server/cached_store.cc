@@ -142,6 +142,27 @@ class CachedStoreImpl : public CachedStore {
     return Status::OK();
   }
 
+  // The table's cached rows are dropped, dirty or not (nothing is written
+  // back), then the backing store drops the table.
+  Status DropTable(const std::string& table) override {
+    MSREC_ASSIGN_OR_RETURN(const uint32_t id, FindTable(table));
+    for (uint32_t sh = 0; sh < num_shards_; ++sh) {
+      RowCacheShard& s = shards_[sh];
+      std::lock_guard<std::mutex> lock(s.mu);
+      std::vector<uint64_t> keys;
+      for (const CacheSlot& slot : s.slots) {
+        if (slot.flags != 0 && slot.table == id) keys.push_back(slot.key);
+      }
+      // Erasing shifts slots, so each key is looked up again.
+      for (uint64_t key : keys) s.Erase(s.Find(id, key, Mix64(key)));
+    }
+    {
+      std::unique_lock<std::shared_mutex> lock(tables_mu_);
+      ids_.erase(table);  // the id is not reused: a table created again gets a new one
+    }
+    return backing_->DropTable(table);
+  }
+
   std::vector<std::string> TableNames() const override { return backing_->TableNames(); }
 
   Status MultiGetVisit(const std::string& table, const uint64_t* keys, size_t n, bool sorted,

@@ -26,6 +26,11 @@ class EmbeddingStore {
   // non-empty and not "default" (reserved by RocksDB), else InvalidArgument.
   virtual Status CreateTable(const std::string& table) = 0;
 
+  // Removes table `table` and every row of it (RocksDB drops its column
+  // family). NotFound if it does not exist. Must not run concurrently with
+  // other calls on that table.
+  virtual Status DropTable(const std::string& table) = 0;
+
   // Names of all tables, sorted.
   virtual std::vector<std::string> TableNames() const = 0;
 

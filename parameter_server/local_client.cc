@@ -22,6 +22,8 @@ LocalClient::LocalClient(std::unique_ptr<EmbeddingStore> store) : shard_(std::mo
 
 Status LocalClient::CreateTable(const TableConfig& config) { return shard_.CreateTable(config); }
 
+Status LocalClient::DropTable(const std::string& table) { return shard_.DropTable(table); }
+
 Status LocalClient::Pull(const std::string& table, const uint64_t* keys, size_t n, float* weights) {
   return shard_.Pull(table, keys, n, weights);
 }

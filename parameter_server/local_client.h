@@ -23,6 +23,7 @@ class LocalClient : public PsClient {
   explicit LocalClient(std::unique_ptr<EmbeddingStore> store);
 
   Status CreateTable(const TableConfig& config) override;
+  Status DropTable(const std::string& table) override;
   Status Pull(const std::string& table, const uint64_t* keys, size_t n, float* weights) override;
   Status Push(const std::string& table, const uint64_t* keys, size_t n, const float* grads,
               int64_t step) override;

@@ -20,6 +20,15 @@ class MemoryStore : public EmbeddingStore {
     return Status::OK();
   }
 
+  Status DropTable(const std::string& table) override {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto it = tables_.find(table);
+    if (it == tables_.end()) return Status::NotFound("memory store has no table '" + table + "'");
+    { std::unique_lock<std::shared_mutex> rows_lock(it->second->mu); }  // calls in flight end
+    tables_.erase(it);
+    return Status::OK();
+  }
+
   std::vector<std::string> TableNames() const override {
     std::shared_lock<std::shared_mutex> lock(mu_);
     std::vector<std::string> names;
@@ -105,7 +114,7 @@ class MemoryStore : public EmbeddingStore {
     if (it == tables_.end()) {
       return Status::NotFound("memory store has no table '" + table + "'");
     }
-    return it->second.get();  // tables are never removed, so the pointer stays valid
+    return it->second.get();  // valid until DropTable (never concurrent with calls on it)
   }
 
   mutable std::shared_mutex mu_;

@@ -35,6 +35,11 @@ class PsClient {
   // same dim and optimizer, else InvalidArgument.
   virtual Status CreateTable(const TableConfig& config) = 0;
 
+  // Removes `table` and every row of it (on every server). NotFound if it
+  // does not exist. No call on the table may be in flight (a data-parallel
+  // job drops it from one worker after a barrier).
+  virtual Status DropTable(const std::string& table) = 0;
+
   // Reads the weights of `n` keys into `weights` (n x dim floats, caller-owned).
   // Keys without a row get their deterministic initial value (a function of the
   // key and table seed only, so any server count gives the same value).

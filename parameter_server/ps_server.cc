@@ -175,6 +175,23 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
       Reply(*p, r, s);
       return true;
     }
+    case RequestType::kDropTable: {
+      auto it = tables_.find(table);
+      Status s;
+      if (it == tables_.end()) {
+        s = Status::NotFound("no table '" + table + "' to drop");
+      } else if (!it->second.pushes.empty()) {
+        s = Status::InvalidArgument("table '" + table + "': step " +
+                                    std::to_string(it->second.pending_step) +
+                                    " is incomplete; drop it after the last step");
+      } else {
+        s = shard_->DropTable(table);
+        tables_.erase(it);
+        restored_tables_.erase(table);  // created again, it starts at step 0
+      }
+      Reply(*p, r, s);
+      return true;
+    }
     case RequestType::kPull: {
       auto it = tables_.find(table);
       if (it == tables_.end() || it->second.dim != static_cast<int>(h.dim)) {

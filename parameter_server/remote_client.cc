@@ -21,6 +21,7 @@ const char* TypeName(RequestType type) {
     case RequestType::kEvict: return "evict";
     case RequestType::kCheckpoint: return "checkpoint";
     case RequestType::kRestore: return "restore";
+    case RequestType::kDropTable: return "drop-table";
   }
   return "?";
 }
@@ -298,6 +299,13 @@ Status RemoteClient::CreateTable(const TableConfig& config) {
     info.dim = config.dim;
     info.last_push_step = std::max(info.last_push_step, options_.start_step);
   }
+  return Status::OK();
+}
+
+Status RemoteClient::DropTable(const std::string& table) {
+  MSREC_RETURN_IF_ERROR(Broadcast(RequestType::kDropTable, table, 0, {}, nullptr));
+  std::lock_guard<std::mutex> lock(mu_);
+  tables_.erase(table);
   return Status::OK();
 }
 

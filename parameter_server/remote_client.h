@@ -44,6 +44,7 @@ class RemoteClient : public PsClient {
 
   // Sends the config to every server (each creates its shard of the table).
   Status CreateTable(const TableConfig& config) override;
+  Status DropTable(const std::string& table) override;
   // Pull / Push wait up to options.timeout_s. Pull is for step
   // (the last step this client pushed to the table + 1); Push sends a (possibly empty) request to every
   // server, which a synchronous server needs to count the workers of a step.

@@ -158,6 +158,19 @@ class RocksDbStore : public EmbeddingStore {
     return Status::OK();
   }
 
+  Status DropTable(const std::string& table) override {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    auto it = handles_.find(table);
+    if (it == handles_.end()) return Status::NotFound(Where(table) + ": no such table");
+    // The column family's SST files are deleted once no reader holds them.
+    rocksdb::Status s = db_->DropColumnFamily(it->second);
+    if (!s.ok()) return FromRocks(s, Where(table) + ": dropping the column family");
+    s = db_->DestroyColumnFamilyHandle(it->second);
+    handles_.erase(it);
+    if (!s.ok()) return FromRocks(s, Where(table) + ": releasing the column family");
+    return Status::OK();
+  }
+
   std::vector<std::string> TableNames() const override {
     std::shared_lock<std::shared_mutex> lock(mu_);
     std::vector<std::string> names;
@@ -333,7 +346,7 @@ class RocksDbStore : public EmbeddingStore {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = handles_.find(table);
     if (it == handles_.end()) return Status::NotFound(Where(table) + ": no such table");
-    return it->second;  // handles live until the store is destroyed
+    return it->second;  // handles live until DropTable or the store's destruction
   }
 
   const std::string path_;

@@ -157,6 +157,11 @@ TEST_F(DistributedTrainTest, SsimSearchOnTwoWorkersEqualsOneProcess) {
     EXPECT_NEAR(a[i][1], b[i][1], 1e-4) << i;     // its validation AUC
   }
   EXPECT_FALSE(PathExists(dir_ + "/dist/share_sweep")) << "the retrains' directories stay";
+  // Each retrain's table left the server once the retrain ended: the
+  // server's final dump holds the search's table only.
+  std::unique_ptr<EmbeddingStore> dump = MakeMemoryStore();
+  ASSERT_TRUE(LoadStore(dir_ + "/dist/ps/server-0.bin", dump.get()).ok());
+  EXPECT_EQ(dump->TableNames(), std::vector<std::string>{"emb"});
 }
 
 // A search killed (SIGKILL, worker 0) after a checkpoint and resumed ends with

@@ -44,6 +44,7 @@ class CountingStore : public EmbeddingStore {
  public:
   CountingStore() : store_(MakeMemoryStore()) {}
   Status CreateTable(const std::string& t) override { return store_->CreateTable(t); }
+  Status DropTable(const std::string& t) override { return store_->DropTable(t); }
   std::vector<std::string> TableNames() const override { return store_->TableNames(); }
   Status MultiGetVisit(const std::string& t, const uint64_t* keys, size_t n, bool sorted,
                        const RowVisitor& fn) const override {
@@ -158,6 +159,45 @@ TEST_P(AnyStoreTest, DeleteRemovesRows) {
   auto bytes = store->MemoryUsageBytes();
   ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
   EXPECT_GT(bytes.value(), 0u);
+}
+
+// DropTable removes the table and its rows (cached dirty rows too, without
+// writing them back); the other tables keep theirs; a table created again
+// under the name starts empty; a reopened database does not have it.
+TEST_P(AnyStoreTest, DropTableRemovesTheTableAndItsRowsOnly) {
+  std::vector<uint64_t> keys;
+  std::vector<std::string> rows;
+  for (uint64_t k = 0; k < 300; ++k) {
+    keys.push_back(k * 7919);
+    rows.push_back(RowFor(k, 1));
+  }
+  {
+    auto store = MakeStore();
+    for (const char* t : {"gone", "kept"}) {
+      ASSERT_TRUE(store->CreateTable(t).ok());
+      ASSERT_TRUE(store->Write(t, keys.data(), keys.size(), rows.data()).ok());
+    }
+    ASSERT_TRUE(store->DropTable("gone").ok());
+    EXPECT_EQ(store->TableNames(), std::vector<std::string>{"kept"});
+    std::vector<std::string> got;
+    std::vector<uint8_t> found;
+    EXPECT_EQ(store->MultiGet("gone", keys.data(), keys.size(), true, &got, &found).code(),
+              Status::Code::kNotFound);
+    EXPECT_EQ(store->DropTable("gone").code(), Status::Code::kNotFound);
+    ASSERT_TRUE(store->MultiGet("kept", keys.data(), keys.size(), true, &got, &found).ok());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      ASSERT_TRUE(found[i]) << i;
+      EXPECT_EQ(got[i], rows[i]);
+    }
+    ASSERT_TRUE(store->CreateTable("gone").ok());
+    EXPECT_EQ(store->Count("gone").value(), 0u);
+    ASSERT_TRUE(store->MultiGet("gone", keys.data(), keys.size(), true, &got, &found).ok());
+    for (size_t i = 0; i < keys.size(); ++i) ASSERT_FALSE(found[i]) << i;
+    ASSERT_TRUE(store->DropTable("gone").ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  auto reopened = MakeStore();  // RocksDB: the same directory
+  for (const std::string& name : reopened->TableNames()) EXPECT_NE(name, "gone");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, AnyStoreTest,

@@ -320,6 +320,43 @@ TEST(ThreadTierTest, AServerThatStopsAnsweringTimesOutNamingIt) {
       << s.ToString();
 }
 
+// DropTable through the client removes the table from every server: pulls
+// of it fail, and created again it starts from the initial rows at step 0.
+// A drop while a synchronous step of the table is incomplete is refused.
+TEST(ThreadTierTest, DropTableRemovesTheTableFromEveryServer) {
+  ThreadJob job(/*workers=*/2, /*servers=*/2);
+  RemoteClient* c = job.client(0);
+  ASSERT_TRUE(c->CreateTable(Config()).ok());
+  ASSERT_TRUE(job.client(1)->CreateTable(Config()).ok());
+  std::vector<uint64_t> keys;
+  std::vector<float> grads;
+  WorkerPush(0, 1, &keys, &grads);
+  std::vector<float> initial(keys.size() * 4), pulled(keys.size() * 4);
+  ASSERT_TRUE(c->Pull("emb", keys.data(), keys.size(), initial.data()).ok());
+  // Worker 0's push of step 1 waits for worker 1's: the step is incomplete.
+  std::unique_ptr<PsFuture> push = c->PushAsync("emb", keys.data(), keys.size(), grads.data(), 1);
+  EXPECT_EQ(c->DropTable("emb").code(), Status::Code::kInvalidArgument);
+  std::vector<uint64_t> keys1;
+  std::vector<float> grads1;
+  WorkerPush(1, 1, &keys1, &grads1);
+  ASSERT_TRUE(job.client(1)->Push("emb", keys1.data(), keys1.size(), grads1.data(), 1).ok());
+  ASSERT_TRUE(push->Wait(20).ok());
+  ASSERT_TRUE(c->Pull("emb", keys.data(), keys.size(), pulled.data()).ok());
+  EXPECT_NE(pulled, initial);
+  ASSERT_TRUE(c->DropTable("emb").ok());
+  EXPECT_EQ(c->Pull("emb", keys.data(), keys.size(), pulled.data()).code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(c->DropTable("emb").code(), Status::Code::kNotFound);
+  ASSERT_TRUE(c->CreateTable(Config()).ok());
+  ASSERT_TRUE(c->Pull("emb", keys.data(), keys.size(), pulled.data()).ok());
+  EXPECT_EQ(pulled, initial);
+  // Step 1 again: the new table starts at step 0.
+  ASSERT_TRUE(job.client(1)->CreateTable(Config()).ok());
+  push = c->PushAsync("emb", keys.data(), keys.size(), grads.data(), 1);
+  ASSERT_TRUE(job.client(1)->Push("emb", keys1.data(), keys1.size(), grads1.data(), 1).ok());
+  EXPECT_TRUE(push->Wait(20).ok());
+}
+
 // A synchronous step that one worker never pushes fails the server with a
 // Timeout naming that worker, even while the other worker keeps it busy.
 TEST(ThreadTierTest, AStalledSynchronousStepTimesOutNamingTheMissingWorker) {

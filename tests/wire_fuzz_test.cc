@@ -80,6 +80,7 @@ Corpus MakeCorpus() {
       Request(RequestType::kDone, 8, 0, "", {}, 0, nullptr, ""),
       Request(RequestType::kCheckpoint, 9, 3, "", {}, 0, nullptr, "ckpt"),
       Request(RequestType::kRestore, 10, 3, "", {}, 0, nullptr, "ckpt"),
+      Request(RequestType::kDropTable, 11, 0, "wide", {}, 0, nullptr, ""),
   };
   for (const std::string& r : c.requests) EXPECT_FALSE(r.empty());
   c.replies = {
@@ -234,11 +235,13 @@ class LiveServer {
 };
 
 // Whether a decoded request may go to the live server: not Done (it would end
-// the server), Checkpoint or Restore (they write and read the payload's path),
+// the server), DropTable (mutated pulls and pushes must find the corpus's
+// table), Checkpoint or Restore (they write and read the payload's path),
 // nor a pull for a later step (it waits for that step's pushes by design).
 bool SafeForLiveServer(const RequestView& r) {
   switch (r.header.type) {
     case RequestType::kDone:
+    case RequestType::kDropTable:
     case RequestType::kCheckpoint:
     case RequestType::kRestore:
       return false;

@@ -181,6 +181,12 @@ Result<ShareSweepResult> ValidateShare(const JobSpec& spec, TrainOptions base,
     LOG(INFO) << "share sweep: retraining " << o.epochs << " epoch(s) sharing the top " << k;
     MSREC_ASSIGN_OR_RETURN(const TrainResult trained, Train(retrain, o));
     if (trained.stopped) return Status::Unavailable("the share sweep was stopped by a signal");
+    if (workers != nullptr) {
+      // The job's servers outlive the retrain: its table leaves them once
+      // every worker is done with it (one process's retrain had its own).
+      MSREC_RETURN_IF_ERROR(workers->comm->Barrier().WithContext("share sweep: a retrain"));
+      if (chief) MSREC_RETURN_IF_ERROR(workers->ps->DropTable(retrain.table.name));
+    }
     // The metrics are gathered over the workers: every worker chooses alike.
     const double auc = trained.val.overall.auc;
     LOG(INFO) << "share sweep: top " << k << ": validation AUC " << auc;

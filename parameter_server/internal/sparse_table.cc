@@ -280,6 +280,14 @@ Status SparseShard::Push(const std::string& table, const uint64_t* keys, size_t 
   return t->Push(keys, n, grads, step);
 }
 
+Status SparseShard::DropTable(const std::string& table) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto it = tables_.find(table);
+  if (it == tables_.end()) return Status::NotFound("no table '" + table + "' to drop");
+  tables_.erase(it);
+  return store_->DropTable(table);
+}
+
 Status SparseShard::Flush() { return store_->Flush(); }
 
 Status SparseShard::Close() { return store_->Close(); }

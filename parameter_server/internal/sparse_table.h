@@ -90,6 +90,10 @@ class SparseShard {
   // Hyperparameters (learning rate, ...) of an existing table are kept.
   Status CreateTable(const TableConfig& config);
 
+  // Removes the table and its rows from the shard and its store. NotFound if
+  // the table was not created. Must not run concurrently with calls on it.
+  Status DropTable(const std::string& table);
+
   // NotFound if the table was not created.
   Status Pull(const std::string& table, const uint64_t* keys, size_t n, float* weights) const;
   Status Push(const std::string& table, const uint64_t* keys, size_t n, const float* grads,

@@ -43,7 +43,7 @@ Status StatusFromCode(uint32_t code, std::string message) {
   return Status::Internal("unknown status code " + std::to_string(code) + ": " + message);
 }
 
-bool KnownType(uint16_t type) { return type >= 1 && type <= 9; }
+bool KnownType(uint16_t type) { return type >= 1 && type <= 10; }
 
 }  // namespace
 

@@ -41,6 +41,8 @@ enum class RequestType : uint16_t {
   kRestore = 9,      // payload: a checkpoint directory; the server loads the rows of
                      // its buckets from every server-* part there and takes `step`
                      // as the last applied step; reply: status
+  kDropTable = 10,   // the table and its rows are removed; reply: status (refused while a
+                     // synchronous step of it is incomplete)
 };
 
 struct RequestHeader {
