@@ -146,21 +146,22 @@ class CachedStoreImpl : public CachedStore {
   // back), then the backing store drops the table.
   Status DropTable(const std::string& table) override {
     MSREC_ASSIGN_OR_RETURN(const uint32_t id, FindTable(table));
-    for (uint32_t sh = 0; sh < num_shards_; ++sh) {
-      RowCacheShard& s = shards_[sh];
-      std::lock_guard<std::mutex> lock(s.mu);
-      std::vector<uint64_t> keys;
-      for (const CacheSlot& slot : s.slots) {
-        if (slot.flags != 0 && slot.table == id) keys.push_back(slot.key);
-      }
-      // Erasing shifts slots, so each key is looked up again.
-      for (uint64_t key : keys) s.Erase(s.Find(id, key, Mix64(key)));
-    }
+    EraseCachedRows(id);
     {
       std::unique_lock<std::shared_mutex> lock(tables_mu_);
       ids_.erase(table);  // the id is not reused: a table created again gets a new one
     }
     return backing_->DropTable(table);
+  }
+
+  // The loaded rows replace rows the cache may hold: the table's dirty rows
+  // are written back and its cached rows dropped before the backing store's
+  // writer starts.
+  Result<std::unique_ptr<BulkWriter>> NewBulkWriter(const std::string& table) override {
+    MSREC_ASSIGN_OR_RETURN(const uint32_t id, FindTable(table));
+    MSREC_RETURN_IF_ERROR(WriteBackDirty());
+    EraseCachedRows(id);
+    return backing_->NewBulkWriter(table);
   }
 
   std::vector<std::string> TableNames() const override { return backing_->TableNames(); }
@@ -259,6 +260,20 @@ class CachedStoreImpl : public CachedStore {
     const CachedStoreImpl* store_;
     std::unique_ptr<Scratch> scratch_;
   };
+
+  // Drops every cached row of table `id`, dirty or not.
+  void EraseCachedRows(uint32_t id) {
+    for (uint32_t sh = 0; sh < num_shards_; ++sh) {
+      RowCacheShard& s = shards_[sh];
+      std::lock_guard<std::mutex> lock(s.mu);
+      std::vector<uint64_t> keys;
+      for (const CacheSlot& slot : s.slots) {
+        if (slot.flags != 0 && slot.table == id) keys.push_back(slot.key);
+      }
+      // Erasing shifts slots, so each key is looked up again.
+      for (uint64_t key : keys) s.Erase(s.Find(id, key, Mix64(key)));
+    }
+  }
 
   void Register(const std::string& table) {
     std::unique_lock<std::shared_mutex> lock(tables_mu_);

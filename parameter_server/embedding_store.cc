@@ -15,14 +15,66 @@ namespace msrec {
 
 Status ClearStore(EmbeddingStore* store) {
   for (const std::string& table : store->TableNames()) {
-    std::vector<uint64_t> keys;
-    MSREC_RETURN_IF_ERROR(store->ForEach(table, [&keys](uint64_t key, std::string_view) {
-      keys.push_back(key);
-      return true;
-    }));
-    MSREC_RETURN_IF_ERROR(store->Delete(table, keys.data(), keys.size()));
+    MSREC_RETURN_IF_ERROR(store->DropTable(table));
+    MSREC_RETURN_IF_ERROR(store->CreateTable(table));
   }
   return Status::OK();
+}
+
+namespace {
+
+// EmbeddingStore's default BulkWriter: Write in batches.
+class BatchedBulkWriter : public BulkWriter {
+ public:
+  BatchedBulkWriter(EmbeddingStore* store, std::string table)
+      : store_(store), table_(std::move(table)) {}
+
+  Status Add(uint64_t key, std::string_view row) override {
+    MSREC_RETURN_IF_ERROR(CheckBulkKeyOrder(table_, any_, last_, key));
+    any_ = true;
+    last_ = key;
+    keys_.push_back(key);
+    rows_.emplace_back(row);
+    if (keys_.size() >= kBatchRows) return WriteBatch();
+    return Status::OK();
+  }
+
+  Status Finish() override { return WriteBatch(); }
+
+ private:
+  static constexpr size_t kBatchRows = 65536;
+
+  Status WriteBatch() {
+    if (keys_.empty()) return Status::OK();
+    MSREC_RETURN_IF_ERROR(store_->Write(table_, keys_.data(), keys_.size(), rows_.data()));
+    keys_.clear();
+    rows_.clear();
+    return Status::OK();
+  }
+
+  EmbeddingStore* store_;
+  const std::string table_;
+  bool any_ = false;
+  uint64_t last_ = 0;
+  std::vector<uint64_t> keys_;
+  std::vector<std::string> rows_;
+};
+
+}  // namespace
+
+Status CheckBulkKeyOrder(const std::string& table, bool any, uint64_t last, uint64_t key) {
+  if (!any || key > last) return Status::OK();
+  return Status::InvalidArgument("bulk load of table '" + table + "': key " +
+                                 std::to_string(key) + " after " + std::to_string(last) +
+                                 " (keys must be strictly ascending)");
+}
+
+Result<std::unique_ptr<BulkWriter>> EmbeddingStore::NewBulkWriter(const std::string& table) {
+  const std::vector<std::string> names = TableNames();
+  if (std::find(names.begin(), names.end(), table) == names.end()) {
+    return Status::NotFound("bulk load: no table '" + table + "'");
+  }
+  return std::unique_ptr<BulkWriter>(std::make_unique<BatchedBulkWriter>(this, table));
 }
 
 std::string EmbeddingStore::StatsText() const {

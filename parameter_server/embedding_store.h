@@ -15,6 +15,19 @@
 
 namespace msrec {
 
+// Loads many rows of one table in ascending key order (a server's restore);
+// EmbeddingStore::NewBulkWriter makes one. Thread safety: one thread.
+class BulkWriter {
+ public:
+  virtual ~BulkWriter() = default;
+  // Adds the row of `key`. Keys must be strictly ascending, else
+  // InvalidArgument. Rows may become visible only at Finish.
+  virtual Status Add(uint64_t key, std::string_view row) = 0;
+  // Makes every added row visible, replacing the rows of the same keys. A
+  // writer destroyed before Finish may have written some of its rows.
+  virtual Status Finish() = 0;
+};
+
 // Thread safety: every implementation is safe for concurrent calls. Writes to
 // one table are atomic per call with respect to MultiGet on other threads
 // only in the sense that each key is read either before or after the write.
@@ -63,6 +76,15 @@ class EmbeddingStore {
   // WriteBatch of deletes). Keys without a row are skipped; repeats are fine.
   // NotFound if the table does not exist.
   virtual Status Delete(const std::string& table, const uint64_t* keys, size_t n) = 0;
+
+  // A writer of rows of `table` in ascending key order, for loading many
+  // rows at once. NotFound if the table does not exist. Must not run
+  // concurrently with other calls on the table. Default: Write in batches of
+  // 65,536 rows. RocksDB: the rows are written to SST files beside the
+  // database and ingested (no memtable, no compaction of the loaded rows).
+  // The row cache writes the table's dirty rows back and drops its cached
+  // rows first.
+  virtual Result<std::unique_ptr<BulkWriter>> NewBulkWriter(const std::string& table);
 
   // Makes every write so far durable (RocksDB: flushes the memtables to SST
   // files; memory: nothing to do).
@@ -122,6 +144,9 @@ class EmbeddingStore {
 // Checks a table name for CreateTable (shared by the implementations).
 Status ValidateTableName(const std::string& table);
 
+// BulkWriter::Add's order check (`any`: a key was added before, `last` it).
+Status CheckBulkKeyOrder(const std::string& table, bool any, uint64_t last, uint64_t key);
+
 // Writes every table of `store` to the file `path` (replaced atomically via a
 // temporary file and a rename). Format (little-endian):
 //   "MSRECEMB" magic, uint32 version = 1, uint32 table count, then per table:
@@ -130,7 +155,8 @@ Status ValidateTableName(const std::string& table);
 // Must not run concurrently with writes to `store`.
 Status SaveStore(const EmbeddingStore& store, const std::string& path);
 
-// Deletes every row of every table (the tables stay).
+// Deletes every row of every table (the tables stay): each table is dropped
+// and created again.
 Status ClearStore(EmbeddingStore* store);
 
 // Loads a file written by SaveStore into `store`: creates its tables and

@@ -301,17 +301,21 @@ Status PsServer::Restore(const std::string& dir, int64_t step) {
     for (const std::string& table : dump->TableNames()) {
       restored_tables_.insert(table);
       MSREC_RETURN_IF_ERROR(shard_->store()->CreateTable(table));
-      std::vector<uint64_t> keys;
-      std::vector<std::string> rows;
+      // Streamed in the part's ascending key order (RocksDB: into SST files
+      // that are ingested), so no part is ever held in memory.
+      MSREC_ASSIGN_OR_RETURN(std::unique_ptr<BulkWriter> writer,
+                             shard_->store()->NewBulkWriter(table));
+      Status added;
       MSREC_RETURN_IF_ERROR(dump->ForEach(table, [&](uint64_t key, std::string_view row) {
-        if (KeyServer(key, options_.num_buckets, options_.num_servers) == options_.server_index) {
-          keys.push_back(key);
-          rows.emplace_back(row);
+        if (KeyServer(key, options_.num_buckets, options_.num_servers) != options_.server_index) {
+          return true;
         }
-        return true;
+        added = writer->Add(key, row);
+        ++kept;
+        return added.ok();
       }));
-      MSREC_RETURN_IF_ERROR(shard_->store()->Write(table, keys.data(), keys.size(), rows.data()));
-      kept += keys.size();
+      MSREC_RETURN_IF_ERROR(added);
+      MSREC_RETURN_IF_ERROR(writer->Finish());
     }
   }
   if (dumps == 0) {

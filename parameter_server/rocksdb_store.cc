@@ -1,5 +1,6 @@
 #include "parameter_server/rocksdb_store.h"
 
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -85,6 +87,83 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const RocksDbStoreOptions& o,
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return cf;
 }
+
+// BulkWriter of a RocksDB table: the rows go into SST files beside the
+// database (a new file every kBulkFileBytes), ingested together at Finish,
+// so they pass through no memtable and are never compacted on the way in.
+class SstBulkWriter : public BulkWriter {
+ public:
+  SstBulkWriter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::Options options,
+                std::string file_prefix, std::string table, std::string where)
+      : db_(db),
+        cf_(cf),
+        options_(std::move(options)),
+        file_prefix_(std::move(file_prefix)),
+        table_(std::move(table)),
+        where_(std::move(where)) {}
+
+  ~SstBulkWriter() override {
+    CloseFile().ok();
+    RemoveFiles();
+  }
+
+  Status Add(uint64_t key, std::string_view row) override {
+    MSREC_RETURN_IF_ERROR(CheckBulkKeyOrder(table_, any_, last_, key));
+    any_ = true;
+    last_ = key;
+    if (writer_ == nullptr || writer_->FileSize() >= kBulkFileBytes) {
+      MSREC_RETURN_IF_ERROR(CloseFile());
+      files_.push_back(file_prefix_ + std::to_string(files_.size()) + ".sst");
+      writer_ = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(), options_, cf_);
+      rocksdb::Status s = writer_->Open(files_.back());
+      if (!s.ok()) return FromRocks(s, where_ + ": creating " + files_.back());
+    }
+    char key_bytes[kKeyBytes];
+    EncodeKey(key, key_bytes);
+    rocksdb::Status s =
+        writer_->Put(rocksdb::Slice(key_bytes, kKeyBytes), rocksdb::Slice(row.data(), row.size()));
+    if (!s.ok()) return FromRocks(s, where_ + ": adding key " + std::to_string(key));
+    return Status::OK();
+  }
+
+  Status Finish() override {
+    MSREC_RETURN_IF_ERROR(CloseFile());
+    if (files_.empty()) return Status::OK();
+    rocksdb::IngestExternalFileOptions o;
+    o.move_files = true;  // hard links: the rows are not copied again
+    rocksdb::Status s = db_->IngestExternalFile(cf_, files_, o);
+    RemoveFiles();
+    if (!s.ok()) return FromRocks(s, where_ + ": ingesting the bulk-loaded rows");
+    return Status::OK();
+  }
+
+ private:
+  static constexpr uint64_t kBulkFileBytes = uint64_t{256} << 20;
+
+  Status CloseFile() {
+    if (writer_ == nullptr) return Status::OK();
+    rocksdb::Status s = writer_->Finish();
+    writer_.reset();
+    if (!s.ok()) return FromRocks(s, where_ + ": finishing " + files_.back());
+    return Status::OK();
+  }
+
+  void RemoveFiles() {
+    for (const std::string& f : files_) std::remove(f.c_str());
+    files_.clear();
+  }
+
+  rocksdb::DB* const db_;
+  rocksdb::ColumnFamilyHandle* const cf_;
+  const rocksdb::Options options_;
+  const std::string file_prefix_;
+  const std::string table_;
+  const std::string where_;
+  std::unique_ptr<rocksdb::SstFileWriter> writer_;
+  std::vector<std::string> files_;  // written, not yet ingested
+  bool any_ = false;
+  uint64_t last_ = 0;
+};
 
 class RocksDbStore : public EmbeddingStore {
  public:
@@ -169,6 +248,16 @@ class RocksDbStore : public EmbeddingStore {
     handles_.erase(it);
     if (!s.ok()) return FromRocks(s, Where(table) + ": releasing the column family");
     return Status::OK();
+  }
+
+  Result<std::unique_ptr<BulkWriter>> NewBulkWriter(const std::string& table) override {
+    MSREC_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, Find(table));
+    // Not a name RocksDB parses as its own file, so it never deletes one.
+    const std::string prefix =
+        path_ + "/bulk-" + std::to_string(bulk_loads_.fetch_add(1)) + "-";
+    return std::unique_ptr<BulkWriter>(std::make_unique<SstBulkWriter>(
+        db_, cf, rocksdb::Options(rocksdb::DBOptions(), cf_options_), prefix, table,
+        Where(table)));
   }
 
   std::vector<std::string> TableNames() const override {
@@ -359,6 +448,7 @@ class RocksDbStore : public EmbeddingStore {
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
   mutable std::shared_mutex mu_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;  // guarded by mu_
+  std::atomic<uint64_t> bulk_loads_{0};  // names the bulk writers' files
 };
 
 }  // namespace

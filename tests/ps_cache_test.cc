@@ -200,6 +200,48 @@ TEST_P(AnyStoreTest, DropTableRemovesTheTableAndItsRowsOnly) {
   for (const std::string& name : reopened->TableNames()) EXPECT_NE(name, "gone");
 }
 
+// A bulk load replaces the rows of its keys (cached dirty ones too) and
+// keeps the others; keys out of order are refused; an empty load is fine.
+TEST_P(AnyStoreTest, BulkWriterReplacesAndAddsRowsInKeyOrder) {
+  auto store = MakeStore();
+  ASSERT_TRUE(store->CreateTable("t").ok());
+  std::vector<uint64_t> keys;
+  std::vector<std::string> rows;
+  for (uint64_t k = 0; k < 2000; ++k) {
+    keys.push_back(k * 3);
+    rows.push_back(RowFor(k, 1));
+  }
+  ASSERT_TRUE(store->Write("t", keys.data(), keys.size(), rows.data()).ok());
+  // Every even-indexed key gets version 2, and new keys 3k + 1 come in.
+  auto writer = store->NewBulkWriter("t");
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  for (uint64_t k = 0; k < 2000; ++k) {
+    if (k % 2 == 0) ASSERT_TRUE(writer.value()->Add(k * 3, RowFor(k, 2)).ok());
+    ASSERT_TRUE(writer.value()->Add(k * 3 + 1, RowFor(k, 3)).ok());
+  }
+  const Status out_of_order = writer.value()->Add(5, RowFor(0, 4));
+  EXPECT_EQ(out_of_order.code(), Status::Code::kInvalidArgument) << out_of_order.ToString();
+  ASSERT_TRUE(writer.value()->Finish().ok());
+  std::vector<uint64_t> all;
+  for (uint64_t k = 0; k < 2000; ++k) {
+    all.push_back(k * 3);
+    all.push_back(k * 3 + 1);
+  }
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(store->MultiGet("t", all.data(), all.size(), false, &got, &found).ok());
+  for (uint64_t k = 0; k < 2000; ++k) {
+    ASSERT_TRUE(found[2 * k] && found[2 * k + 1]) << k;
+    EXPECT_EQ(got[2 * k], RowFor(k, k % 2 == 0 ? 2 : 1)) << k;
+    EXPECT_EQ(got[2 * k + 1], RowFor(k, 3)) << k;
+  }
+  EXPECT_EQ(store->Count("t").value(), 4000u);
+  auto empty = store->NewBulkWriter("t");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty.value()->Finish().ok());
+  EXPECT_EQ(store->NewBulkWriter("missing").status().code(), Status::Code::kNotFound);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, AnyStoreTest,
                          ::testing::Values(Kind::kMemory, Kind::kRocksDb, Kind::kCachedMemory,
                                            Kind::kCachedRocksDb));
