@@ -15,6 +15,11 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
   o.backbone = config.ExtraString("backbone", o.backbone);
   o.dz = config.ExtraInt("dz", o.dz);
   o.z_fields = config.ExtraInts("z_fields", o.z_fields);
+  const std::string z_pool = config.ExtraString("z_pool", "mean");
+  if (z_pool != "mean" && z_pool != "concat") {
+    throw std::invalid_argument("midpg: z_pool must be mean or concat, not '" + z_pool + "'");
+  }
+  o.z_concat = z_pool == "concat";
   o.aux_hidden = config.ExtraInts("aux_hidden", o.aux_hidden);
   o.rank = config.ExtraInt("rank", o.rank);
   o.core_init = config.ExtraDouble("core_init", o.core_init);
@@ -294,7 +299,7 @@ MidpgModel::MidpgModel(const ModelConfig& config)
     scenario_embedding_ =
         register_module("scenario_embedding", torch::nn::Embedding(config.num_scenarios, o.dz));
   }
-  const int64_t z_dim = o.dz + config.embedding_dim;
+  const int64_t z_dim = o.ZDim(config.num_fields, config.embedding_dim);
   int64_t aux_out = z_dim;
   if (!o.aux_hidden.empty()) {
     aux_ = register_module("aux", Mlp(z_dim, o.aux_hidden, 0, false, 0.0));
@@ -347,7 +352,7 @@ torch::Tensor MidpgModel::ScenarioInput(const ModelInput& input) {
   torch::Tensor fields = z_fields_.defined() ? input.embeddings.index_select(
                                                    1, z_fields_.to(input.embeddings.device()))
                                              : input.embeddings;
-  torch::Tensor pooled = fields.mean(1);  // B x d
+  torch::Tensor pooled = options_.z_concat ? fields.flatten(1) : fields.mean(1);
   if (!scenario_embedding_) return pooled;
   return torch::cat({scenario_embedding_->forward(input.scenario), pooled}, 1);
 }
@@ -430,10 +435,10 @@ ModelOutput MidpgModel::Forward(const ModelInput& input) {
 }
 
 int64_t MidpgModel::FlopsPerInstance() const {
-  const int64_t z_dim = options_.dz + config_.embedding_dim;
+  const int64_t z_dim = options_.ZDim(config_.num_fields, config_.embedding_dim);
   const int64_t pooled =
       options_.z_fields.empty() ? config_.num_fields : int64_t(options_.z_fields.size());
-  int64_t flops = pooled * config_.embedding_dim;  // the mean
+  int64_t flops = options_.z_concat ? 0 : pooled * config_.embedding_dim;  // the mean
   int64_t width = z_dim;
   for (int64_t h : options_.aux_hidden) {
     flops += 2 * width * h;

@@ -49,6 +49,14 @@ struct MidpgOptions {
   // Fields whose embeddings are averaged into z_i ("z_fields", comma-separated
   // indices in [0, F)); empty = all fields.
   std::vector<int64_t> z_fields;
+  // How those embeddings enter z_i ("z_pool"): averaged ("mean", d dims) or
+  // side by side ("concat", one d-wide block per field).
+  bool z_concat = false;
+  // Width of z_i: dz plus the pooled embeddings.
+  int64_t ZDim(int64_t num_fields, int64_t embedding_dim) const {
+    const int64_t fields = z_fields.empty() ? num_fields : int64_t(z_fields.size());
+    return dz + (z_concat ? fields * embedding_dim : embedding_dim);
+  }
   // Hidden sizes of the auxiliary network MLP(z) ("aux_hidden"; empty = the
   // heads read z directly).
   std::vector<int64_t> aux_hidden = {64};

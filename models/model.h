@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,15 @@ struct ModelConfig {
   double dropout = 0.0;         // dropout after each hidden activation (training only)
   std::map<std::string, std::string> extra;  // model-specific options ("key" -> "value")
 
+  // The keys of `extra` the Extra* reads asked for, when set (shared by the
+  // copies of this config): ModelRegistry::Create refuses options the model
+  // never reads, so a misspelt key is an error, not a silent default.
+  struct ExtraReads {
+    std::mutex mu;
+    std::set<std::string> keys;
+  };
+  std::shared_ptr<ExtraReads> extra_reads;
+
   // Typed reads of `extra` (model-specific options given as --model_opts
   // "key=value;key=value"). A missing key gives `fallback`; a malformed value
   // throws std::invalid_argument naming the key (the registry turns it into
@@ -37,6 +48,9 @@ struct ModelConfig {
   std::string ExtraString(const std::string& key, const std::string& fallback) const;
   // A comma-separated list, e.g. "64,32".
   std::vector<int64_t> ExtraInts(const std::string& key, const std::vector<int64_t>& fallback) const;
+
+  // Records that `key` was asked for (see extra_reads).
+  void NoteRead(const std::string& key) const;
 
   // Width of concat(flattened embeddings, dense features).
   int64_t input_dim() const { return int64_t(num_fields) * embedding_dim + num_dense; }
@@ -93,7 +107,11 @@ class ModelRegistry {
   void Register(const std::string& name, ModelFactory factory);
   // Creates model `name`; NotFound lists the registered names. Catches
   // LibTorch exceptions (bad shapes) and returns them as InvalidArgument.
-  Result<std::shared_ptr<Model>> Create(const std::string& name, const ModelConfig& config) const;
+  // InvalidArgument when `config.extra` holds an option the model never reads
+  // (a misspelt --model_opts key), unless `allow_unread_options` (tests that
+  // give every model one shared option set).
+  Result<std::shared_ptr<Model>> Create(const std::string& name, const ModelConfig& config,
+                                        bool allow_unread_options = false) const;
   std::vector<std::string> Names() const;
 
  private:

@@ -23,7 +23,14 @@ ModelOutput Model::ForwardAllScenarios(const ModelInput& input, int num_scenario
   return out;
 }
 
+void ModelConfig::NoteRead(const std::string& key) const {
+  if (extra_reads == nullptr) return;
+  std::lock_guard<std::mutex> lock(extra_reads->mu);
+  extra_reads->keys.insert(key);
+}
+
 int64_t ModelConfig::ExtraInt(const std::string& key, int64_t fallback) const {
+  NoteRead(key);
   auto it = extra.find(key);
   if (it == extra.end()) return fallback;
   try {
@@ -37,6 +44,7 @@ int64_t ModelConfig::ExtraInt(const std::string& key, int64_t fallback) const {
 }
 
 double ModelConfig::ExtraDouble(const std::string& key, double fallback) const {
+  NoteRead(key);
   auto it = extra.find(key);
   if (it == extra.end()) return fallback;
   try {
@@ -50,12 +58,14 @@ double ModelConfig::ExtraDouble(const std::string& key, double fallback) const {
 }
 
 std::string ModelConfig::ExtraString(const std::string& key, const std::string& fallback) const {
+  NoteRead(key);
   auto it = extra.find(key);
   return it == extra.end() ? fallback : it->second;
 }
 
 std::vector<int64_t> ModelConfig::ExtraInts(const std::string& key,
                                             const std::vector<int64_t>& fallback) const {
+  NoteRead(key);
   auto it = extra.find(key);
   if (it == extra.end()) return fallback;
   std::vector<int64_t> out;
@@ -78,7 +88,8 @@ void ModelRegistry::Register(const std::string& name, ModelFactory factory) {
 }
 
 Result<std::shared_ptr<Model>> ModelRegistry::Create(const std::string& name,
-                                                     const ModelConfig& config) const {
+                                                     const ModelConfig& config,
+                                                     bool allow_unread_options) const {
   auto it = factories_.find(name);
   if (it == factories_.end()) {
     std::ostringstream names;
@@ -90,7 +101,23 @@ Result<std::shared_ptr<Model>> ModelRegistry::Create(const std::string& name,
                                    "num_scenarios > 0");
   }
   try {
-    return it->second(config);
+    ModelConfig checked = config;
+    checked.extra_reads = std::make_shared<ModelConfig::ExtraReads>();
+    std::shared_ptr<Model> model = it->second(checked);
+    std::lock_guard<std::mutex> lock(checked.extra_reads->mu);
+    const std::set<std::string>& read = checked.extra_reads->keys;
+    std::string unknown;
+    for (const auto& kv : config.extra) {
+      if (read.count(kv.first) == 0) unknown += (unknown.empty() ? "'" : ", '") + kv.first + "'";
+    }
+    if (!unknown.empty() && !allow_unread_options) {
+      std::string known;
+      for (const std::string& key : read) known += (known.empty() ? "" : ", ") + key;
+      return Status::InvalidArgument("model '" + name + "' has no option " + unknown +
+                                     " (--model_opts); its options: " +
+                                     (known.empty() ? "none" : known));
+    }
+    return model;
   } catch (const c10::Error& e) {
     return Status::InvalidArgument("creating model '" + name + "': " + e.what_without_backtrace());
   } catch (const std::invalid_argument& e) {

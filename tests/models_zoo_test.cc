@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "models/internal/deepfm.h"
@@ -39,7 +40,8 @@ ModelConfig TinyConfig(const std::map<std::string, std::string>& extra = {}) {
 }
 
 std::shared_ptr<Model> Create(const Variant& v) {
-  auto model = BuiltinModels().Create(v.name, TinyConfig(v.extra));
+  // TinyConfig holds the options of every model: each reads its own.
+  auto model = BuiltinModels().Create(v.name, TinyConfig(v.extra), /*allow_unread_options=*/true);
   EXPECT_TRUE(model.ok()) << v.label() << ": " << model.status().ToString();
   return model.ok() ? *model : nullptr;
 }
@@ -106,10 +108,33 @@ TEST(ModelsZooTest, EveryModelHasRightShapesFlopsAndTrains) {
 
 TEST(ModelsZooTest, BadOptionsAreInvalidArgument) {
   ModelRegistry registry = BuiltinModels();
-  EXPECT_FALSE(registry.Create("mt_backbone", TinyConfig({{"backbone", "nope"}})).ok());
-  EXPECT_FALSE(registry.Create("dcn", TinyConfig({{"dcn_version", "3"}})).ok());
-  EXPECT_FALSE(registry.Create("mmoe", TinyConfig({{"num_experts", "x"}})).ok());
-  EXPECT_FALSE(registry.Create("ple", TinyConfig({{"ple_levels", "0"}})).ok());
+  for (const auto& [name, key, value] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"mt_backbone", "backbone", "nope"},
+           {"dcn", "dcn_version", "3"},
+           {"mmoe", "num_experts", "x"},
+           {"ple", "ple_levels", "0"}}) {
+    const auto model = registry.Create(name, TinyConfig({{key, value}}), true);
+    EXPECT_EQ(model.status().code(), Status::Code::kInvalidArgument) << name;
+    EXPECT_NE(model.status().message().find(key), std::string::npos) << model.status().ToString();
+  }
+}
+
+// An option the model never reads (a misspelt --model_opts key) is refused,
+// naming it and the model's options; the options it reads are accepted.
+TEST(ModelsZooTest, OptionsTheModelDoesNotReadAreRefused) {
+  ModelRegistry registry = BuiltinModels();
+  ModelConfig c = TinyConfig();
+  c.extra = {{"rank", "2"}, {"z_pol", "concat"}};
+  const auto misspelt = registry.Create("midpg", c);
+  EXPECT_EQ(misspelt.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(misspelt.status().message().find("no option 'z_pol'"), std::string::npos)
+      << misspelt.status().ToString();
+  EXPECT_NE(misspelt.status().message().find("z_pool"), std::string::npos)
+      << misspelt.status().ToString();
+  c.extra = {{"rank", "2"}, {"z_pool", "concat"}, {"aux_hidden", "5"}};
+  EXPECT_TRUE(registry.Create("midpg", c).ok());
+  c.extra = {{"aux_hidden", "5"}};  // MI-DPG's option, not MT-Backbone's
+  EXPECT_FALSE(registry.Create("mt_backbone", c).ok());
 }
 
 TEST(ModelsZooTest, PermutingTheBatchPermutesTheLogits) {
