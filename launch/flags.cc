@@ -98,8 +98,9 @@ DEFINE_int32(batch_size, 2048, "Training mini-batch size");
 DEFINE_int64(shuffle_buffer, 1000000,
              "Rows shuffled together each epoch (>= the data: full shuffle; 0: file order)");
 DEFINE_bool(reshuffle_each_epoch, true,
-            "Each epoch its own shuffled order (false: one seeded order, the same every epoch, "
-            "as tf.data's reshuffle_each_iteration=False)");
+            "Each epoch its own shuffled order (false: one seeded order, epoch 1's, the same "
+            "every epoch, as tf.data's reshuffle_each_iteration=False and the SSIM authors' "
+            "pre-built batch list; the search then reads the retrain's order too)");
 DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
