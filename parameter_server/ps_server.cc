@@ -111,8 +111,7 @@ Status PsServer::CheckStalledSteps() const {
     return Status::Timeout(
         "parameter server " + std::to_string(options_.server_index) + ": synchronous step " +
         std::to_string(t.pending_step) + " of table '" + name + "' has waited " + waited +
-        " s for the push of " +
-        WorkerList(missing, false) + " (a worker died or hangs?)");
+        " s for the push of " + WorkerList(missing, false) + " (a worker died or hangs?)");
   }
   return Status::OK();
 }

@@ -3,6 +3,7 @@
 // like the uninterrupted job (--deterministic); resume onto another server
 // count; a damaged checkpoint is detected; SIGTERM checkpoints and exits 0.
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "parameter_server/internal/row.h"
 #include "tests/job_test_util.h"
 #include "tests/process_util.h"
+#include "trainer/checkpoint.h"
 #include "trainer/data/generator.h"
 
 #ifndef MSREC_BINARY
@@ -115,21 +117,18 @@ TEST_F(CheckpointTest, KilledWorkerOrServerThenResumeGivesTheUninterruptedModel)
 TEST_F(CheckpointTest, DamagedCheckpointIsDetected) {
   std::string out;
   EXPECT_NE(RunAndSignal(Single("bad"), "bad", -1, SIGKILL, &out), 0) << out;
-  // Flip one byte of the newest complete checkpoint's dense parameters.
-  Result<std::vector<std::string>> names = ListDir(dir_ + "/bad/checkpoints");
-  ASSERT_TRUE(names.ok());
-  std::string newest;
-  for (const std::string& n : names.value()) {
-    // A checkpoint is complete once renamed from ckpt-N.partial; the kill may
-    // land after a .partial's MANIFEST was written and before its rename.
-    const bool partial = n.size() > 8 && n.compare(n.size() - 8, 8, ".partial") == 0;
-    if (!partial && PathExists(dir_ + "/bad/checkpoints/" + n + "/MANIFEST")) newest = n;
-  }
-  ASSERT_FALSE(newest.empty());
-  const std::string dense = "bad/checkpoints/" + newest + "/dense.pt";
-  std::string bytes = File(dense);
+  // Flip one byte of the dense parameters of the checkpoint a resume would
+  // pick (found as the resume finds it: a ckpt-N.partial the kill left
+  // behind, MANIFEST and all, is not one).
+  Result<std::optional<CheckpointInfo>> newest =
+      FindResumePoint(dir_ + "/bad/checkpoints", /*skip_corrupt=*/false);
+  ASSERT_TRUE(newest.ok() && newest.value().has_value()) << newest.status().ToString();
+  const std::string dense = newest.value()->path + "/dense.pt";
+  Result<std::string> read = ReadFile(dense);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  std::string bytes = read.value();
   bytes[bytes.size() / 2] ^= 0x5A;
-  ASSERT_TRUE(WriteFileDurably(dir_ + "/" + dense, bytes).ok());
+  ASSERT_TRUE(WriteFileDurably(dense, bytes).ok());
   EXPECT_NE(RunCommand(Single("bad") + " --resume", &out), 0);
   EXPECT_NE(out.find("dense.pt fails its CRC-32C check"), std::string::npos) << out;
   ASSERT_EQ(0, RunCommand(Single("bad") + " --resume --resume_skip_corrupt", &out)) << out;

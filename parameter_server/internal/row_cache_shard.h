@@ -118,7 +118,9 @@ class RowArena {
 // of that entry.
 struct alignas(64) RowCacheShard {
   std::mutex mu;
-  std::vector<CacheSlot> slots = std::vector<CacheSlot>(16, CacheSlot{0, nullptr, 0, 0, 0, 0});
+  static constexpr size_t kInitialSlots = 16;
+  std::vector<CacheSlot> slots =
+      std::vector<CacheSlot>(kInitialSlots, CacheSlot{0, nullptr, 0, 0, 0, 0});
   RowArena arena;
   size_t used = 0;      // entries: rows and reservations
   size_t reserved = 0;  // reservations
@@ -130,7 +132,7 @@ struct alignas(64) RowCacheShard {
   // Drops every row and slot and returns their memory (no reservation may be
   // outstanding).
   void Reset() {
-    std::vector<CacheSlot>(16, CacheSlot{0, nullptr, 0, 0, 0, 0}).swap(slots);
+    std::vector<CacheSlot>(kInitialSlots, CacheSlot{0, nullptr, 0, 0, 0, 0}).swap(slots);
     arena = RowArena();
     used = reserved = dirty = bytes = hand = 0;
   }
