@@ -105,6 +105,13 @@ DEFINE_int32(eval_batch_size, 8192, "Evaluation batch size");
 DEFINE_double(lr, 1e-3, "Dense Adam learning rate");
 DEFINE_double(weight_decay, 0.0, "Dense Adam weight decay");
 DEFINE_int32(threads, 1, "Compute threads: LibTorch intra-op threads; OpenBLAS is held to 1 thread inside them");
+DEFINE_string(omp_wait, "auto",
+              "How idle OpenMP compute threads wait: active (libgomp's default: spin before "
+              "sleeping), passive (sleep at once, OMP_WAIT_POLICY=PASSIVE: leaves the cores to "
+              "the parameter server and RocksDB's background threads), auto (passive with "
+              "--store rocksdb and --threads > 1, else active). Set by re-executing msrec with "
+              "the variable (libgomp reads it only at start); OMP_WAIT_POLICY or GOMP_SPINCOUNT "
+              "already in the environment win");
 DEFINE_string(device, "cpu", "Where the model runs: cpu, cuda, cuda:N (CUDA builds only)");
 DEFINE_string(train_mode, "mt",
               "mt (own scenario's path), all_shared (MT-Backbone-S), st (ST-Backbone: "

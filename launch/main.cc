@@ -1,7 +1,12 @@
 // msrec: the one program. `msrec <command> [--flags]`; `msrec help` lists commands.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <gflags/gflags.h>
 #include <glog/logging.h>
@@ -10,7 +15,47 @@
 #include "launch/flags.h"
 #include "launch/help.h"
 
+DECLARE_int32(threads);
+DECLARE_string(store);
+DECLARE_string(omp_wait);
+
 namespace {
+
+// Set in the environment of the re-executed process (see ApplyOmpWait).
+constexpr char kOmpReexecVar[] = "MSREC_OMP_WAIT_APPLIED";
+
+// --omp_wait. libgomp reads OMP_WAIT_POLICY once, when it is loaded (before
+// main), so a policy other than the environment's is applied by executing
+// this program again, same arguments, with the variable set. Idle compute
+// threads otherwise spin (GOMP_SPINCOUNT, 300k pauses, milliseconds) after
+// every parallel region: while the trainer waits for its parameter server, or
+// a team member is preempted by the server's RocksDB work, that spinning takes
+// the core the server needs (docs/training.md, "Compute threads and the
+// store"). Returns normally when nothing is to change; returns an error when
+// the flag is invalid or the exec failed.
+std::string ApplyOmpWait(char** original_argv) {
+  const std::string& mode = FLAGS_omp_wait;
+  if (mode != "auto" && mode != "active" && mode != "passive") {
+    return "--omp_wait must be auto, active or passive, not '" + mode + "'";
+  }
+  const char* applied = std::getenv(kOmpReexecVar);
+  if (applied != nullptr) {
+    LOG(INFO) << "OpenMP compute threads wait " << applied;
+    return "";
+  }
+  const bool passive =
+      mode == "passive" || (mode == "auto" && FLAGS_store == "rocksdb" && FLAGS_threads > 1);
+  if (!passive) return "";
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) {
+    LOG(INFO) << "--omp_wait " << mode
+              << ": OMP_WAIT_POLICY / GOMP_SPINCOUNT from the environment are kept";
+    return "";
+  }
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  setenv(kOmpReexecVar, ("passively (OMP_WAIT_POLICY=PASSIVE, --omp_wait " + mode + ")").c_str(), 1);
+  execv("/proc/self/exe", original_argv);
+  return std::string("--omp_wait: could not execute /proc/self/exe again: ") + std::strerror(errno);
+}
 
 struct Command {
   const char* name;
@@ -57,6 +102,9 @@ int main(int argc, char** argv) {
     PrintUsage(stdout);
     return 0;
   }
+  // The arguments as given (gflags reorders its copy), for ApplyOmpWait.
+  std::vector<char*> original_argv(argv, argv + argc);
+  original_argv.push_back(nullptr);
   const std::string command = argv[1];
   const Command* found = nullptr;
   for (const Command& c : kCommands) {
@@ -88,6 +136,11 @@ int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&sub_argc, &sub_argv, true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging("msrec");
+  const std::string omp_error = ApplyOmpWait(original_argv.data());
+  if (!omp_error.empty()) {
+    std::fprintf(stderr, "msrec %s: %s\n", command.c_str(), omp_error.c_str());
+    return 2;
+  }
   if (sub_argc > 1) {
     std::fprintf(stderr, "msrec %s: unexpected argument '%s'\n", command.c_str(), sub_argv[1]);
     return 2;

@@ -51,6 +51,35 @@ TEST(CliTest, AMistypedFlagSuggestsTheNearestName) {
   EXPECT_NE(out.find("did you mean --model_dir?"), std::string::npos) << out;
 }
 
+// --omp_wait: with --store rocksdb and several compute threads msrec runs
+// itself again with OMP_WAIT_POLICY=PASSIVE (libgomp reads it only at start)
+// and says so; the environment's own setting wins; nothing changes for the
+// memory store; a bad value is refused.
+TEST(CliTest, OmpWaitIsAppliedByRunningAgainWithThePolicySet) {
+  const std::string clean = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u MSREC_OMP_WAIT_APPLIED ";
+  const std::string info = clean + MSREC_BINARY " info --threads 2 ";
+  std::string out;
+  ASSERT_EQ(0, RunCommand(info + "--store rocksdb", &out)) << out;
+  EXPECT_NE(out.find("OpenMP compute threads wait passively (OMP_WAIT_POLICY=PASSIVE, --omp_wait auto)"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(0, RunCommand(clean + "OMP_WAIT_POLICY=active " MSREC_BINARY
+                                  " info --threads 2 --store rocksdb --omp_wait passive",
+                          &out))
+      << out;
+  EXPECT_NE(out.find("from the environment are kept"), std::string::npos) << out;
+  EXPECT_EQ(out.find("wait passively"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(info + "--store memory", &out)) << out;
+  EXPECT_EQ(out.find("OpenMP"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(info + "--store memory --omp_wait passive", &out)) << out;
+  EXPECT_NE(out.find("wait passively (OMP_WAIT_POLICY=PASSIVE, --omp_wait passive)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(2, RunCommand(info + "--omp_wait spin", &out));
+  EXPECT_NE(out.find("--omp_wait must be auto, active or passive, not 'spin'"), std::string::npos)
+      << out;
+}
+
 TEST(CliTest, EveryFlagIsInAHelpGroup) {
   EXPECT_TRUE(UngroupedFlags().empty()) << UngroupedFlags().front();
 }
