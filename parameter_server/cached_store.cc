@@ -30,6 +30,11 @@ struct Batch {
   std::vector<CacheSlot*> slots;
 };
 
+// What Scratch::hit holds for an absent entry's key (the backing store has
+// no row): not null, so the key is neither a miss nor copied.
+const char kAbsentMark[1] = {0};
+const std::string_view kAbsentHit(kAbsentMark, 0);
+
 // Per-request buffers, pooled so that the steady state allocates nothing.
 struct Scratch {
   // Per position: Mix64(key) and the key's shard.
@@ -41,8 +46,8 @@ struct Scratch {
   std::vector<uint32_t> order;
   std::vector<uint32_t> cursor;
   // MultiGetVisit, from the first miss on. Per position: the cached row
-  // (data() null: a miss), in the arena while the shards are locked, then
-  // copied to hit_bytes.
+  // (data() null: a miss; kAbsentHit: an absent entry), in the arena while
+  // the shards are locked, then copied to hit_bytes.
   std::vector<std::string_view> hit;
   std::vector<char> hit_bytes;
   // Per position of a miss: what the backing store answered, and a found
@@ -70,7 +75,7 @@ struct Scratch {
     if (hit_bytes.size() < total) hit_bytes.resize(total);
     char* p = hit_bytes.data();
     for (size_t i = from; i < n; ++i) {
-      if (hit[i].data() == nullptr) continue;
+      if (hit[i].data() == nullptr || hit[i].data() == kAbsentMark) continue;
       std::memcpy(p, hit[i].data(), hit[i].size());
       hit[i] = std::string_view(p, hit[i].size());
       p += hit[i].size();
@@ -220,9 +225,11 @@ class CachedStoreImpl : public CachedStore {
   std::string StatsText() const override {
     const Stats s = stats();
     char line[160];
-    std::snprintf(line, sizeof(line), "row cache %.0f MiB of %.0f (%llu rows, hit rate %.3f), ",
+    std::snprintf(line, sizeof(line),
+                  "row cache %.0f MiB of %.0f (%llu rows, %llu absent, hit rate %.3f), ",
                   s.bytes_used / 1048576.0, s.capacity_bytes / 1048576.0,
-                  static_cast<unsigned long long>(s.rows), s.hit_rate);
+                  static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(s.absent),
+                  s.hit_rate);
     return line + backing_->StatsText();
   }
 
@@ -402,6 +409,16 @@ size_t CachedStoreImpl::LookupLocked(uint32_t id, const uint64_t* keys, size_t n
       }
       continue;
     }
+    if (slot->flags & kSlotAbsent) {  // known to have no row: no backing lookup
+      ++hits;
+      if (!(slot->flags & kSlotReferenced)) slot->flags |= kSlotReferenced;
+      if (first_miss == n) {
+        *status = fn(i, false, std::string_view());
+      } else {
+        sc->hit[i] = kAbsentHit;
+      }
+      continue;
+    }
     ++misses;
     if (first_miss == n) first_miss = i;
     sc->hit[i] = std::string_view();
@@ -465,7 +482,12 @@ Status CachedStoreImpl::FetchMisses(const std::string& table, size_t first_miss,
   size_t next = first_miss;
   auto visit_hits_until = [&](size_t end) -> Status {
     for (; next < end; ++next) {
-      if (sc->hit[next].data() != nullptr) MSREC_RETURN_IF_ERROR(fn(next, true, sc->hit[next]));
+      const std::string_view hit = sc->hit[next];
+      if (hit.data() == kAbsentMark) {
+        MSREC_RETURN_IF_ERROR(fn(next, false, std::string_view()));
+      } else if (hit.data() != nullptr) {
+        MSREC_RETURN_IF_ERROR(fn(next, true, hit));
+      }
     }
     return Status::OK();
   };
@@ -483,8 +505,11 @@ Status CachedStoreImpl::FetchMisses(const std::string& table, size_t first_miss,
 }
 
 // Under the shard lock: fills the reservations of the grouped misses still
-// held by this call (found rows become clean entries, the others are
-// dropped), then trims the shard to its budget.
+// held by this call (found rows become clean entries, keys the backing store
+// has no row for become absent entries, so that the next lookups of a new
+// key, a step's pull and push after its prefetch, do not ask the backing
+// store again; unanswered ones are dropped), then trims the shard to its
+// budget.
 Status CachedStoreImpl::FillShard(uint32_t shard, uint32_t table, const uint64_t* keys,
                                   Scratch* sc) const {
   RowCacheShard& s = shards_[shard];
@@ -498,6 +523,9 @@ Status CachedStoreImpl::FillShard(uint32_t shard, uint32_t table, const uint64_t
       slot->token = 0;
       slot->flags |= kSlotReferenced;
       --s.reserved;
+    } else if (sc->fetched[i] == Scratch::kAbsent) {
+      s.MarkAbsent(slot);
+      slot->flags |= kSlotReferenced;
     } else {
       s.Erase(slot);
     }
@@ -521,7 +549,7 @@ Status CachedStoreImpl::Write(const std::string& table, const uint64_t* keys, si
     CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
     if (slot->flags == 0) {
       slot = s.Claim(slot, id, keys[i], sc->hash[i]);
-    } else if (slot->row == nullptr) {
+    } else if (RowCacheShard::IsReservation(*slot)) {
       --s.reserved;  // a pending fetch: clearing its token keeps it from overwriting this row
     }
     s.PutRow(slot, rows[i]);
@@ -647,7 +675,8 @@ CachedStore::Stats CachedStoreImpl::stats() const {
     RowCacheShard& s = shards_[sh];
     std::lock_guard<std::mutex> lock(s.mu);
     st.bytes_used += s.bytes;
-    st.rows += s.used - s.reserved;
+    st.rows += s.used - s.reserved - s.absent;
+    st.absent += s.absent;
     st.dirty_rows += s.dirty;
   }
   st.hits = hits_.load();

@@ -43,7 +43,11 @@ struct RowCacheOptions {
 //   others the order is the index's, not the age.
 // - MultiGetVisit serves cached rows and fetches all the others with one
 //   backing MultiGetVisit (same `sorted` flag); the fetched rows are cached
-//   clean. Keys without a row are not cached. Cached rows are visited where
+//   clean. A key the backing store has no row for is cached as absent (64
+//   bytes, evicted like a row): until a Write gives it a row, lookups of it
+//   are answered "not found" without asking the backing store. (A new key is
+//   looked up by its step's prefetch, pull and push: one backing lookup
+//   instead of three.) Cached rows are visited where
 //   they lie, without a copy, while the shards are locked, up to the first
 //   miss; the hits after it are copied out before the locks are released for
 //   the backing lookup.
@@ -76,6 +80,7 @@ class CachedStore : public EmbeddingStore {
     uint64_t bytes_used = 0;          // bytes charged now (see RowCacheOptions)
     uint64_t capacity_bytes = 0;      // the budget
     uint64_t rows = 0;                // rows cached now
+    uint64_t absent = 0;              // keys cached as having no row in the backing store
     uint64_t dirty_rows = 0;          // cached rows not yet written to the backing store
     uint64_t evictions = 0;           // rows evicted (clean and dirty)
     uint64_t write_backs = 0;         // dirty rows written to the backing store (evictions,

@@ -216,7 +216,9 @@ TEST_P(AnyStoreTest, BulkWriterReplacesAndAddsRowsInKeyOrder) {
   auto writer = store->NewBulkWriter("t");
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
   for (uint64_t k = 0; k < 2000; ++k) {
-    if (k % 2 == 0) ASSERT_TRUE(writer.value()->Add(k * 3, RowFor(k, 2)).ok());
+    if (k % 2 == 0) {
+      ASSERT_TRUE(writer.value()->Add(k * 3, RowFor(k, 2)).ok());
+    }
     ASSERT_TRUE(writer.value()->Add(k * 3 + 1, RowFor(k, 3)).ok());
   }
   const Status out_of_order = writer.value()->Add(5, RowFor(0, 4));
@@ -457,30 +459,113 @@ TEST(CachedStoreTest, HitsMissesAndOneBackingLookupPerRequest) {
   CachedStore::Stats st = StatsOf(*cache);
   EXPECT_EQ(st.hits, 2u);
   EXPECT_EQ(st.misses, 5u);
-  EXPECT_EQ(st.rows, 6u);  // fetched rows are cached; the absent key is not
+  EXPECT_EQ(st.rows, 6u);    // fetched rows are cached,
+  EXPECT_EQ(st.absent, 1u);  // and so is the absence of 999
   EXPECT_EQ(st.dirty_rows, 2u);
 
-  // Unsorted, with a repeat: everything found is now a hit.
+  // Unsorted, with a repeat: everything is now a hit, 999's absence too.
   const std::vector<uint64_t> again = {103, 1, 103, 999};
   ASSERT_TRUE(cache->MultiGet("t", again.data(), again.size(), false, &got, &found).ok());
   EXPECT_EQ(found, std::vector<uint8_t>({1, 1, 1, 0}));
   EXPECT_EQ(got[2], old_rows[3]);
-  EXPECT_EQ(backing->multigets.load(), 2);  // only for 999
-  EXPECT_FALSE(backing->last_sorted.load());
+  EXPECT_EQ(backing->multigets.load(), 1);
   st = StatsOf(*cache);
-  EXPECT_EQ(st.hits, 5u);
-  EXPECT_EQ(st.misses, 6u);
-  EXPECT_DOUBLE_EQ(st.hit_rate, 5.0 / 11.0);
-  // Each row: its bytes rounded up to 8 (at least 8) plus 64 bytes of index.
-  EXPECT_EQ(st.bytes_used, 6 * 64u + 5 * 8u + 104u);
+  EXPECT_EQ(st.hits, 6u);
+  EXPECT_EQ(st.misses, 5u);
+  EXPECT_DOUBLE_EQ(st.hit_rate, 6.0 / 11.0);
+  // Each row: its bytes rounded up to 8 (at least 8) plus 64 bytes of index;
+  // the absent entry: 64 bytes.
+  EXPECT_EQ(st.bytes_used, 7 * 64u + 5 * 8u + 104u);
   EXPECT_EQ(st.capacity_bytes, 1u << 20);
 
   // All hits: no backing lookup at all.
   ASSERT_TRUE(cache->MultiGet("t", keys.data(), 6, true, &got, &found).ok());
-  EXPECT_EQ(backing->multigets.load(), 2);
+  EXPECT_EQ(backing->multigets.load(), 1);
   // ForEach and Count see the dirty rows.
   EXPECT_EQ(cache->Count("t").value(), 6u);
   EXPECT_EQ(StatsOf(*cache).dirty_rows, 0u);
+}
+
+// A key the backing store has no row for is cached as absent: looked up
+// again, it is "not found" without a backing lookup, also after the first
+// miss of a request; a Write gives it its row (cached, dirty), a Delete or
+// eviction drops the entry, and then the backing store is asked again.
+TEST(CachedStoreTest, AbsentKeysAreCachedUntilWritten) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  ASSERT_TRUE(backing->CreateTable("t").ok());
+  std::vector<uint64_t> stored = {7};
+  std::vector<std::string> stored_rows = {"seven"};
+  ASSERT_TRUE(backing->Write("t", stored.data(), 1, stored_rows.data()).ok());
+  auto cache = Cached(std::move(backing_owner), 1 << 20, /*shards=*/1);
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  const std::vector<uint64_t> new_keys = {1, 2, 3};
+  ASSERT_TRUE(cache->MultiGet("t", new_keys.data(), 3, true, &got, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({0, 0, 0}));
+  EXPECT_EQ(backing->multigets.load(), 1);
+  EXPECT_EQ(StatsOf(*cache).absent, 3u);
+  EXPECT_EQ(StatsOf(*cache).rows, 0u);
+
+  // 7 misses first, so 1, 2, 3 are answered from the noted hits after it.
+  const std::vector<uint64_t> mixed = {7, 3, 1, 2};
+  ASSERT_TRUE(cache->MultiGet("t", mixed.data(), 4, false, &got, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({1, 0, 0, 0}));
+  EXPECT_EQ(got[0], "seven");
+  EXPECT_EQ(backing->multigets.load(), 2);  // for 7 only
+  ASSERT_TRUE(cache->MultiGet("t", new_keys.data(), 3, true, &got, &found).ok());
+  EXPECT_EQ(backing->multigets.load(), 2);
+
+  // A Write gives 2 its row; nothing reaches the backing store yet.
+  std::vector<uint64_t> two = {2};
+  std::vector<std::string> two_row = {"two"};
+  ASSERT_TRUE(cache->Write("t", two.data(), 1, two_row.data()).ok());
+  ASSERT_TRUE(cache->MultiGet("t", new_keys.data(), 3, true, &got, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({0, 1, 0}));
+  EXPECT_EQ(got[1], "two");
+  CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_EQ(st.absent, 2u);
+  EXPECT_EQ(st.rows, 2u);  // 7 and 2
+  EXPECT_EQ(st.dirty_rows, 1u);
+  EXPECT_EQ(backing->multigets.load(), 2);
+
+  // A Delete drops the entry: the next lookup of 3 asks the backing store.
+  std::vector<uint64_t> three = {3};
+  ASSERT_TRUE(cache->Delete("t", three.data(), 1).ok());
+  EXPECT_EQ(StatsOf(*cache).absent, 1u);
+  ASSERT_TRUE(cache->MultiGet("t", three.data(), 1, true, &got, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({0}));
+  EXPECT_EQ(backing->multigets.load(), 3);
+
+  // A row written to the backing store behind the cache's back would not be
+  // seen (the cache owns its backing store); the bulk writer, the one way
+  // rows arrive around Write, drops the table's cached entries first.
+  auto writer = cache->NewBulkWriter("t");
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  ASSERT_TRUE(writer.value()->Add(1, "one").ok());
+  ASSERT_TRUE(writer.value()->Finish().ok());
+  EXPECT_EQ(StatsOf(*cache).absent, 0u);
+  ASSERT_TRUE(cache->MultiGet("t", new_keys.data(), 3, true, &got, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({1, 1, 0}));
+  EXPECT_EQ(got[0], "one");
+  EXPECT_EQ(got[1], "two");  // written back before the load
+}
+
+// Absent entries are evicted like rows: a cache far smaller than the keys
+// looked up stays within its budget.
+TEST(CachedStoreTest, AbsentEntriesAreEvictedWithinTheBudget) {
+  auto cache = Cached(MakeMemoryStore(), 64 * 100, /*shards=*/2);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  std::vector<uint64_t> keys(50);
+  std::vector<std::string> got;
+  std::vector<uint8_t> found;
+  for (uint64_t round = 0; round < 40; ++round) {
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = round * 1000 + i;
+    ASSERT_TRUE(cache->MultiGet("t", keys.data(), keys.size(), true, &got, &found).ok());
+    EXPECT_LE(StatsOf(*cache).bytes_used, 64u * 100u) << "round " << round;
+  }
+  EXPECT_GT(StatsOf(*cache).evictions, 0u);
+  EXPECT_GT(StatsOf(*cache).absent, 0u);
 }
 
 // CLOCK: rows read between evictions keep their reference bit and survive,
@@ -555,7 +640,8 @@ TEST(CachedStoreTest, AWriteOrDeleteDuringAFetchWins) {
   const CachedStore::Stats st = StatsOf(*cache);
   EXPECT_EQ(st.rows, 1u);
   EXPECT_EQ(st.dirty_rows, 1u);
-  EXPECT_EQ(st.bytes_used, 64u + 8u);  // no reservation left behind
+  EXPECT_EQ(st.absent, 1u);  // 8, from the second read
+  EXPECT_EQ(st.bytes_used, 64u + 8u + 64u);  // no reservation left behind
   EXPECT_EQ(cache->Count("t").value(), 1u);
 }
 

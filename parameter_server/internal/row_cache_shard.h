@@ -22,9 +22,10 @@
 
 namespace msrec {
 
-// One entry of the index: a cached row, or a reservation (row null, token !=
-// 0) of a lookup that is fetching the row from the backing store. An empty
-// slot has flags 0 and row null. 32 bytes: two share a cache line and none
+// One entry of the index: a cached row; a reservation (row null, token !=
+// 0) of a lookup that is fetching the row from the backing store; or an
+// absent entry (row null, kSlotAbsent): the backing store has no row for the
+// key. An empty slot has flags 0 and row null. 32 bytes: two share a cache line and none
 // straddles one.
 struct CacheSlot {
   uint64_t key;
@@ -40,6 +41,7 @@ inline constexpr uint8_t kSlotUsed = 1;        // the slot holds an entry (row o
 inline constexpr uint8_t kSlotDirty = 2;       // the row is newer than the backing store's
 inline constexpr uint8_t kSlotReferenced = 4;  // CLOCK bit: used since the hand passed
 inline constexpr uint8_t kSlotVictim = 8;      // chosen by the eviction in progress
+inline constexpr uint8_t kSlotAbsent = 16;     // the backing store has no row for the key
 
 // Bookkeeping charged per entry besides its row: two index slots (the index
 // is kept at most half full, so it really holds 2 to 4 slots per entry).
@@ -122,8 +124,9 @@ struct alignas(64) RowCacheShard {
   std::vector<CacheSlot> slots =
       std::vector<CacheSlot>(kInitialSlots, CacheSlot{0, nullptr, 0, 0, 0, 0});
   RowArena arena;
-  size_t used = 0;      // entries: rows and reservations
+  size_t used = 0;      // entries: rows, reservations and absent entries
   size_t reserved = 0;  // reservations
+  size_t absent = 0;    // absent entries
   size_t dirty = 0;     // rows flagged dirty
   size_t bytes = 0;     // charged bytes: kSlotCharge per entry + ArenaBytes per row
   size_t hand = 0;      // the slot CLOCK looks at next
@@ -134,7 +137,7 @@ struct alignas(64) RowCacheShard {
   void Reset() {
     std::vector<CacheSlot>(kInitialSlots, CacheSlot{0, nullptr, 0, 0, 0, 0}).swap(slots);
     arena = RowArena();
-    used = reserved = dirty = bytes = hand = 0;
+    used = reserved = absent = dirty = bytes = hand = 0;
   }
 
   // Every key comes with its hash, Mix64(key), which also picked its shard;
@@ -178,8 +181,27 @@ struct alignas(64) RowCacheShard {
     return empty;
   }
 
-  // Stores `row` in the entry `s`: in place when its arena size is unchanged.
+  // Whether `s` is a reservation (an entry whose row is being fetched).
+  static bool IsReservation(const CacheSlot& s) {
+    return s.row == nullptr && (s.flags & kSlotAbsent) == 0;
+  }
+
+  // Makes the reservation `s` an absent entry (the fetch found no row).
+  void MarkAbsent(CacheSlot* s) {
+    s->flags |= kSlotAbsent;
+    s->token = 0;
+    --reserved;
+    ++absent;
+  }
+
+  // Stores `row` in the entry `s` (a row, a reservation or an absent entry;
+  // the caller settles a reservation's count): in place when its arena size
+  // is unchanged.
   void PutRow(CacheSlot* s, std::string_view row) {
+    if (s->flags & kSlotAbsent) {
+      s->flags &= ~kSlotAbsent;
+      --absent;
+    }
     const auto size = static_cast<uint32_t>(row.size());
     if (s->row == nullptr || ArenaBytes(s->size) != ArenaBytes(size)) {
       if (s->row != nullptr) {
@@ -200,6 +222,8 @@ struct alignas(64) RowCacheShard {
     if (s->row != nullptr) {
       arena.Free(s->row, ArenaBytes(s->size));
       bytes -= ArenaBytes(s->size);
+    } else if (s->flags & kSlotAbsent) {
+      --absent;
     } else {
       --reserved;
     }
@@ -219,10 +243,10 @@ struct alignas(64) RowCacheShard {
   }
 
   // CLOCK: moves the hand on, clearing set reference bits and flagging the
-  // rows whose bit is clear as victims (fn(slot) is called for each), until
+  // entries whose bit is clear as victims (fn(slot) is called for each), until
   // the victims' charges would bring `bytes` down to `budget` or the hand has
-  // gone round twice (reservations are never chosen). Returns the victims'
-  // charge.
+  // gone round twice (rows and absent entries are chosen, reservations never).
+  // Returns the victims' charge.
   template <typename Fn>
   size_t ChooseVictims(size_t budget, Fn&& fn) {
     size_t freed = 0;
@@ -230,13 +254,13 @@ struct alignas(64) RowCacheShard {
     for (size_t step = 0; step < 2 * slots.size() && bytes - freed > budget; ++step) {
       CacheSlot& s = slots[hand];
       hand = (hand + 1) & mask;
-      if (s.row == nullptr || (s.flags & kSlotVictim)) continue;
+      if (s.flags == 0 || IsReservation(s) || (s.flags & kSlotVictim)) continue;
       if (s.flags & kSlotReferenced) {
         s.flags &= ~kSlotReferenced;
         continue;
       }
       s.flags |= kSlotVictim;
-      freed += kSlotCharge + ArenaBytes(s.size);
+      freed += kSlotCharge + (s.row != nullptr ? ArenaBytes(s.size) : 0);
       fn(&s);
     }
     return freed;
