@@ -80,6 +80,9 @@ DEFINE_double(ps_idle_timeout_s, 600, "Servers: fail after this many seconds wit
 DEFINE_int64(store_memory_mb, 1024,
              "--store rocksdb, embedded and on servers: RAM the store may hold, MiB (row cache "
              "1/2, RocksDB block cache 1/4, memtables 1/4); per server process");
+DEFINE_int32(ps_threads, 0,
+             "Embedded and on servers: threads a pull or push of many keys is split over, by "
+             "key hash (0: min(2, cores); 1: one)");
 DEFINE_string(ps_dir, "", "Servers: directory of their stores (default <model_dir>/ps)");
 DEFINE_double(ps_stats_interval_s, 60, "Servers: log statistics this often (0: never)");
 DEFINE_int64(ps_max_message_mb, 512, "Largest request a server accepts, MiB");
@@ -311,6 +314,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.reshuffle_each_epoch = FLAGS_reshuffle_each_epoch;
   o.device = FLAGS_device;
   o.store_memory_mb = FLAGS_store_memory_mb;
+  o.ps_threads = FLAGS_ps_threads;
   o.sharing.selector_dir = FLAGS_ssim_selector;
   o.sharing.shared_flags_files = SplitList(FLAGS_shared_flags);
   o.sharing.random = FLAGS_ssim_random;
@@ -328,6 +332,7 @@ ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir) {
   o.ps_dir = FLAGS_ps_dir;
   o.store = FLAGS_store;
   o.store_memory_mb = FLAGS_store_memory_mb;
+  o.ps_threads = FLAGS_ps_threads;
   o.ps_sync = FLAGS_ps_sync;
   o.ps_max_staleness = FLAGS_ps_max_staleness;
   o.ps_timeout_s = FLAGS_ps_timeout_s;

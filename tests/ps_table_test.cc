@@ -2,6 +2,7 @@
 // checks, table config checks, corrupt rows, concurrent use, the new
 // optimizers through a table, admission, TTL eviction.
 #include <algorithm>
+#include <map>
 #include <random>
 #include <thread>
 #include <vector>
@@ -87,6 +88,62 @@ TEST(SparseTableTest, RepeatedKeysInPullGetTheSameRow) {
   }
   EXPECT_TRUE(std::equal(w.begin() + 4, w.begin() + 8, w.begin() + 16));
   EXPECT_FALSE(std::equal(w.begin(), w.begin() + 4, w.begin() + 4));
+}
+
+// A shard with a pool of 2 threads splits large pulls and pushes into parts
+// (SparseTable, "Parts"); every row, pulled value and stored byte equals
+// the one-thread shard's, for the memory store and the row cache over it
+// (a cache small enough to evict), with repeats in the pulls.
+TEST(SparseTableTest, PartsOnSeveralThreadsGiveTheOneThreadResult) {
+  for (bool cached : {false, true}) {
+    auto make = [&](int threads) {
+      std::unique_ptr<EmbeddingStore> store = MakeMemoryStore();
+      if (cached) {
+        RowCacheOptions o;
+        o.capacity_bytes = 1 << 20;  // about 6k of the 20k rows
+        auto c = MakeCachedStore(std::move(store), o);
+        CHECK(c.ok());
+        store = std::move(c).value();
+      }
+      auto shard = std::make_unique<SparseShard>(std::move(store), threads);
+      CHECK(shard->CreateTable(Config(16, SparseOptimizerKind::kAdam)).ok());
+      return shard;
+    };
+    auto one = make(1);
+    auto two = make(2);
+    std::mt19937_64 rng(7);
+    for (int64_t step = 1; step <= 6; ++step) {
+      // 12k distinct keys of 20k (enough for two parts), pulled with repeats.
+      std::vector<uint64_t> keys(20000);
+      for (size_t i = 0; i < keys.size(); ++i) keys[i] = i * 7919;
+      std::shuffle(keys.begin(), keys.end(), rng);
+      keys.resize(12000);
+      std::vector<uint64_t> pulled = keys;
+      for (int i = 0; i < 3000; ++i) pulled.push_back(keys[rng() % keys.size()]);
+      std::vector<float> a(pulled.size() * 16), b(pulled.size() * 16);
+      ASSERT_TRUE(one->Pull("emb", pulled.data(), pulled.size(), a.data()).ok());
+      ASSERT_TRUE(two->Pull("emb", pulled.data(), pulled.size(), b.data()).ok());
+      ASSERT_EQ(a, b) << "cached " << cached << ", step " << step;
+      std::vector<float> grads(keys.size() * 16);
+      for (float& g : grads) g = static_cast<float>(static_cast<int64_t>(rng() % 2001) - 1000) / 1000;
+      ASSERT_TRUE(one->Push("emb", keys.data(), keys.size(), grads.data(), step).ok());
+      ASSERT_TRUE(two->Push("emb", keys.data(), keys.size(), grads.data(), step).ok());
+    }
+    std::map<uint64_t, std::string> rows_one, rows_two;
+    ASSERT_TRUE(one->store()->ForEach("emb", [&](uint64_t k, std::string_view r) {
+      rows_one[k] = std::string(r);
+      return true;
+    }).ok());
+    ASSERT_TRUE(two->store()->ForEach("emb", [&](uint64_t k, std::string_view r) {
+      rows_two[k] = std::string(r);
+      return true;
+    }).ok());
+    EXPECT_GT(rows_one.size(), 12000u);
+    EXPECT_TRUE(rows_one == rows_two) << "cached " << cached;
+    if (cached) {
+      EXPECT_GT(dynamic_cast<CachedStore&>(*two->store()).stats().evictions, 0u);
+    }
+  }
 }
 
 TEST(SparseTableTest, ArgumentChecks) {

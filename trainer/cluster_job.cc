@@ -31,6 +31,7 @@ Status Serve(const ClusterOptions& o, const Topology& t) {
   MSREC_RETURN_IF_ERROR(PrepareServerDirectory(dir, t.server_index(), t.num_servers));
   ServerOptions options;
   options.store = StoreAt(o.store, ServerStoreBase(dir, t.server_index()), o.store_memory_mb);
+  options.apply_threads = o.ps_threads;
   options.server.server_index = t.server_index();
   options.server.num_workers = t.num_workers();
   options.server.num_servers = t.num_servers;

@@ -16,15 +16,28 @@ namespace {
 struct Scratch {
   std::vector<std::pair<uint64_t, uint32_t>> order;  // (key, position in the request)
   std::vector<uint64_t> unique_keys;
+  std::vector<uint32_t> first_pos;  // request position of the first occurrence of unique_keys[u]
+};
+
+// Per-thread buffers of one part (the caller's part uses them beside its
+// Scratch).
+struct PartScratch {
   std::vector<uint64_t> write_keys;  // Push: the keys of rows[0 .. write_keys.size())
-  std::vector<uint32_t> first_pos;   // request position of the first occurrence of unique_keys[u]
   std::vector<std::string> rows;
   std::vector<float> weights;
   std::vector<float> state;
+  // RunParts: per part, its keys and their request positions.
+  std::vector<std::vector<uint64_t>> part_keys;
+  std::vector<std::vector<uint32_t>> part_pos;
 };
 
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
+  return scratch;
+}
+
+PartScratch& ThreadPartScratch() {
+  thread_local PartScratch scratch;
   return scratch;
 }
 
@@ -90,18 +103,45 @@ SparseTable::SparseTable(const TableConfig& config, std::unique_ptr<SparseOptimi
       layout_(config.optimizer.kind, config.dim, optimizer_->StateFloats(config.dim)),
       store_(store) {}
 
-Status SparseTable::Pull(const uint64_t* keys, size_t n, float* weights) const {
-  if (n == 0) return Status::OK();
-  Scratch& s = ThreadScratch();
-  SortKeys(keys, n, &s);
+int SparseTable::PartsFor(size_t unique) const {
+  // Admission counts sightings in order (and ages them when full): one part.
+  if (pool_ == nullptr || config_.admit_after > 1) return 1;
+  const size_t parts = std::min<size_t>(pool_->size(), unique / kMinKeysPerPart);
+  return parts < 2 ? 1 : static_cast<int>(parts);
+}
+
+Status SparseTable::RunParts(
+    int parts, const std::vector<uint64_t>& keys, const std::vector<uint32_t>& positions,
+    const std::function<Status(const uint64_t*, const uint32_t*, size_t)>& fn) const {
+  if (parts == 1) return fn(keys.data(), positions.data(), keys.size());
+  PartScratch& ps = ThreadPartScratch();
+  ps.part_keys.resize(parts);
+  ps.part_pos.resize(parts);
+  for (int p = 0; p < parts; ++p) {
+    ps.part_keys[p].clear();
+    ps.part_pos[p].clear();
+  }
+  // Sorted keys stay sorted within each part.
+  for (size_t u = 0; u < keys.size(); ++u) {
+    const int p = static_cast<int>(Mix64(keys[u]) % static_cast<uint64_t>(parts));
+    ps.part_keys[p].push_back(keys[u]);
+    ps.part_pos[p].push_back(positions[u]);
+  }
+  std::vector<Status> status(parts);
+  pool_->Run(parts, [&](int p) {
+    status[p] = fn(ps.part_keys[p].data(), ps.part_pos[p].data(), ps.part_keys[p].size());
+  });
+  for (const Status& st : status) MSREC_RETURN_IF_ERROR(st);
+  return Status::OK();
+}
+
+Status SparseTable::PullPart(const uint64_t* keys, const uint32_t* pos, size_t m,
+                             float* weights) const {
   const size_t dim = static_cast<size_t>(config_.dim);
-  // Each unique key is written to the output of its first occurrence, straight
-  // from the stored row (no copy of the row)...
-  MSREC_RETURN_IF_ERROR(store_->MultiGetVisit(
-      config_.name, s.unique_keys.data(), s.unique_keys.size(), /*sorted=*/true,
-      [&](size_t u, bool found, std::string_view row) {
-        const uint64_t key = s.unique_keys[u];
-        float* out = weights + s.first_pos[u] * dim;
+  return store_->MultiGetVisit(
+      config_.name, keys, m, /*sorted=*/true, [&](size_t u, bool found, std::string_view row) {
+        const uint64_t key = keys[u];
+        float* out = weights + pos[u] * dim;
         if (!found) {
           InitialWeights(key, config_.seed, config_.init_scale, config_.dim, out);
           return Status::OK();
@@ -109,7 +149,20 @@ Status SparseTable::Pull(const uint64_t* keys, size_t n, float* weights) const {
         MSREC_RETURN_IF_ERROR(layout_.Check(row, config_.name, key));
         layout_.Read(row, out, nullptr, nullptr, nullptr);
         return Status::OK();
-      }));
+      });
+}
+
+Status SparseTable::Pull(const uint64_t* keys, size_t n, float* weights) const {
+  if (n == 0) return Status::OK();
+  Scratch& s = ThreadScratch();
+  SortKeys(keys, n, &s);
+  const size_t dim = static_cast<size_t>(config_.dim);
+  // Each unique key is written to the output of its first occurrence, straight
+  // from the stored row (no copy of the row)...
+  MSREC_RETURN_IF_ERROR(RunParts(PartsFor(s.unique_keys.size()), s.unique_keys, s.first_pos,
+                                 [&](const uint64_t* part_keys, const uint32_t* pos, size_t m) {
+                                   return PullPart(part_keys, pos, m, weights);
+                                 }));
   // ...then copied to the repeats.
   if (s.unique_keys.size() != n) {
     const float* first = nullptr;
@@ -143,15 +196,25 @@ Status SparseTable::Push(const uint64_t* keys, size_t n, const float* grads, int
       }
     }
   }
+  return RunParts(PartsFor(n), s.unique_keys, s.first_pos,
+                  [&](const uint64_t* part_keys, const uint32_t* pos, size_t m) {
+                    return PushPart(part_keys, pos, m, grads, step);
+                  });
+}
+
+Status SparseTable::PushPart(const uint64_t* keys, const uint32_t* positions, size_t m,
+                             const float* grads, int64_t step) {
+  PartScratch& s = ThreadPartScratch();
   const int dim = config_.dim;
   s.weights.resize(dim);
   s.state.resize(std::max(layout_.state_floats(), 1));
-  if (s.rows.size() < n) s.rows.resize(n);
+  if (s.rows.size() < m) s.rows.resize(m);
   s.write_keys.clear();
   MSREC_RETURN_IF_ERROR(store_->MultiGetVisit(
-      config_.name, s.unique_keys.data(), n, /*sorted=*/true,
+      config_.name, keys, m, /*sorted=*/true,
       [&](size_t u, bool found, std::string_view row) {
-        const auto [key, pos] = s.order[u];
+        const uint64_t key = keys[u];
+        const uint32_t pos = positions[u];
         uint64_t frequency = 0;
         int64_t last_step = 0;
         if (found) {
@@ -220,7 +283,8 @@ Result<uint64_t> SparseTable::EvictExpired(int64_t current_step) {
   return static_cast<uint64_t>(expired.size());
 }
 
-SparseShard::SparseShard(std::unique_ptr<EmbeddingStore> store) : store_(std::move(store)) {
+SparseShard::SparseShard(std::unique_ptr<EmbeddingStore> store, int apply_threads)
+    : store_(std::move(store)), pool_(std::max(1, apply_threads)) {
   CHECK(store_ != nullptr);
 }
 
@@ -239,6 +303,7 @@ Status SparseShard::CreateTable(const TableConfig& config) {
   }
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<SparseTable> table,
                          SparseTable::Create(config, store_.get()));
+  table->set_pool(&pool_);
   MSREC_RETURN_IF_ERROR(store_->CreateTable(config.name));
   // Rows already in the store (a reopened database, a loaded dump) must match.
   Status row_status;

@@ -6,8 +6,10 @@ namespace msrec {
 
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
-                                                    ModelStoreUse use, int64_t memory_mb) {
+                                                    ModelStoreUse use, int64_t memory_mb,
+                                                    int apply_threads) {
   ServerOptions options;
+  options.apply_threads = apply_threads;
   options.store = StoreAt(kind, ModelDir(model_dir).embeddings_base(), memory_mb);
   options.store.fresh = use == ModelStoreUse::kTrain;
   options.persist = use == ModelStoreUse::kTrain;

@@ -19,9 +19,11 @@ enum class ModelStoreUse {
 };
 
 // Starts the embedded server over the store of `model_dir` of kind `kind`
-// ("memory" or "rocksdb") within `memory_mb` MiB (StoreOptions::memory_mb).
+// ("memory" or "rocksdb") within `memory_mb` MiB (StoreOptions::memory_mb),
+// splitting large requests over `apply_threads` (ServerOptions; 0: automatic).
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
-                                                    ModelStoreUse use, int64_t memory_mb);
+                                                    ModelStoreUse use, int64_t memory_mb,
+                                                    int apply_threads = 0);
 
 }  // namespace msrec
