@@ -82,7 +82,7 @@ DEFINE_int64(store_memory_mb, 1024,
              "1/2, RocksDB block cache 1/4, memtables 1/4); per server process");
 DEFINE_int32(ps_threads, 1,
              "Embedded and on servers: threads a pull or push of >= 4096 distinct keys is split "
-             "over, by key hash (0: min(2, cores)); 2 gave no measured gain at 2M rows");
+             "over, by key hash; 2 gave no measured gain at 2M rows");
 DEFINE_string(ps_dir, "", "Servers: directory of their stores (default <model_dir>/ps)");
 DEFINE_double(ps_stats_interval_s, 60, "Servers: log statistics this often (0: never)");
 DEFINE_int64(ps_max_message_mb, 512, "Largest request a server accepts, MiB");

@@ -398,24 +398,16 @@ size_t CachedStoreImpl::LookupLocked(uint32_t id, const uint64_t* keys, size_t n
     PrefetchAhead(id, keys, i, n, *sc);
     RowCacheShard& s = shards_[sc->shard_of[i]];
     CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
-    if (slot->row != nullptr) {
+    // A row, or an absent entry (known to have no row: no backing lookup).
+    if (slot->row != nullptr || (slot->flags & kSlotAbsent)) {
       ++hits;
       if (!(slot->flags & kSlotReferenced)) slot->flags |= kSlotReferenced;
-      const std::string_view row(slot->row, slot->size);
+      const bool found = slot->row != nullptr;
+      const std::string_view row = found ? std::string_view(slot->row, slot->size) : kAbsentHit;
       if (first_miss == n) {
-        *status = fn(i, true, row);
+        *status = fn(i, found, found ? row : std::string_view());
       } else {
         sc->hit[i] = row;
-      }
-      continue;
-    }
-    if (slot->flags & kSlotAbsent) {  // known to have no row: no backing lookup
-      ++hits;
-      if (!(slot->flags & kSlotReferenced)) slot->flags |= kSlotReferenced;
-      if (first_miss == n) {
-        *status = fn(i, false, std::string_view());
-      } else {
-        sc->hit[i] = kAbsentHit;
       }
       continue;
     }

@@ -60,9 +60,11 @@ Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options) {
 
 Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options,
              Transport* transport) {
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  SparseShard shard(std::move(store),
-                    options.apply_threads > 0 ? options.apply_threads : std::min(2, cores));
+  if (options.apply_threads < 1) {
+    return Status::InvalidArgument("--ps_threads must be >= 1, got " +
+                                   std::to_string(options.apply_threads));
+  }
+  SparseShard shard(std::move(store), options.apply_threads);
   PsServerOptions server_options = options.server;
   EmbeddingStore* raw = shard.store();
   std::function<std::string()> extra = server_options.extra_stats;

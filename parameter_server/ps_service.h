@@ -54,9 +54,8 @@ struct ServerOptions {
   PsServerOptions server;   // the serving loop (workers, sync, timeouts, statistics)
   bool persist = true;      // when the workers are done, dump a memory store to store.path
                             // (RocksDB is flushed either way); false: read-only use
-  // Threads a large pull or push is split over (SparseTable, "Parts"); 0:
-  // automatic, min(2, the machine's cores).
-  int apply_threads = 0;
+  // Threads a large pull or push is split over (SparseTable, "Parts").
+  int apply_threads = 1;
 };
 
 // Serves `store` over `transport` until every worker is done, then persists

@@ -19,7 +19,7 @@ struct ClusterOptions {
   std::string ps_dir;              // the servers' directory instead of <model_dir>/ps
   std::string store = "memory";    // the servers' store: "memory" or "rocksdb"
   int64_t store_memory_mb = 1024;  // RAM each server's store may hold
-  int ps_threads = 0;              // ServerOptions::apply_threads (0: automatic)
+  int ps_threads = 1;              // ServerOptions::apply_threads
   bool ps_sync = true;             // synchronous servers (step semantics)
   int64_t ps_max_staleness = 0;    // asynchronous servers: bounded staleness
   double ps_timeout_s = 120;       // a worker's wait for a server reply
