@@ -11,7 +11,9 @@
 #
 #   bench/store_bench.sh [--rows 2000000] [--threads 2] [--batch_size 2048]
 #       [--store_memory_mb 1024] [--repeats 1] [--dir /tmp/msrec_store_bench]
-#       [--skip_mpi] [-- extra train flags]
+#       [--skip_mpi] [--vocab_sizes LIST] [--gen_seed 3] [-- extra train flags]
+# --vocab_sizes and --gen_seed go to `msrec gen` (e.g. the scale benchmark's
+# vocabularies on fewer rows).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 msrec="${MSREC_BINARY:-$root/build/launch/msrec}"
@@ -22,6 +24,8 @@ budget=1024
 repeats=1
 dir=/tmp/msrec_store_bench
 skip_mpi=0
+vocab=""
+gen_seed=3
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rows) rows="$2"; shift 2 ;;
@@ -31,6 +35,8 @@ while [[ $# -gt 0 ]]; do
     --repeats) repeats="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     --skip_mpi) skip_mpi=1; shift ;;
+    --vocab_sizes) vocab="$2"; shift 2 ;;
+    --gen_seed) gen_seed="$2"; shift 2 ;;
     --) shift; break ;;
     *) echo "store_bench.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
@@ -39,10 +45,11 @@ extra=("$@")
 [[ -x "$msrec" ]] || { echo "store_bench.sh: no msrec binary at $msrec" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "store_bench.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
-data="$dir/data-$rows"
+data="$dir/data-$rows-seed$gen_seed${vocab:+-$(cksum <<< "$vocab" | cut -d' ' -f1)}"
 if [[ ! -f "$data/train.csv" ]]; then
   mkdir -p "$dir"
-  "$msrec" gen --output "$data" --rows "$rows" --seed 3 >/dev/null
+  "$msrec" gen --output "$data" --rows "$rows" --seed "$gen_seed" \
+    ${vocab:+--vocab_sizes "$vocab"} >/dev/null
 fi
 common=(--schema_file "$data/schema.txt" --train "$data/train.csv" --model mt_backbone
         --batch_size "$batch" --epochs 1 --threads "$threads" --log_every 1000000 --seed 1

@@ -28,7 +28,7 @@ const std::vector<Group>& Groups() {
                  "init_scale"}},
       {"training", {"model_dir", "init_from", "epochs", "max_steps", "batch_size", "shuffle_buffer",
                     "reshuffle_each_epoch", "eval_batch_size", "lr", "weight_decay", "threads",
-                    "omp_wait", "device", "train_mode",
+                    "omp_wait", "malloc_keep_mb", "device", "train_mode",
                     "finetune_shared_epochs", "early_stopping_patience", "log_every",
                     "metrics_file", "tensorboard_dir", "seed", "deterministic"}},
       {"store", {"store", "store_memory_mb", "ps_threads", "sparse_optimizer", "sparse_lr",

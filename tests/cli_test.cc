@@ -80,6 +80,33 @@ TEST(CliTest, OmpWaitIsAppliedByRunningAgainWithThePolicySet) {
       << out;
 }
 
+// --malloc_keep_mb: glibc's trim and mmap thresholds are fixed at start and
+// the log says so; the environment's malloc settings win; 0 leaves glibc's
+// defaults; a negative value is refused.
+TEST(CliTest, MallocKeepFixesGlibcsThresholdsUnlessTheEnvironmentSetsThem) {
+  const std::string clean =
+      "env -u GLIBC_TUNABLES -u MALLOC_TRIM_THRESHOLD_ -u MALLOC_MMAP_THRESHOLD_ ";
+  std::string out;
+  ASSERT_EQ(0, RunCommand(clean + MSREC_BINARY " info", &out)) << out;
+  EXPECT_NE(out.find("malloc: M_TRIM_THRESHOLD 64 MiB, M_MMAP_THRESHOLD 32 MiB (--malloc_keep_mb)"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(0, RunCommand(clean + MSREC_BINARY " info --malloc_keep_mb 256", &out)) << out;
+  EXPECT_NE(out.find("M_TRIM_THRESHOLD 256 MiB"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(clean + "MALLOC_TRIM_THRESHOLD_=1048576 " MSREC_BINARY " info", &out))
+      << out;
+  EXPECT_NE(out.find("malloc: the environment's"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(clean + "GLIBC_TUNABLES=glibc.malloc.trim_threshold=1048576 " MSREC_BINARY
+                                  " info",
+                          &out))
+      << out;
+  EXPECT_NE(out.find("malloc: the environment's"), std::string::npos) << out;
+  ASSERT_EQ(0, RunCommand(clean + MSREC_BINARY " info --malloc_keep_mb 0", &out)) << out;
+  EXPECT_EQ(out.find("malloc:"), std::string::npos) << out;
+  EXPECT_EQ(2, RunCommand(clean + MSREC_BINARY " info --malloc_keep_mb -1", &out));
+  EXPECT_NE(out.find("--malloc_keep_mb must be >= 0, got -1"), std::string::npos) << out;
+}
+
 TEST(CliTest, EveryFlagIsInAHelpGroup) {
   EXPECT_TRUE(UngroupedFlags().empty()) << UngroupedFlags().front();
 }
