@@ -18,7 +18,7 @@
 # Every phase prints its wall time. Needs /usr/bin/time (launch/setup.sh).
 #
 #   bench/scale_bench.sh [--rows 100000000] [--prefix_rows 20000000]
-#       [--store_memory_mb 3072] [--threads 2] [--batch_size 4096]
+#       [--store_memory_mb 3072] [--threads 1] [--batch_size 4096]
 #       [--vocab_sizes LIST] [--dir /tmp/msrec_scale] [--keep_data]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,7 +26,7 @@ msrec="${MSREC_BINARY:-$root/build/launch/msrec}"
 rows=100000000
 prefix_rows=20000000
 budget=3072
-threads=2
+threads=1  # msrec's default; on 2 cores 1.06x the rate of 2 (docs/training.md, "Threads")
 batch=4096
 vocab="100,10000,1000000,1000000000,1000000000,1000000000,1000000000,1000000000"
 dir=/tmp/msrec_scale
