@@ -37,6 +37,7 @@
 #include "bench/ps_remote_bench.h"
 #include "cluster/messenger.h"
 #include "cluster/mpi_env.h"
+#include "common/malloc_settings.h"
 #include "common/timer.h"
 #include "parameter_server/cached_store.h"
 #include "parameter_server/ps_server.h"
@@ -360,6 +361,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   Check(parsed, "flags");
+  const std::string malloc_settings = KeepFreedMemory(f.malloc_keep_mb);
+  if (!malloc_settings.empty()) LOG(INFO) << "malloc: " << malloc_settings << " (--malloc_keep_mb)";
   const Topology& t = mpi.value()->topology();
   if (t.num_workers() != 1 || t.num_servers < 1) {
     Check(Status::InvalidArgument("needs exactly 1 worker and >= 1 server"), "topology");

@@ -40,6 +40,7 @@ struct BenchFlags {
   size_t scale_block_cache_mib = 256;  // part 4: RocksDB block cache per server
   int scale_partitioned = 0;      // part 4: partitioned index and filters (RocksDbStoreOptions)
   int scale_universal = 1;        // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
+  int malloc_keep_mb = 64;        // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
   double timeout_s = 1800;        // remote client timeout; server idle timeout is 4x
   int num_servers = -1;           // -1: every rank but rank 0 serves
 

@@ -31,7 +31,7 @@ struct FlagTable {
             {"fields", &f->fields},     {"batches", &f->batches},
             {"reps", &f->reps},         {"scale_steps", &f->scale_steps},
             {"num_servers", &f->num_servers}, {"scale_partitioned", &f->scale_partitioned},
-            {"scale_universal", &f->scale_universal}};
+            {"scale_universal", &f->scale_universal}, {"malloc_keep_mb", &f->malloc_keep_mb}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},
             {"scale_keys", &f->scale_keys},

@@ -1,8 +1,6 @@
 // msrec: the one program. `msrec <command> [--flags]`; `msrec help` lists commands.
-#include <malloc.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +11,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "common/malloc_settings.h"
 #include "launch/commands.h"
 #include "launch/flags.h"
 #include "launch/help.h"
@@ -58,35 +57,6 @@ std::string ApplyOmpWait(char** original_argv) {
   setenv(kOmpReexecVar, ("passively (OMP_WAIT_POLICY=PASSIVE, --omp_wait " + mode + ")").c_str(), 1);
   execv("/proc/self/exe", original_argv);
   return std::string("--omp_wait: could not execute /proc/self/exe again: ") + std::strerror(errno);
-}
-
-// --malloc_keep_mb. glibc returns free memory at the top of a heap to the OS
-// once it exceeds M_TRIM_THRESHOLD, and serves large blocks with mmap; both
-// adapt only to blocks freed on the main heap. In msrec a step's tensors (MBs
-// each) are freed and allocated again every step while the parameter
-// server's and RocksDB's threads free memory in their own arenas, so pages
-// went back to the OS and were faulted in again each step: with --store
-// rocksdb the compute phase took 1.9x its time (docs/training.md, "Memory
-// returned to the OS"). Fixing both thresholds keeps up to `keep` MiB free
-// for reuse. The environment's malloc settings win. Returns what was applied
-// (for the log), or "" for nothing.
-std::string ApplyMallocSettings() {
-  const int keep_mb = FLAGS_malloc_keep_mb;
-  if (keep_mb <= 0) return "";
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if ((tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) ||
-      std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||
-      std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr) {
-    return "the environment's (GLIBC_TUNABLES / MALLOC_*_)";
-  }
-  constexpr int kMmapThreshold = 32 << 20;  // glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit)
-  const long keep = static_cast<long>(keep_mb) << 20;
-  if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) != 1 ||
-      mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<long>(keep, 1L << 30))) != 1) {
-    return "glibc's defaults (mallopt refused the settings)";
-  }
-  return "M_TRIM_THRESHOLD " + std::to_string(std::min(keep_mb, 1024)) +
-         " MiB, M_MMAP_THRESHOLD 32 MiB (--malloc_keep_mb)";
 }
 
 struct Command {
@@ -178,8 +148,8 @@ int main(int argc, char** argv) {
                  FLAGS_malloc_keep_mb);
     return 2;
   }
-  const std::string malloc_settings = ApplyMallocSettings();
-  if (!malloc_settings.empty()) LOG(INFO) << "malloc: " << malloc_settings;
+  const std::string malloc_settings = msrec::KeepFreedMemory(FLAGS_malloc_keep_mb);
+  if (!malloc_settings.empty()) LOG(INFO) << "malloc: " << malloc_settings << " (--malloc_keep_mb)";
   if (sub_argc > 1) {
     std::fprintf(stderr, "msrec %s: unexpected argument '%s'\n", command.c_str(), sub_argv[1]);
     return 2;

@@ -1,9 +1,13 @@
+#include <malloc.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "common/hash.h"
+#include "common/malloc_settings.h"
 #include "common/status.h"
 
 namespace msrec {
@@ -42,6 +46,30 @@ TEST(StatusTest, ContextAndResult) {
   EXPECT_EQ(r.value(), 3);
   Result<int> e = Status::NotFound("k");
   EXPECT_FALSE(e.ok());
+}
+
+// --malloc_keep_mb: after KeepFreedMemory a step-sized block (8 MiB) comes
+// from the heap, not from mmap, and its memory stays in the heap when freed
+// (glibc's defaults mmap it and unmap it on free: the page faults of every step).
+TEST(MallocSettingsTest, StepSizedBlocksComeFromTheHeapAndStayThereWhenFreed) {
+  if (std::getenv("GLIBC_TUNABLES") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr) {
+    GTEST_SKIP() << "malloc settings in the environment win over KeepFreedMemory";
+  }
+  EXPECT_EQ(KeepFreedMemory(0), "");
+  ASSERT_EQ(KeepFreedMemory(64), "M_TRIM_THRESHOLD 64 MiB, M_MMAP_THRESHOLD 32 MiB");
+  constexpr size_t kBlock = size_t{8} << 20;
+  const struct mallinfo2 before = mallinfo2();
+  char* block = static_cast<char*>(std::malloc(kBlock));
+  ASSERT_NE(block, nullptr);
+  std::memset(block, 1, kBlock);
+  const struct mallinfo2 during = mallinfo2();
+  EXPECT_EQ(during.hblkhd, before.hblkhd) << "the block was mmapped";
+  EXPECT_GE(during.arena, before.arena + kBlock / 2);
+  std::free(block);
+  const struct mallinfo2 after = mallinfo2();
+  EXPECT_EQ(after.arena, during.arena) << "the heap was trimmed";
+  EXPECT_GE(after.fordblks, kBlock);
 }
 
 }  // namespace

@@ -1,0 +1,28 @@
+#include "common/malloc_settings.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace msrec {
+
+std::string KeepFreedMemory(int keep_mb) {
+  if (keep_mb <= 0) return "";
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) ||
+      std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr ||
+      std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr) {
+    return "the environment's (GLIBC_TUNABLES / MALLOC_*_)";
+  }
+  constexpr int kMmapThreshold = 32 << 20;  // glibc's largest (HEAP_MAX_SIZE / 2 on 64-bit)
+  const int keep = std::min(keep_mb, 1024);
+  if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) != 1 ||
+      mallopt(M_TRIM_THRESHOLD, keep << 20) != 1) {
+    return "glibc's defaults (mallopt refused the settings)";
+  }
+  return "M_TRIM_THRESHOLD " + std::to_string(keep) + " MiB, M_MMAP_THRESHOLD 32 MiB";
+}
+
+}  // namespace msrec
