@@ -112,7 +112,8 @@ DEFINE_string(omp_wait, "auto",
               "How idle OpenMP compute threads wait: active (libgomp's default: spin before "
               "sleeping), passive (sleep at once, OMP_WAIT_POLICY=PASSIVE: leaves the cores to "
               "the parameter server and RocksDB's background threads), auto (passive with "
-              "--store rocksdb and --threads > 1, else active). Set by re-executing msrec with "
+              "--store rocksdb, --threads > 1 and no --num_servers, i.e. where this process "
+              "hosts the RocksDB store; else active). Set by re-executing msrec with "
               "the variable (libgomp reads it only at start); OMP_WAIT_POLICY or GOMP_SPINCOUNT "
               "already in the environment win");
 DEFINE_int32(malloc_keep_mb, 64,

@@ -19,6 +19,7 @@
 DECLARE_int32(threads);
 DECLARE_string(store);
 DECLARE_string(omp_wait);
+DECLARE_int32(num_servers);
 DECLARE_int32(malloc_keep_mb);
 
 namespace {
@@ -45,8 +46,13 @@ std::string ApplyOmpWait(char** original_argv) {
     LOG(INFO) << "OpenMP compute threads wait " << applied;
     return "";
   }
+  // auto: passive where this process hosts a RocksDB store and has a team to
+  // wait: the embedded default (no --num_servers). A worker of a job with
+  // parameter servers keeps the store in other processes, usually on other
+  // machines, and waits actively (docs/training.md, "Compute threads and the store").
+  const bool hosts_rocksdb = FLAGS_store == "rocksdb" && FLAGS_num_servers == 0;
   const bool passive =
-      mode == "passive" || (mode == "auto" && FLAGS_store == "rocksdb" && FLAGS_threads > 1);
+      mode == "passive" || (mode == "auto" && hosts_rocksdb && FLAGS_threads > 1);
   if (!passive) return "";
   if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) {
     LOG(INFO) << "--omp_wait " << mode

@@ -71,6 +71,9 @@ TEST(CliTest, OmpWaitIsAppliedByRunningAgainWithThePolicySet) {
   EXPECT_EQ(out.find("wait passively"), std::string::npos) << out;
   ASSERT_EQ(0, RunCommand(info + "--store memory", &out)) << out;
   EXPECT_EQ(out.find("OpenMP"), std::string::npos) << out;
+  // A worker of a job with parameter servers does not host the store.
+  ASSERT_EQ(0, RunCommand(info + "--store rocksdb --num_servers 1", &out)) << out;
+  EXPECT_EQ(out.find("OpenMP"), std::string::npos) << out;
   ASSERT_EQ(0, RunCommand(info + "--store memory --omp_wait passive", &out)) << out;
   EXPECT_NE(out.find("wait passively (OMP_WAIT_POLICY=PASSIVE, --omp_wait passive)"),
             std::string::npos)
