@@ -361,8 +361,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   Check(parsed, "flags");
-  const std::string malloc_settings = KeepFreedMemory(f.malloc_keep_mb);
-  if (!malloc_settings.empty()) LOG(INFO) << "malloc: " << malloc_settings << " (--malloc_keep_mb)";
+  Check(ApplyMallocKeepFlag(f.malloc_keep_mb), "flags");
   const Topology& t = mpi.value()->topology();
   if (t.num_workers() != 1 || t.num_servers < 1) {
     Check(Status::InvalidArgument("needs exactly 1 worker and >= 1 server"), "topology");

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <glog/logging.h>
+
 namespace msrec {
 
 std::string KeepFreedMemory(int keep_mb) {
@@ -23,6 +25,15 @@ std::string KeepFreedMemory(int keep_mb) {
     return "glibc's defaults (mallopt refused the settings)";
   }
   return "M_TRIM_THRESHOLD " + std::to_string(keep) + " MiB, M_MMAP_THRESHOLD 32 MiB";
+}
+
+Status ApplyMallocKeepFlag(int keep_mb) {
+  if (keep_mb < 0) {
+    return Status::InvalidArgument("--malloc_keep_mb must be >= 0, got " + std::to_string(keep_mb));
+  }
+  const std::string applied = KeepFreedMemory(keep_mb);
+  if (!applied.empty()) LOG(INFO) << "malloc: " << applied << " (--malloc_keep_mb)";
+  return Status::OK();
 }
 
 }  // namespace msrec

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "common/status.h"
+
 namespace msrec {
 
 // glibc returns free memory at the top of a heap to the OS once it exceeds
@@ -19,5 +21,10 @@ namespace msrec {
 // MALLOC_MMAP_THRESHOLD_): those win. Returns what applies, for the log, or ""
 // when keep_mb <= 0.
 std::string KeepFreedMemory(int keep_mb);
+
+// A program's --malloc_keep_mb: InvalidArgument below 0; else KeepFreedMemory,
+// and what applies is logged ("malloc: ... (--malloc_keep_mb)"). msrec and the
+// benchmarks call it once, at start, on every rank.
+Status ApplyMallocKeepFlag(int keep_mb);
 
 }  // namespace msrec

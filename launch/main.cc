@@ -149,13 +149,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "msrec %s: %s\n", command.c_str(), omp_error.c_str());
     return 2;
   }
-  if (FLAGS_malloc_keep_mb < 0) {
-    std::fprintf(stderr, "msrec %s: --malloc_keep_mb must be >= 0, got %d\n", command.c_str(),
-                 FLAGS_malloc_keep_mb);
+  const msrec::Status malloc_keep = msrec::ApplyMallocKeepFlag(FLAGS_malloc_keep_mb);
+  if (!malloc_keep.ok()) {
+    std::fprintf(stderr, "msrec %s: %s\n", command.c_str(), malloc_keep.message().c_str());
     return 2;
   }
-  const std::string malloc_settings = msrec::KeepFreedMemory(FLAGS_malloc_keep_mb);
-  if (!malloc_settings.empty()) LOG(INFO) << "malloc: " << malloc_settings << " (--malloc_keep_mb)";
   if (sub_argc > 1) {
     std::fprintf(stderr, "msrec %s: unexpected argument '%s'\n", command.c_str(), sub_argv[1]);
     return 2;
