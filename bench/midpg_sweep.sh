@@ -4,14 +4,16 @@
 # (patience 1, at most 10 epochs), one line per variant with the best overall
 # validation AUC. Test data is never read.
 #
-# usage: bash bench/midpg_sweep.sh [data_dir=out/experiments/gen] [seed=2022]
+# usage: bash bench/midpg_sweep.sh [data_dir=out/experiments/gen] [seeds=2022]
 #   (data_dir holds train.csv, val.csv and schema.txt from `msrec gen`; it is
-#   generated with --rows 250000 --seed 7 when absent.)  MSREC=path overrides
-#   the binary; VARIANTS="name|flags;..." overrides the list below.
+#   generated with --rows 250000 --seed 7 when absent. seeds: one seed or a
+#   comma-separated list, e.g. 2022,2023,2024: one line per variant and seed,
+#   then the mean over the seeds.)  MSREC=path overrides the binary;
+#   VARIANTS="name|flags;..." overrides the list below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-out/experiments/gen}
-SEED=${2:-2022}
+IFS=',' read -ra SEEDS <<< "${2:-2022}"
 MSREC=${MSREC:-./build/launch/msrec}
 if [ ! -f "$DATA/val.csv" ]; then
   "$MSREC" gen --output "$DATA" --rows 250000 --seed 7 > /dev/null
@@ -30,8 +32,9 @@ dz0|--model midpg --model_opts dz=0;mi=none"
 VARIANTS=${VARIANTS:-$DEFAULT_VARIANTS}
 WORK=$(mktemp -d /tmp/msrec_midpg_sweep.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-printf "%-14s %9s %7s  %s\n" variant val_auc best_ep flags
+printf "%-14s %5s %9s %7s  %s\n" variant seed val_auc best_ep flags
 IFS=';' read -ra ROWS <<< "$VARIANTS"
+for SEED in "${SEEDS[@]}"; do
 i=0
 while [ $i -lt ${#ROWS[@]} ]; do
   row=${ROWS[$i]}
@@ -51,7 +54,7 @@ while [ $i -lt ${#ROWS[@]} ]; do
   fi
   # shellcheck disable=SC2086
   "$MSREC" train --train "$DATA/train.csv" --val "$DATA/val.csv" --schema_file "$DATA/schema.txt" \
-    $flags ${opts:+--model_opts "$opts"} --model_dir "$WORK/$name" --seed "$SEED" --epochs 10 \
+    $flags ${opts:+--model_opts "$opts"} --model_dir "$WORK/$name.$SEED" --seed "$SEED" --epochs 10 \
     --early_stopping_patience 1 --batch_size 2048 --threads 1 --log_every 1000000 \
     --checkpoint_dir none > "$WORK/$name.out" 2> "$WORK/$name.err" || {
     echo "FAILED $name: $(tail -1 "$WORK/$name.err")"
@@ -60,5 +63,13 @@ while [ $i -lt ${#ROWS[@]} ]; do
   # The validation table printed after training is the restored best epoch's.
   auc=$(awk '/^== validation ==/{v=1} /^== test ==/{v=0} v && /^overall/{print $3}' "$WORK/$name.out")
   epoch=$(sed -nE 's/.*best validation AUC [0-9.]+ at epoch ([0-9]+).*/\1/p' "$WORK/$name.err" | tail -1)
-  printf "%-14s %9s %7s  %s\n" "$name" "$auc" "${epoch:-last}" "$flags ${opts:+--model_opts $opts}"
+  printf "%-14s %5s %9s %7s  %s\n" "$name" "$SEED" "$auc" "${epoch:-last}" \
+    "$flags ${opts:+--model_opts $opts}" | tee -a "$WORK/results.txt"
 done
+done
+if [ ${#SEEDS[@]} -gt 1 ]; then
+  echo "mean validation AUC over seeds ${SEEDS[*]}:"
+  awk '!($1 in n) {order[++k] = $1} {sum[$1] += $3; n[$1]++}
+       END {for (i = 1; i <= k; i++) printf "%-14s %9.4f  (%d seeds)\n", order[i], sum[order[i]] / n[order[i]], n[order[i]]}' \
+    "$WORK/results.txt"
+fi

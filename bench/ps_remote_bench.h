@@ -34,6 +34,7 @@ struct BenchFlags {
   uint64_t uncached_rows = 2000000;  // part 3: table rows; the cache holds 10% of their bytes
   uint64_t scale_keys = 2000000;  // part 4: rows of the big table (acceptance: 50000000)
   int scale_steps = 40;           // part 4: mixed pull+push steps after the fill
+  int scale_warmup_steps = 0;     // part 4: untimed steps before them (warm the row cache)
   uint64_t fill_batch = 100000;   // part 4: keys per fill push
   size_t scale_cache_mib = 256;   // part 4: row cache per server
   size_t scale_memtable_mib = 64;     // part 4: RocksDB memtable per table (x3)

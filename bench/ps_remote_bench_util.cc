@@ -30,6 +30,7 @@ struct FlagTable {
     ints = {{"dim", &f->dim},           {"batch_rows", &f->batch_rows},
             {"fields", &f->fields},     {"batches", &f->batches},
             {"reps", &f->reps},         {"scale_steps", &f->scale_steps},
+            {"scale_warmup_steps", &f->scale_warmup_steps},
             {"num_servers", &f->num_servers}, {"scale_partitioned", &f->scale_partitioned},
             {"scale_universal", &f->scale_universal}, {"malloc_keep_mb", &f->malloc_keep_mb}};
     u64s = {{"universe", &f->universe},

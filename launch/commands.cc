@@ -38,6 +38,11 @@ Status RunGen() {
   o.first_row = FLAGS_first_row;
   o.num_scenarios = FLAGS_num_scenarios;
   o.scenario_decay = FLAGS_scenario_decay;
+  if (!(FLAGS_scenario_strength >= 0)) {
+    return Status::InvalidArgument("--scenario_strength must be >= 0, not " +
+                                   std::to_string(FLAGS_scenario_strength));
+  }
+  o.scenario_strength = FLAGS_scenario_strength;
   o.num_fields = FLAGS_num_fields;
   for (const std::string& v : SplitList(FLAGS_vocab_sizes)) {
     try {

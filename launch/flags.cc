@@ -37,6 +37,10 @@ DEFINE_int64(rows, 1000000, "gen: rows over all splits");
 DEFINE_int32(num_scenarios, 4, "gen, info: scenarios K (gen: shares decay geometrically)");
 DEFINE_int64(first_row, 0, "gen: index of the first row (later rows of the same synthetic world, e.g. another day)");
 DEFINE_double(scenario_decay, 0.5, "gen: scenario k's share is proportional to decay^k");
+DEFINE_double(scenario_strength, 1.0,
+              "gen: multiplies every scenario-specific effect of the generator (per-scenario bias, "
+              "(value, scenario) effects, per-scenario dense slopes); 0: the click probability "
+              "ignores the scenario");
 DEFINE_int32(num_fields, 8, "gen, info: categorical fields (gen: vocabularies log-spaced 1e2..1e7)");
 DEFINE_string(vocab_sizes, "", "gen: explicit comma-separated vocabulary sizes (overrides num_fields)");
 DEFINE_double(zipf, 1.1, "gen: Zipf exponent of the value distribution");

@@ -55,6 +55,7 @@ DECLARE_int64(rows);
 DECLARE_int64(first_row);
 DECLARE_int32(num_scenarios);
 DECLARE_double(scenario_decay);
+DECLARE_double(scenario_strength);
 DECLARE_int32(num_fields);
 DECLARE_string(vocab_sizes);
 DECLARE_double(zipf);

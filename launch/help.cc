@@ -20,7 +20,7 @@ const std::vector<Group>& Groups() {
       {"data", {"train", "val", "test", "input", "output", "schema", "schema_file", "scenario_map",
                 "label_index", "reader_threads", "max_bad_rows", "csv_multiline_quotes",
                 "gauc_column"}},
-      {"generator", {"rows", "first_row", "num_scenarios", "scenario_decay", "num_fields", "vocab_sizes", "zipf",
+      {"generator", {"rows", "first_row", "num_scenarios", "scenario_decay", "scenario_strength", "num_fields", "vocab_sizes", "zipf",
                      "num_dense", "val_fraction", "test_fraction"}},
       {"convert", {"rows_per_block"}},
       {"report", {"compare"}},

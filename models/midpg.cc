@@ -16,13 +16,20 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
   o.dz = config.ExtraInt("dz", o.dz);
   o.z_fields = config.ExtraInts("z_fields", o.z_fields);
   const std::string z_pool = config.ExtraString("z_pool", "mean");
-  if (z_pool != "mean" && z_pool != "concat") {
-    throw std::invalid_argument("midpg: z_pool must be mean or concat, not '" + z_pool + "'");
+  if (z_pool == "mean") {
+    o.z_pool = ZPool::kMean;
+  } else if (z_pool == "concat") {
+    o.z_pool = ZPool::kConcat;
+  } else if (z_pool == "none") {
+    o.z_pool = ZPool::kNone;
+  } else {
+    throw std::invalid_argument("midpg: z_pool must be mean, concat or none, not '" + z_pool +
+                                "'");
   }
-  o.z_concat = z_pool == "concat";
   o.aux_hidden = config.ExtraInts("aux_hidden", o.aux_hidden);
   o.rank = config.ExtraInt("rank", o.rank);
   o.core_init = config.ExtraDouble("core_init", o.core_init);
+  o.core_scale = config.ExtraDouble("core_scale", o.core_scale);
   o.factor_std =
       config.ExtraDouble("factor_std", 1.0 / std::sqrt(double(std::max<int64_t>(o.rank, 1))));
   o.modulate_output = config.ExtraInt("modulate_output", 1) != 0;
@@ -55,9 +62,11 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
 
   auto fail = [](const std::string& what) { throw std::invalid_argument("midpg: " + what); };
   if (o.dz < 0) fail("dz must be >= 0");
+  if (o.z_pool == ZPool::kNone && o.dz == 0) fail("z_pool=none needs dz > 0: z would be empty");
   if (o.rank < 1) fail("rank must be >= 1");
   if (!o.shared && !o.specific) fail("no_shared=1 and no_specific=1 leave no factors");
   if (o.core_init < 0 || o.factor_std < 0) fail("core_init and factor_std must be >= 0");
+  if (!(o.core_scale > 0)) fail("core_scale must be > 0");
   if (o.mi != "infonce" && o.mi != "cls" && o.mi != "none") {
     fail("mi must be infonce, cls or none, not '" + o.mi + "'");
   }
@@ -349,10 +358,11 @@ MidpgModel::MidpgModel(const ModelConfig& config)
 }
 
 torch::Tensor MidpgModel::ScenarioInput(const ModelInput& input) {
+  if (options_.z_pool == ZPool::kNone) return scenario_embedding_->forward(input.scenario);
   torch::Tensor fields = z_fields_.defined() ? input.embeddings.index_select(
                                                    1, z_fields_.to(input.embeddings.device()))
                                              : input.embeddings;
-  torch::Tensor pooled = options_.z_concat ? fields.flatten(1) : fields.mean(1);
+  torch::Tensor pooled = options_.z_pool == ZPool::kConcat ? fields.flatten(1) : fields.mean(1);
   if (!scenario_embedding_) return pooled;
   return torch::cat({scenario_embedding_->forward(input.scenario), pooled}, 1);
 }
@@ -361,7 +371,8 @@ std::vector<torch::Tensor> MidpgModel::Cores(const torch::Tensor& z) {
   torch::Tensor h = aux_ ? aux_->forward(z) : z;
   std::vector<torch::Tensor> cores;
   for (auto& head : heads_) {
-    cores.push_back(head->forward(h).view({-1, options_.rank, options_.rank}));
+    torch::Tensor core = head->forward(h).view({-1, options_.rank, options_.rank});
+    cores.push_back(options_.core_scale == 1.0 ? core : core * options_.core_scale);
   }
   return cores;
 }
@@ -438,7 +449,7 @@ int64_t MidpgModel::FlopsPerInstance() const {
   const int64_t z_dim = options_.ZDim(config_.num_fields, config_.embedding_dim);
   const int64_t pooled =
       options_.z_fields.empty() ? config_.num_fields : int64_t(options_.z_fields.size());
-  int64_t flops = options_.z_concat ? 0 : pooled * config_.embedding_dim;  // the mean
+  int64_t flops = options_.z_pool == ZPool::kMean ? pooled * config_.embedding_dim : 0;  // the mean
   int64_t width = z_dim;
   for (int64_t h : options_.aux_hidden) {
     flops += 2 * width * h;

@@ -39,6 +39,7 @@ namespace msrec {
 //   kMaterialized: builds every instance's din x dout Omega (a reference for
 //            tests and benchmarks, far slower).
 enum class ModulationPath { kAuto, kInput, kWeight, kOutput, kMaterialized };
+enum class ZPool { kMean, kConcat, kNone };
 
 // MI-DPG's options, read from ModelConfig::extra (--model_opts "key=value;...").
 struct MidpgOptions {
@@ -49,13 +50,22 @@ struct MidpgOptions {
   // Fields whose embeddings are averaged into z_i ("z_fields", comma-separated
   // indices in [0, F)); empty = all fields.
   std::vector<int64_t> z_fields;
-  // How those embeddings enter z_i ("z_pool"): averaged ("mean", d dims) or
-  // side by side ("concat", one d-wide block per field).
-  bool z_concat = false;
+  // How those embeddings enter z_i ("z_pool"): averaged ("mean", d dims), side
+  // by side ("concat", one d-wide block per field) or not at all ("none": z_i is
+  // the scenario embedding alone, so the cores are per scenario, not per instance).
+  ZPool z_pool = ZPool::kMean;
   // Width of z_i: dz plus the pooled embeddings.
   int64_t ZDim(int64_t num_fields, int64_t embedding_dim) const {
     const int64_t fields = z_fields.empty() ? num_fields : int64_t(z_fields.size());
-    return dz + (z_concat ? fields * embedding_dim : embedding_dim);
+    switch (z_pool) {
+      case ZPool::kNone:
+        return dz;
+      case ZPool::kConcat:
+        return dz + fields * embedding_dim;
+      case ZPool::kMean:
+        break;
+    }
+    return dz + embedding_dim;
   }
   // Hidden sizes of the auxiliary network MLP(z) ("aux_hidden"; empty = the
   // heads read z directly).
@@ -66,6 +76,10 @@ struct MidpgOptions {
   // bias is always zero, so 0 (default) makes C = 0 and Omega = 1 exactly at
   // init: the model starts as the plain backbone.
   double core_init = 0.0;
+  // C = core_scale * head(h) ("core_scale", 1). Under Adam a parameter moves by
+  // about the learning rate per step whatever its gradient's scale, so this
+  // multiplies the speed at which the generated cores can move.
+  double core_scale = 1.0;
   // Std of P + P_k and Q + Q_k at init ("factor_std"; default 1/sqrt(rank), so
   // that P C Q^T has entries of the order of C's). When both shared and specific
   // factors exist each gets std factor_std/sqrt(2).
@@ -204,7 +218,7 @@ class MidpgModel : public Model {
   // The wrapped backbone; its own Forward is the unmodulated model.
   Backbone& backbone() { return *backbone_; }
 
-  // z_i: B x (dz + d).
+  // z_i: B x ZDim (dz + d with the default z_pool=mean).
   torch::Tensor ScenarioInput(const ModelInput& input);
   // C_l(z_i) for every modulated layer: each B x r x r.
   std::vector<torch::Tensor> Cores(const torch::Tensor& z);

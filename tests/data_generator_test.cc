@@ -75,6 +75,30 @@ TEST(ZipfTest, MatchesPowerLaw) {
 
 // The Bayes-optimal AUC (true prob) is in [0.70, 0.85], and a predictor that
 // averages out the scenario-specific terms loses >= 0.01 AUC in some scenario.
+TEST(GeneratorTest, ScenarioStrengthScalesEveryScenarioEffect) {
+  GeneratorOptions blind;
+  blind.scenario_strength = 0;
+  GeneratorOptions strong;
+  strong.scenario_strength = 2;
+  const SyntheticModel blind_model(blind), base_model(GeneratorOptions{}), strong_model(strong);
+  GeneratedRow b, r, s;
+  double base_gap = 0, strong_gap = 0;
+  for (int i = 0; i < 2000; ++i) {
+    blind_model.SampleRow(i, &b);
+    base_model.SampleRow(i, &r);
+    strong_model.SampleRow(i, &s);
+    // The same draws: only the logit's scenario terms change.
+    ASSERT_EQ(b.scenario, r.scenario);
+    ASSERT_EQ(b.values, r.values);
+    // Strength 0: the logit is the scenario-agnostic one.
+    EXPECT_NEAR(b.logit, b.agnostic_logit, 1e-9) << "row " << i;
+    base_gap += std::abs(r.logit - b.logit);
+    strong_gap += std::abs(s.logit - b.logit);
+  }
+  EXPECT_GT(base_gap, 0);
+  EXPECT_NEAR(strong_gap, 2 * base_gap, 1e-6 * base_gap);
+}
+
 TEST(GeneratorTest, BayesAucAndScenarioGap) {
   GeneratorOptions o;
   SyntheticModel model(o);

@@ -289,7 +289,8 @@ TEST(MidpgTest, OptionsAblationsAndCounts) {
   ModelConfig c = SmallConfig();
   ASSERT_TRUE(registry.Create("midpg", c).ok());
   for (const std::string bad :
-       {"no_shared=1,no_specific=1", "mi=foo", "rank=0", "z_fields=7", "backbone=xyz", "tau=0"}) {
+       {"no_shared=1,no_specific=1", "mi=foo", "rank=0", "z_fields=7", "backbone=xyz", "tau=0",
+        "z_pool=max", "z_pool=none,dz=0", "core_scale=0"}) {
     ModelConfig b = c;
     const size_t comma = bad.find(',');
     auto put = [&](const std::string& kv) {
@@ -306,6 +307,27 @@ TEST(MidpgTest, OptionsAblationsAndCounts) {
   ModelInput in = RandomInput(z, torch::tensor({1, 0}));
   torch::Tensor want = in.embeddings.index_select(1, torch::tensor({0, 2})).mean(1);
   EXPECT_TRUE(torch::allclose(zm.ScenarioInput(in).slice(1, zm.options().dz), want));
+
+  // z_pool=none: z is the scenario embedding alone, so two instances of one
+  // scenario get the same cores whatever their features.
+  ModelConfig zn = c;
+  zn.extra["z_pool"] = "none";
+  zn.extra["core_init"] = "0.5";
+  torch::manual_seed(11);
+  MidpgModel none(zn);
+  ModelInput two = RandomInput(zn, torch::tensor({2, 2}));
+  torch::Tensor zs = none.ScenarioInput(two);
+  EXPECT_EQ(zs.size(1), none.options().dz);
+  std::vector<torch::Tensor> cores = none.Cores(zs);
+  EXPECT_TRUE(torch::allclose(cores[0][0], cores[0][1]));
+  EXPECT_GT(cores[0][0].abs().sum().item<double>(), 0.0);
+
+  // core_scale multiplies the generated cores.
+  ModelConfig cs = zn;
+  cs.extra["core_scale"] = "3";
+  torch::manual_seed(11);
+  MidpgModel scaled(cs);
+  EXPECT_TRUE(torch::allclose(scaled.Cores(zs)[0], 3 * cores[0]));
 
   MidpgModel full(c);
   ModelConfig ns = c;

@@ -86,6 +86,9 @@ class OutputFile {
 }  // namespace
 
 SyntheticModel::SyntheticModel(const GeneratorOptions& options) : o_(options) {
+  o_.scenario_bias_scale *= o_.scenario_strength;
+  o_.scenario_effect_scale *= o_.scenario_strength;
+  o_.dense_scenario_scale *= o_.scenario_strength;
   vocab_ = o_.vocab_sizes;
   if (vocab_.empty()) {
     const double lo = std::log(static_cast<double>(o_.min_vocab));

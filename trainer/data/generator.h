@@ -51,6 +51,10 @@ struct GeneratorOptions {
   double dense_scale = 0.25;           // shared slope of each dense feature
   double dense_scenario_scale = 0.25;  // scenario-specific slope deviations
   double tag_effect_scale = 0.3;       // effect of each tag
+  // Multiplies the three scenario-specific scales above (scenario bias,
+  // (value, scenario) effects, slope deviations): 0 gives data whose click
+  // probability ignores the scenario, 2 doubles every scenario effect.
+  double scenario_strength = 1.0;
 };
 
 // One generated row before formatting.
