@@ -47,9 +47,11 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
     o.path = ModulationPath::kWeight;
   } else if (path == "output") {
     o.path = ModulationPath::kOutput;
+  } else if (path == "scenario") {
+    o.path = ModulationPath::kScenario;
   } else {
-    throw std::invalid_argument("midpg: path must be auto, input, weight or output, not '" + path +
-                                "'");
+    throw std::invalid_argument(
+        "midpg: path must be auto, input, weight, output or scenario, not '" + path + "'");
   }
   if (config.ExtraInt("materialize", 0) != 0) o.path = ModulationPath::kMaterialized;
   o.mi = config.ExtraString("mi", o.mi);
@@ -63,6 +65,9 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("midpg: " + what); };
   if (o.dz < 0) fail("dz must be >= 0");
   if (o.z_pool == ZPool::kNone && o.dz == 0) fail("z_pool=none needs dz > 0: z would be empty");
+  if (o.path == ModulationPath::kScenario && (o.z_pool != ZPool::kNone || !o.specific)) {
+    fail("path=scenario needs z_pool=none and scenario-specific factors");
+  }
   if (o.rank < 1) fail("rank must be >= 1");
   if (!o.shared && !o.specific) fail("no_shared=1 and no_specific=1 leave no factors");
   if (o.core_init < 0 || o.factor_std < 0) fail("core_init and factor_std must be >= 0");
@@ -155,9 +160,16 @@ torch::Tensor LinearModulationImpl::Blocks(const torch::Tensor& specific,
 }
 
 torch::Tensor LinearModulationImpl::forward(const torch::Tensor& x, const torch::Tensor& core,
-                                            const FactorRouting& routing, ModulationPath path) {
+                                            const FactorRouting& routing, ModulationPath path,
+                                            const torch::Tensor& scenario_core) {
   const Factors f = Stacked();
   if (path == ModulationPath::kMaterialized) return Materialized(x, core, routing.scenario, f);
+  const bool per_scenario = scenario_core.defined() && !p_specific_.empty() &&
+                            routing.segment_sizes.size() == p_specific_.size();
+  TORCH_CHECK(path != ModulationPath::kScenario || per_scenario,
+              "the scenario path needs per-scenario cores and rows sorted by scenario");
+  if (path == ModulationPath::kAuto && per_scenario) path = ModulationPath::kScenario;
+  if (path == ModulationPath::kScenario) return ScenarioPath(x, scenario_core, routing, f);
   const bool sorted = !routing.segment_sizes.empty();
   if (path == ModulationPath::kAuto) {
     int64_t present = 0;
@@ -257,6 +269,22 @@ torch::Tensor LinearModulationImpl::OutputPath(const torch::Tensor& x, const tor
   return linear_->forward(x) + (parts.size() == 1 ? parts[0] : torch::cat(parts, 0));
 }
 
+torch::Tensor LinearModulationImpl::ScenarioPath(const torch::Tensor& x,
+                                                 const torch::Tensor& scenario_core,
+                                                 const FactorRouting& routing, const Factors& f) {
+  const std::vector<torch::Tensor> p = SegmentFactors(p_specific_, f.p_shared);  // r x din
+  const std::vector<torch::Tensor> q = SegmentFactors(q_specific_, f.q_shared);  // r x dout
+  const std::vector<torch::Tensor> xs = x.split_with_sizes(routing.segment_sizes);
+  std::vector<torch::Tensor> parts;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    if (xs[k].size(0) == 0) continue;
+    // Omega_k - 1 = P_k C_k Q_k^T, in Linear's layout (dout x din): Q_k^T C_k^T P_k.
+    torch::Tensor m = q[k].t().mm(scenario_core[k].t()).mm(p[k]);
+    parts.push_back(F::linear(xs[k], linear_->weight * (1 + m), linear_->bias));
+  }
+  return parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
+}
+
 torch::Tensor LinearModulationImpl::Materialized(const torch::Tensor& x, const torch::Tensor& core,
                                                  const torch::Tensor& scenario, const Factors& f) {
   auto gather = [&](const torch::Tensor& shared, const torch::Tensor& specific) {
@@ -271,7 +299,8 @@ torch::Tensor LinearModulationImpl::Materialized(const torch::Tensor& x, const t
   return torch::matmul(x.unsqueeze(1), w).squeeze(1) + linear_->bias;
 }
 
-int64_t LinearModulationImpl::Flops() const {
+int64_t LinearModulationImpl::Flops(bool per_scenario) const {
+  if (per_scenario) return 2 * in_dim_ * out_dim_;
   // x W + b; P from the selector; x (*) P; the (B*r) GEMM; spreading C; C Q^T;
   // the weighted sum.
   const int64_t m = num_blocks_;
@@ -379,13 +408,15 @@ std::vector<torch::Tensor> MidpgModel::Cores(const torch::Tensor& z) {
 
 torch::Tensor MidpgModel::ModulatedMlp(const torch::Tensor& flat,
                                        const std::vector<torch::Tensor>& cores,
+                                       const std::vector<torch::Tensor>& scenario_cores,
                                        const FactorRouting& routing) {
   torch::Tensor x = flat;
   size_t l = 0;
   for (auto& layer : *mlp_layers_) {
     const bool linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer.ptr()) != nullptr;
     if (linear && l < modulations_.size()) {
-      x = modulations_[l]->forward(x, cores[l], routing, options_.path);
+      x = modulations_[l]->forward(x, cores[l], routing, options_.path,
+                                   scenario_cores.empty() ? torch::Tensor() : scenario_cores[l]);
       if (!biases_.empty()) x = x + biases_[l]->forward(routing.scenario);
       ++l;
     } else {
@@ -425,7 +456,15 @@ ModelOutput MidpgModel::Forward(const ModelInput& input) {
     in.scenario = input.scenario.index_select(0, order);
   }
   torch::Tensor z = ScenarioInput(in);
-  std::vector<torch::Tensor> cores = Cores(z);
+  std::vector<torch::Tensor> cores, scenario_cores;
+  if (options_.z_pool == ZPool::kNone) {
+    // z is the scenario embedding: the K scenarios' cores, then each instance's
+    // (for the MI term and the per-instance paths).
+    scenario_cores = Cores(scenario_embedding_->weight);
+    for (const auto& c : scenario_cores) cores.push_back(c.index_select(0, in.scenario));
+  } else {
+    cores = Cores(z);
+  }
   if (gate_) {
     in.embeddings = in.embeddings * (2 * torch::sigmoid(gate_->forward(z))).view_as(in.embeddings);
   }
@@ -433,7 +472,7 @@ ModelOutput MidpgModel::Forward(const ModelInput& input) {
   FactorRouting routing =
       LinearModulationImpl::Route(in.scenario, config_.num_scenarios, options_.shared,
                                   options_.specific, /*sorted=*/true, flat.options());
-  torch::Tensor logits = ModulatedMlp(flat, cores, routing).squeeze(1);
+  torch::Tensor logits = ModulatedMlp(flat, cores, scenario_cores, routing).squeeze(1);
   if (linear_) logits = logits + (linear_->forward(in.scenario) * flat).sum(1);
   if (backbone_->NonMlpFlops() > 0) logits = logits + backbone_->NonMlpLogit(in, flat);
   ModelOutput out;
@@ -456,7 +495,14 @@ int64_t MidpgModel::FlopsPerInstance() const {
     width = h;
   }
   flops += int64_t(heads_.size()) * 2 * width * options_.rank * options_.rank;
-  for (const auto& m : modulations_) flops += m->Flops();
+  // z_pool=none: the auxiliary network and the heads run once per scenario and
+  // batch (not counted per instance), and the modulated layers take the scenario
+  // path where it applies.
+  if (options_.z_pool == ZPool::kNone) flops = 0;
+  const bool scenario_path = options_.z_pool == ZPool::kNone && options_.specific &&
+                             (options_.path == ModulationPath::kAuto ||
+                              options_.path == ModulationPath::kScenario);
+  for (const auto& m : modulations_) flops += m->Flops(scenario_path);
   if (linear_) flops += 2 * linear_->weight.size(1);
   if (gate_) flops += 2 * z_dim * gate_->weight.size(0) + 3 * gate_->weight.size(0);
   return flops + plain_output_flops_ + backbone_->NonMlpFlops();

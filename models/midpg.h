@@ -33,12 +33,17 @@ namespace msrec {
 //            x (*) (P C)[:,b] times its (r*din) x dout folded weights in one
 //            GEMM whose inner dimension does the sum, so the per-instance work
 //            outside GEMMs is B x r x din (the other paths: B x r x dout);
-//   kAuto:   per layer, kOutput when rows are sorted and r * din <= (r+1) * dout
-//            (less per-instance elementwise work), else kWeight when
-//            (present scenarios) * dout <= B, else kInput;
+//   kScenario: when the cores depend on the scenario only (z_pool=none) and
+//            rows are sorted by scenario: each present scenario's modulated
+//            weights W (*) (1 + P_k C_k Q_k^T) are built once per batch and its
+//            rows multiplied by them in one GEMM, so the layer costs about the
+//            plain one per instance;
+//   kAuto:   kScenario where it applies; else per layer, kOutput when rows are
+//            sorted and r * din <= (r+1) * dout (less per-instance elementwise
+//            work), else kWeight when (present scenarios) * dout <= B, else kInput;
 //   kMaterialized: builds every instance's din x dout Omega (a reference for
 //            tests and benchmarks, far slower).
-enum class ModulationPath { kAuto, kInput, kWeight, kOutput, kMaterialized };
+enum class ModulationPath { kAuto, kInput, kWeight, kOutput, kScenario, kMaterialized };
 enum class ZPool { kMean, kConcat, kNone };
 
 // MI-DPG's options, read from ModelConfig::extra (--model_opts "key=value;...").
@@ -102,7 +107,8 @@ struct MidpgOptions {
   // Scenario-specific factors P_lk, Q_lk ("no_specific=1" removes them).
   bool specific = true;
   // How x (W (*) Omega) is evaluated (see ModulationPath): "path" = auto
-  // (default), input, weight or output; "materialize=1" selects kMaterialized (same
+  // (default), input, weight, output or scenario (z_pool=none only);
+  // "materialize=1" selects kMaterialized (same
   // values, far slower: tests and benchmarks only).
   ModulationPath path = ModulationPath::kAuto;
   // MI term: "cls" (default: a scenario-classification bound on I(s; C)),
@@ -161,10 +167,15 @@ class LinearModulationImpl : public torch::nn::Module {
   // x: B x din, core: B x r x r (C of each instance). Returns B x dout. No path
   // materialises a per-instance matrix except kMaterialized; C Q^T is one GEMM of
   // C spread over the selector's blocks by the stacked Q blocks.
+  // `scenario_core` (K x r x r, optional): the cores of the K scenarios when they
+  // depend on the scenario only, which enables kScenario.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& core,
-                        const FactorRouting& routing, ModulationPath path);
-  // Forward flops per instance of the kInput path (the plain layer included).
-  int64_t Flops() const;
+                        const FactorRouting& routing, ModulationPath path,
+                        const torch::Tensor& scenario_core = torch::Tensor());
+  // Forward flops per instance of the kInput path (the plain layer included), or
+  // of kScenario (`per_scenario`: the plain layer's; its per-batch weights not
+  // counted).
+  int64_t Flops(bool per_scenario = false) const;
 
  private:
   // The factors of one forward pass; specific ones stacked (K x r x n).
@@ -183,6 +194,8 @@ class LinearModulationImpl : public torch::nn::Module {
                            const FactorRouting& routing, const Factors& f);
   torch::Tensor OutputPath(const torch::Tensor& x, const torch::Tensor& core,
                            const FactorRouting& routing, const Factors& f);
+  torch::Tensor ScenarioPath(const torch::Tensor& x, const torch::Tensor& scenario_core,
+                             const FactorRouting& routing, const Factors& f);
   // Each scenario's P^T or Q^T (r x n): specific + shared, or the shared one.
   std::vector<torch::Tensor> SegmentFactors(const std::vector<torch::Tensor>& specific,
                                             const torch::Tensor& shared) const;
@@ -225,7 +238,9 @@ class MidpgModel : public Model {
 
  private:
   // The backbone's MLP over `flat` with modulated Linears. B x 1.
+  // `scenario_cores`: per layer K x r x r, or empty (cores per instance).
   torch::Tensor ModulatedMlp(const torch::Tensor& flat, const std::vector<torch::Tensor>& cores,
+                             const std::vector<torch::Tensor>& scenario_cores,
                              const FactorRouting& routing);
   // beta-free MI term for z (B x (dz+d)) and the cores; `scenario` for mi=cls.
   torch::Tensor MiLoss(const torch::Tensor& z, const std::vector<torch::Tensor>& cores,

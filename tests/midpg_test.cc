@@ -81,6 +81,10 @@ TEST(MidpgTest, LowRankAndMaterialisedPathsAgree) {
       c.extra["scenario_linear"] = "1";
     }
     if (trial % 4 == 1) c.extra["input_gate"] = "1";
+    // Cores per scenario: the auto path takes the scenario path (when there are
+    // scenario-specific factors), checked against the materialised one too.
+    const bool per_scenario = trial % 4 == 2;
+    if (per_scenario) c.extra["z_pool"] = "none";
     const std::string what = "trial " + std::to_string(trial) + " (" + c.extra["backbone"] + ")";
 
     MidpgModel model(c);
@@ -94,7 +98,8 @@ TEST(MidpgTest, LowRankAndMaterialisedPathsAgree) {
     std::vector<std::map<std::string, torch::Tensor>> grads;
     std::vector<torch::Tensor> input_grads;
     for (ModulationPath path : {ModulationPath::kMaterialized, ModulationPath::kInput,
-                                ModulationPath::kWeight, ModulationPath::kOutput}) {
+                                ModulationPath::kWeight, ModulationPath::kOutput,
+                                ModulationPath::kAuto}) {
       model.set_path(path);
       model.zero_grad();
       in.embeddings.mutable_grad() = torch::Tensor();
@@ -106,8 +111,9 @@ TEST(MidpgTest, LowRankAndMaterialisedPathsAgree) {
       grads.push_back(Grads(model));
       input_grads.push_back(in.embeddings.grad().clone());
     }
-    for (int path = 1; path < 4; ++path) {
-      const char* names[] = {"", " input path", " weight path", " output path"};
+    for (int path = 1; path < 5; ++path) {
+      const char* names[] = {"", " input path", " weight path", " output path",
+                             per_scenario ? " auto path (scenario)" : " auto path"};
       const std::string tag = what + names[path];
       ExpectClose(logits[path], logits[0], 1e-5, tag + " logits");
       ExpectClose(input_grads[path], input_grads[0], 1e-5, tag + " d/dembeddings");
@@ -290,7 +296,8 @@ TEST(MidpgTest, OptionsAblationsAndCounts) {
   ASSERT_TRUE(registry.Create("midpg", c).ok());
   for (const std::string bad :
        {"no_shared=1,no_specific=1", "mi=foo", "rank=0", "z_fields=7", "backbone=xyz", "tau=0",
-        "z_pool=max", "z_pool=none,dz=0", "core_scale=0"}) {
+        "z_pool=max", "z_pool=none,dz=0", "core_scale=0", "path=scenario",
+        "path=scenario,z_pool=mean"}) {
     ModelConfig b = c;
     const size_t comma = bad.find(',');
     auto put = [&](const std::string& kv) {
