@@ -102,6 +102,7 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   RocksDbStoreOptions scale;  // sized so that RocksDB's own memory stays bounded
   scale.write_buffer_bytes = f.scale_memtable_mib << 20;
   scale.block_cache_bytes = f.scale_block_cache_mib << 20;
+  scale.block_size = f.scale_block_kib << 10;
   scale.partitioned_index_filters = f.scale_partitioned != 0;
   scale.universal_compaction = f.scale_universal != 0;
   ServeSession(f, t, messenger, base + "_scale", f.scale_cache_mib << 20, scale);
@@ -313,8 +314,9 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
                 f.scale_cache_mib);
   report->Text(kScale, "table", what);
   std::snprintf(what, sizeof(what),
-                "memtable %zu MiB x3, block cache %zu MiB, %s index/filters, %s compaction",
-                f.scale_memtable_mib, f.scale_block_cache_mib,
+                "memtable %zu MiB x3, block cache %zu MiB, %zu KiB blocks, %s index/filters, "
+                "%s compaction",
+                f.scale_memtable_mib, f.scale_block_cache_mib, f.scale_block_kib,
                 f.scale_partitioned ? "partitioned" : "full",
                 f.scale_universal ? "universal" : "leveled");
   report->Text(kScale, "RocksDB settings of the servers", what);

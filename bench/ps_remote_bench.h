@@ -39,6 +39,7 @@ struct BenchFlags {
   size_t scale_cache_mib = 256;   // part 4: row cache per server
   size_t scale_memtable_mib = 64;     // part 4: RocksDB memtable per table (x3)
   size_t scale_block_cache_mib = 256;  // part 4: RocksDB block cache per server
+  size_t scale_block_kib = 4;     // part 4: RocksDB data block size (RocksDbStoreOptions)
   int scale_partitioned = 0;      // part 4: partitioned index and filters (RocksDbStoreOptions)
   int scale_universal = 1;        // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
   int malloc_keep_mb = 64;        // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)

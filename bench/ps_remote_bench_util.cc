@@ -40,7 +40,8 @@ struct FlagTable {
     sizes = {{"hot_cache_mib", &f->hot_cache_mib},
              {"scale_cache_mib", &f->scale_cache_mib},
              {"scale_memtable_mib", &f->scale_memtable_mib},
-             {"scale_block_cache_mib", &f->scale_block_cache_mib}};
+             {"scale_block_cache_mib", &f->scale_block_cache_mib},
+             {"scale_block_kib", &f->scale_block_kib}};
     doubles = {{"zipf", &f->zipf}, {"timeout_s", &f->timeout_s}};
   }
 
