@@ -76,12 +76,13 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
 // Serves a SparseShard over CachedStore(RocksDB at `path`) until the worker
 // sends Done; the store is flushed and closed, and its directory removed.
 void ServeSession(const BenchFlags& f, const Topology& t, MpiMessenger* messenger,
-                  const std::string& path, size_t cache_bytes, const RocksDbStoreOptions& rocks) {
+                  const std::string& path, size_t cache_bytes, const RocksDbStoreOptions& rocks,
+                  int apply_threads) {
   {
     EmbeddingStore* raw = nullptr;
     std::unique_ptr<EmbeddingStore> store = OpenCachedRocksDb(path, cache_bytes, rocks, &raw);
     const CachedStore* cache = dynamic_cast<const CachedStore*>(store.get());
-    SparseShard shard(std::move(store));
+    SparseShard shard(std::move(store), apply_threads);
     PsServerOptions options;
     options.server_index = t.server_index();
     options.num_workers = t.num_workers();
@@ -105,8 +106,9 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   scale.block_size = f.scale_block_kib << 10;
   scale.partitioned_index_filters = f.scale_partitioned != 0;
   scale.universal_compaction = f.scale_universal != 0;
-  ServeSession(f, t, messenger, base + "_scale", f.scale_cache_mib << 20, scale);
-  ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions());
+  ServeSession(f, t, messenger, base + "_scale", f.scale_cache_mib << 20, scale,
+               f.scale_apply_threads);
+  ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions(), 1);
 }
 
 // ----- The worker's remote parts -----
@@ -309,9 +311,10 @@ void ScaleServerFigures(RemoteClient* ps, Report* report) {
 
 void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report) {
   char what[200];
-  std::snprintf(what, sizeof(what), "%llu keys x %d, %s; %zu MiB row cache/server",
+  std::snprintf(what, sizeof(what),
+                "%llu keys x %d, %s; %zu MiB row cache/server, %d apply thread(s)/server",
                 static_cast<unsigned long long>(f.scale_keys), f.dim, f.optimizer.c_str(),
-                f.scale_cache_mib);
+                f.scale_cache_mib, f.scale_apply_threads);
   report->Text(kScale, "table", what);
   std::snprintf(what, sizeof(what),
                 "memtable %zu MiB x3, block cache %zu MiB, %zu KiB blocks, %s index/filters, "

@@ -42,6 +42,8 @@ struct BenchFlags {
   size_t scale_block_kib = 4;     // part 4: RocksDB data block size (RocksDbStoreOptions)
   int scale_partitioned = 0;      // part 4: partitioned index and filters (RocksDbStoreOptions)
   int scale_universal = 1;        // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
+  int scale_apply_threads = 1;    // part 4: threads a server splits a large pull or push over
+                                  // (SparseShard apply_threads, msrec's --ps_threads)
   int malloc_keep_mb = 64;        // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
   double timeout_s = 1800;        // remote client timeout; server idle timeout is 4x
   int num_servers = -1;           // -1: every rank but rank 0 serves

@@ -32,7 +32,8 @@ struct FlagTable {
             {"reps", &f->reps},         {"scale_steps", &f->scale_steps},
             {"scale_warmup_steps", &f->scale_warmup_steps},
             {"num_servers", &f->num_servers}, {"scale_partitioned", &f->scale_partitioned},
-            {"scale_universal", &f->scale_universal}, {"malloc_keep_mb", &f->malloc_keep_mb}};
+            {"scale_universal", &f->scale_universal}, {"malloc_keep_mb", &f->malloc_keep_mb},
+            {"scale_apply_threads", &f->scale_apply_threads}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},
             {"scale_keys", &f->scale_keys},
@@ -95,6 +96,9 @@ Status ParseFlags(int argc, char** argv, BenchFlags* flags) {
   }
   if (flags->reps < 1 || flags->batches < 2 || flags->dim < 1 || flags->scale_keys < 1) {
     return Status::InvalidArgument("--reps >= 1, --batches >= 2, --dim >= 1, --scale_keys >= 1");
+  }
+  if (flags->scale_apply_threads < 1) {
+    return Status::InvalidArgument("--scale_apply_threads must be >= 1");
   }
   return Status::OK();
 }

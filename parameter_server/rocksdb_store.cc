@@ -424,7 +424,24 @@ class RocksDbStore : public EmbeddingStore {
            hits("index", t(rocksdb::BLOCK_CACHE_INDEX_HIT), t(rocksdb::BLOCK_CACHE_INDEX_MISS)) +
            hits("filter", t(rocksdb::BLOCK_CACHE_FILTER_HIT), t(rocksdb::BLOCK_CACHE_FILTER_MISS)) +
            ", bloom skips " + std::to_string(t(rocksdb::BLOOM_FILTER_USEFUL)) +
-           ", memtable hits " + std::to_string(t(rocksdb::MEMTABLE_HIT));
+           ", memtable hits " + std::to_string(t(rocksdb::MEMTABLE_HIT)) + WriteStatsText();
+  }
+
+  // Where the writes went: bytes written by the store's callers, by memtable
+  // flushes and by compactions (their sum over the first is the write
+  // amplification), and the time writers were delayed or stopped by RocksDB's
+  // write controller (too many memtables, L0 files or pending compaction bytes).
+  std::string WriteStatsText() const {
+    auto t = [&](rocksdb::Tickers ticker) { return statistics_->getTickerCount(ticker); };
+    const double gb = 1e9;
+    char text[200];
+    std::snprintf(text, sizeof(text),
+                  "; RocksDB writes: %.2f GB put, %.2f GB flushed, %.2f GB compacted, "
+                  "write stalls %.1f s",
+                  double(t(rocksdb::BYTES_WRITTEN)) / gb, double(t(rocksdb::FLUSH_WRITE_BYTES)) / gb,
+                  double(t(rocksdb::COMPACT_WRITE_BYTES)) / gb,
+                  double(t(rocksdb::STALL_MICROS)) / 1e6);
+    return text;
   }
 
   std::string Where(const std::string& table) const {
