@@ -320,11 +320,11 @@ class CachedStoreImpl : public CachedStore {
                       Scratch* sc, Status* status) const;
   Status FetchMisses(const std::string& table, size_t first_miss, size_t n, bool sorted,
                      const RowVisitor& fn, Scratch* sc) const;
-  Status FillShard(uint32_t shard, uint32_t table, const uint64_t* keys, Scratch* sc) const;
+  void FillShard(uint32_t shard, uint32_t table, const uint64_t* keys, Scratch* sc) const;
   Status CollectDirtyLocked(RowCacheShard* s, std::map<uint32_t, Batch>* batches) const;
   Status WriteBatch(uint32_t table, const Batch& batch) const;
   Status WriteBatches(const std::map<uint32_t, Batch>& batches) const;
-  Status EvictLocked(RowCacheShard* s) const;
+  Status EvictShardsLocked(const std::vector<RowCacheShard*>& shards) const;
   Status WriteBackDirty() const;
 
   const std::unique_ptr<EmbeddingStore> backing_;
@@ -458,10 +458,16 @@ Status CachedStoreImpl::MultiGetVisit(const std::string& table, const uint64_t* 
   GroupMisses(sc.get());
   for (uint32_t s = 0; s < num_shards_; ++s) {
     if (sc->begin[s] == sc->begin[s + 1]) continue;
-    Status fill = FillShard(s, id, keys, sc.get());
-    if (status.ok()) status = fill;
+    FillShard(s, id, keys, sc.get());
   }
-  return status;
+  // The filled shards are trimmed together: their write-backs go to the
+  // backing store as one batch (EvictShardsLocked).
+  ShardLocks locks;
+  for (uint32_t s = 0; s < num_shards_; ++s) {
+    if (sc->begin[s] != sc->begin[s + 1]) locks.Lock(&shards_[s]);
+  }
+  Status evict = EvictShardsLocked(locks.shards());
+  return status.ok() ? evict : status;
 }
 
 // With no shard locked: asks the backing store for the misses and visits
@@ -500,10 +506,9 @@ Status CachedStoreImpl::FetchMisses(const std::string& table, size_t first_miss,
 // held by this call (found rows become clean entries, keys the backing store
 // has no row for become absent entries, so that the next lookups of a new
 // key, a step's pull and push after its prefetch, do not ask the backing
-// store again; unanswered ones are dropped), then trims the shard to its
-// budget.
-Status CachedStoreImpl::FillShard(uint32_t shard, uint32_t table, const uint64_t* keys,
-                                  Scratch* sc) const {
+// store again; unanswered ones are dropped). The caller trims the shard.
+void CachedStoreImpl::FillShard(uint32_t shard, uint32_t table, const uint64_t* keys,
+                                Scratch* sc) const {
   RowCacheShard& s = shards_[shard];
   std::lock_guard<std::mutex> lock(s.mu);
   for (uint32_t k = sc->begin[shard]; k < sc->begin[shard + 1]; ++k) {
@@ -522,7 +527,6 @@ Status CachedStoreImpl::FillShard(uint32_t shard, uint32_t table, const uint64_t
       s.Erase(slot);
     }
   }
-  return EvictLocked(&s);
 }
 
 // One pass over the keys in request order with every shard of the request
@@ -549,12 +553,7 @@ Status CachedStoreImpl::Write(const std::string& table, const uint64_t* keys, si
     if (!(slot->flags & kSlotDirty)) ++s.dirty;
     slot->flags |= kSlotDirty | kSlotReferenced;
   }
-  Status status;
-  for (RowCacheShard* s : locks.shards()) {
-    Status evict = EvictLocked(s);
-    if (status.ok()) status = evict;
-  }
-  return status;
+  return EvictShardsLocked(locks.shards());
 }
 
 Status CachedStoreImpl::Delete(const std::string& table, const uint64_t* keys, size_t n) {
@@ -593,35 +592,50 @@ Status CachedStoreImpl::WriteBatches(const std::map<uint32_t, Batch>& batches) c
   return Status::OK();
 }
 
-// Under the shard lock: lets CLOCK choose victims until the shard fits its
-// budget, writes the dirty ones back, then evicts them. If the write-back
-// fails, nothing is evicted.
-Status CachedStoreImpl::EvictLocked(RowCacheShard* s) const {
-  if (s->bytes <= shard_budget_) return Status::OK();
-  std::vector<std::pair<uint32_t, uint64_t>> victims;  // (table, key)
+// Under the locks of `shards`: lets CLOCK choose victims in each until it fits
+// its budget, writes the dirty ones back, then evicts them. The dirty victims
+// of all the shards go to the backing store as one batch per table: one large
+// write instead of one per shard (RocksDB sorts it and inserts each key next
+// to the previous one in its memtable). If the write-back fails, nothing is
+// evicted.
+Status CachedStoreImpl::EvictShardsLocked(const std::vector<RowCacheShard*>& shards) const {
+  struct Chosen {
+    RowCacheShard* shard;
+    std::vector<std::pair<uint32_t, uint64_t>> victims;  // (table, key)
+    std::vector<CacheSlot*> dirty;
+  };
+  std::vector<Chosen> chosen;
   std::map<uint32_t, Batch> batches;
-  s->ChooseVictims(shard_budget_, [&](CacheSlot* slot) {
-    victims.emplace_back(slot->table, slot->key);
-    if (!(slot->flags & kSlotDirty)) return;
-    Batch& b = batches[slot->table];
-    b.keys.push_back(slot->key);
-    b.rows.emplace_back(slot->row, slot->size);
-    b.slots.push_back(slot);
-  });
+  for (RowCacheShard* s : shards) {
+    if (s->bytes <= shard_budget_) continue;
+    Chosen& c = chosen.emplace_back();
+    c.shard = s;
+    s->ChooseVictims(shard_budget_, [&](CacheSlot* slot) {
+      c.victims.emplace_back(slot->table, slot->key);
+      if (!(slot->flags & kSlotDirty)) return;
+      Batch& b = batches[slot->table];
+      b.keys.push_back(slot->key);
+      b.rows.emplace_back(slot->row, slot->size);
+      b.slots.push_back(slot);
+      c.dirty.push_back(slot);
+    });
+  }
+  if (chosen.empty()) return Status::OK();
   const Status written = WriteBatches(batches);
-  for (auto& [table, batch] : batches) {
-    for (const CacheSlot* slot : batch.slots) s->dirty -= (slot->flags & kSlotDirty) ? 0 : 1;
-  }
-  if (!written.ok()) {
-    for (const auto& [table, key] : victims) {
-      s->Find(table, key, Mix64(key))->flags &= ~kSlotVictim;
+  for (Chosen& c : chosen) {
+    RowCacheShard* s = c.shard;
+    for (const CacheSlot* slot : c.dirty) s->dirty -= (slot->flags & kSlotDirty) ? 0 : 1;
+    if (!written.ok()) {
+      for (const auto& [table, key] : c.victims) {
+        s->Find(table, key, Mix64(key))->flags &= ~kSlotVictim;
+      }
+      continue;
     }
-    return written;
+    // Erasing shifts slots, so each victim is looked up again.
+    for (const auto& [table, key] : c.victims) s->Erase(s->Find(table, key, Mix64(key)));
+    evictions_ += c.victims.size();
   }
-  // Erasing shifts slots, so each victim is looked up again.
-  for (const auto& [table, key] : victims) s->Erase(s->Find(table, key, Mix64(key)));
-  evictions_ += victims.size();
-  return Status::OK();
+  return written;
 }
 
 // Under the shard lock: adds its dirty rows to `batches` (one per table);

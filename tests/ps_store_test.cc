@@ -102,6 +102,23 @@ TYPED_TEST(EmbeddingStoreTest, WriteThenMultiGet) {
   ASSERT_TRUE(store->Flush().ok());
 }
 
+// Keys out of order and repeated in one Write: the last row of a repeated key
+// wins (RocksDB's store sorts the batch, stably).
+TYPED_TEST(EmbeddingStoreTest, UnsortedWriteWithRepeatsKeepsTheLastRow) {
+  auto store = this->MakeStore();
+  ASSERT_TRUE(store->CreateTable("a").ok());
+  const uint64_t keys[] = {9, 3, ~0ULL, 3, 0, 9, 3};
+  const std::string rows[] = {"9a", "3a", "max", "3b", "zero", "9b", "3c"};
+  ASSERT_TRUE(store->Write("a", keys, 7, rows).ok());
+  const uint64_t query[] = {0, 3, 9, ~0ULL};
+  std::vector<std::string> out;
+  std::vector<uint8_t> found;
+  ASSERT_TRUE(store->MultiGet("a", query, 4, true, &out, &found).ok());
+  EXPECT_EQ(found, std::vector<uint8_t>({1, 1, 1, 1}));
+  EXPECT_EQ(out, std::vector<std::string>({"zero", "3c", "9b", "max"}));
+  EXPECT_EQ(store->Count("a").value(), 4u);
+}
+
 TYPED_TEST(EmbeddingStoreTest, ManyKeysAndRowsThatChangeSize) {
   auto store = this->MakeStore();
   ASSERT_TRUE(store->CreateTable("t").ok());
