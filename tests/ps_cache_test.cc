@@ -100,6 +100,29 @@ std::string RowFor(uint64_t key, int version) {
   return "row-" + std::to_string(key) + "-v" + std::to_string(version) + std::string(40, 'x');
 }
 
+// Keys 0 .. n-1 and their rows RowFor(k, version).
+void SequentialRows(size_t n, int version, std::vector<uint64_t>* keys,
+                    std::vector<std::string>* rows) {
+  keys->resize(n);
+  rows->clear();
+  for (uint64_t k = 0; k < n; ++k) {
+    (*keys)[k] = k;
+    rows->push_back(RowFor(k, version));
+  }
+}
+
+// Reads every key of table "t" alone and expects its row.
+void ExpectRows(const EmbeddingStore& store, const std::vector<uint64_t>& keys,
+                const std::vector<std::string>& rows) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::vector<std::string> one;
+    std::vector<uint8_t> found;
+    ASSERT_TRUE(store.MultiGet("t", &keys[i], 1, true, &one, &found).ok());
+    ASSERT_TRUE(found[0]) << "key " << keys[i];
+    EXPECT_EQ(one[0], rows[i]) << "key " << keys[i];
+  }
+}
+
 // Every store kind, for Delete and MemoryUsageBytes.
 enum class Kind { kMemory, kRocksDb, kCachedMemory, kCachedRocksDb };
 
@@ -338,12 +361,9 @@ TEST(CachedStoreTest, EvictionWritesBackDirtyRowsInBatches) {
   CountingStore* backing = backing_owner.get();
   auto cache = Cached(std::move(backing_owner), 8192, 2);
   ASSERT_TRUE(cache->CreateTable("t").ok());
-  std::vector<uint64_t> keys(1000);
+  std::vector<uint64_t> keys;
   std::vector<std::string> rows;
-  for (uint64_t k = 0; k < keys.size(); ++k) {
-    keys[k] = k;
-    rows.push_back(RowFor(k, 1));
-  }
+  SequentialRows(1000, 1, &keys, &rows);
   for (size_t i = 0; i < keys.size(); i += 100) {
     ASSERT_TRUE(cache->Write("t", &keys[i], 100, &rows[i]).ok());
   }
@@ -380,12 +400,9 @@ TEST(CachedStoreTest, EvictionWritesBackDirtyRowsInBatches) {
 TEST(CachedStoreTest, AReadsEvictionsAreWrittenBackTogether) {
   auto backing_owner = std::make_unique<CountingStore>();
   CountingStore* backing = backing_owner.get();
-  std::vector<uint64_t> keys(2000);
+  std::vector<uint64_t> keys;
   std::vector<std::string> rows;
-  for (uint64_t k = 0; k < keys.size(); ++k) {
-    keys[k] = k;
-    rows.push_back(RowFor(k, 1));
-  }
+  SequentialRows(2000, 1, &keys, &rows);
   ASSERT_TRUE(backing->CreateTable("t").ok());
   ASSERT_TRUE(backing->Write("t", &keys[1000], 1000, &rows[1000]).ok());  // keys 1000..1999
   auto cache = Cached(std::move(backing_owner), 16384, 4);
@@ -400,13 +417,7 @@ TEST(CachedStoreTest, AReadsEvictionsAreWrittenBackTogether) {
   EXPECT_EQ(StatsOf(*cache).write_back_batches - batches_before, 1u);
   for (size_t i = 0; i < 200; ++i) EXPECT_EQ(got[i], rows[1000 + i]);
   ASSERT_TRUE(cache->Flush().ok());
-  for (uint64_t k = 0; k < keys.size(); ++k) {
-    std::vector<std::string> one;
-    std::vector<uint8_t> one_found;
-    ASSERT_TRUE(cache->MultiGet("t", &keys[k], 1, true, &one, &one_found).ok());
-    ASSERT_TRUE(one_found[0]) << "key " << k;
-    EXPECT_EQ(one[0], rows[k]) << "key " << k;
-  }
+  ExpectRows(*cache, keys, rows);
 }
 
 // A write-back that fails evicts nothing: every row stays readable and dirty,
@@ -416,12 +427,9 @@ TEST(CachedStoreTest, AFailedWriteBackLosesNothing) {
   CountingStore* backing = backing_owner.get();
   auto cache = Cached(std::move(backing_owner), 8192, 4);
   ASSERT_TRUE(cache->CreateTable("t").ok());
-  std::vector<uint64_t> keys(400);
+  std::vector<uint64_t> keys;
   std::vector<std::string> rows;
-  for (uint64_t k = 0; k < keys.size(); ++k) {
-    keys[k] = k;
-    rows.push_back(RowFor(k, 2));
-  }
+  SequentialRows(400, 2, &keys, &rows);
   backing->fail_writes = true;
   const Status s = cache->Write("t", keys.data(), keys.size(), rows.data());
   EXPECT_FALSE(s.ok());
@@ -430,13 +438,7 @@ TEST(CachedStoreTest, AFailedWriteBackLosesNothing) {
   EXPECT_EQ(st.rows, keys.size());
   EXPECT_EQ(st.dirty_rows, keys.size());
   EXPECT_EQ(st.evictions, 0u);
-  for (uint64_t k = 0; k < keys.size(); ++k) {
-    std::vector<std::string> one;
-    std::vector<uint8_t> one_found;
-    ASSERT_TRUE(cache->MultiGet("t", &keys[k], 1, true, &one, &one_found).ok());
-    ASSERT_TRUE(one_found[0]) << "key " << k;
-    EXPECT_EQ(one[0], rows[k]) << "key " << k;
-  }
+  ExpectRows(*cache, keys, rows);
   backing->fail_writes = false;
   ASSERT_TRUE(cache->Flush().ok());
   EXPECT_EQ(backing->Count("t").value(), keys.size());
