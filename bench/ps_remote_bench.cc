@@ -59,17 +59,19 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
                         const EmbeddingStore& rocks) {
   const CachedStore::Stats s = cache.stats();
   Result<uint64_t> rocks_mem = rocks.MemoryUsageBytes();
-  char text[400];
+  char text[520];
   std::snprintf(text, sizeof(text),
                 "peak_rss_kb=%llu rss_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
-                "cache_bytes=%llu cache_rows=%llu rocksdb_mem_bytes=%llu",
+                "cache_bytes=%llu cache_rows=%llu rocksdb_mem_bytes=%llu wb_hits=%llu "
+                "wb_wait_s=%.3f",
                 static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
                 static_cast<unsigned long long>(ProcStatusKb("VmRSS")),
                 static_cast<unsigned long long>(DirBytes(path)), s.hit_rate,
                 static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
                 static_cast<unsigned long long>(s.bytes_used),
                 static_cast<unsigned long long>(s.rows),
-                static_cast<unsigned long long>(rocks_mem.ok() ? rocks_mem.value() : 0));
+                static_cast<unsigned long long>(rocks_mem.ok() ? rocks_mem.value() : 0),
+                static_cast<unsigned long long>(s.write_behind_hits), s.write_behind_wait_s);
   return text;
 }
 
@@ -77,10 +79,12 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
 // sends Done; the store is flushed and closed, and its directory removed.
 void ServeSession(const BenchFlags& f, const Topology& t, MpiMessenger* messenger,
                   const std::string& path, size_t cache_bytes, const RocksDbStoreOptions& rocks,
-                  int apply_threads) {
+                  int apply_threads, size_t write_behind_bytes, bool async_prefetch,
+                  int prefetch_threads) {
   {
     EmbeddingStore* raw = nullptr;
-    std::unique_ptr<EmbeddingStore> store = OpenCachedRocksDb(path, cache_bytes, rocks, &raw);
+    std::unique_ptr<EmbeddingStore> store =
+        OpenCachedRocksDb(path, cache_bytes, rocks, &raw, write_behind_bytes);
     const CachedStore* cache = dynamic_cast<const CachedStore*>(store.get());
     SparseShard shard(std::move(store), apply_threads);
     PsServerOptions options;
@@ -88,6 +92,8 @@ void ServeSession(const BenchFlags& f, const Topology& t, MpiMessenger* messenge
     options.num_workers = t.num_workers();
     options.idle_timeout_s = 4 * f.timeout_s;  // the worker runs parts 1 and 3 meanwhile
     options.stats_interval_s = 0;
+    options.async_prefetch = async_prefetch;
+    options.prefetch_threads = prefetch_threads;
     options.extra_stats = [&] { return ServerStats(path, *cache, *raw); };
     PsServer server(&shard, messenger, options);
     Check(server.Run(), "parameter server " + path);
@@ -106,9 +112,16 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   scale.block_size = f.scale_block_kib << 10;
   scale.partitioned_index_filters = f.scale_partitioned != 0;
   scale.universal_compaction = f.scale_universal != 0;
-  ServeSession(f, t, messenger, base + "_scale", f.scale_cache_mib << 20, scale,
-               f.scale_apply_threads);
-  ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions(), 1);
+  scale.pin_index_filters = f.scale_pin_index_filters != 0;
+  const size_t scale_cache = f.scale_cache_mib << 20;
+  const size_t write_behind = f.scale_write_behind_mib < 0
+                                  ? DefaultWriteBehindBytes(scale_cache)
+                                  : size_t(f.scale_write_behind_mib) << 20;
+  ServeSession(f, t, messenger, base + "_scale", scale_cache, scale, f.scale_apply_threads,
+               write_behind, f.scale_async_prefetch != 0, f.scale_prefetch_threads);
+  const PsServerOptions defaults;
+  ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions(), 1,
+               0, defaults.async_prefetch, defaults.prefetch_threads);
 }
 
 // ----- The worker's remote parts -----
@@ -306,21 +319,31 @@ void ScaleServerFigures(RemoteClient* ps, Report* report) {
     report->Text(kScale, who + "row cache used, hit rate (whole run)", value);
     std::snprintf(value, sizeof(value), "%.0f MB", StatField(text, "rocksdb_mem_bytes") / 1e6);
     report->Text(kScale, who + "RocksDB memory (MemoryUsageBytes)", value);
+    std::snprintf(value, sizeof(value), "%.0f misses answered, evictions waited %.1f s",
+                  StatField(text, "wb_hits"), StatField(text, "wb_wait_s"));
+    report->Text(kScale, who + "write-behind (whole run)", value);
   }
 }
 
 void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report) {
-  char what[200];
+  char what[300];
   std::snprintf(what, sizeof(what),
-                "%llu keys x %d, %s; %zu MiB row cache/server, %d apply thread(s)/server",
+                "%llu keys x %d, %s; %zu MiB row cache/server, %d apply thread(s)/server, "
+                "write-behind %s, %s prefetch (%d threads)",
                 static_cast<unsigned long long>(f.scale_keys), f.dim, f.optimizer.c_str(),
-                f.scale_cache_mib, f.scale_apply_threads);
+                f.scale_cache_mib, f.scale_apply_threads,
+                f.scale_write_behind_mib < 0    ? "default"
+                : f.scale_write_behind_mib == 0 ? "off"
+                                                : (std::to_string(f.scale_write_behind_mib) +
+                                                   " MiB").c_str(),
+                f.scale_async_prefetch ? "async" : "inline", f.scale_prefetch_threads);
   report->Text(kScale, "table", what);
   std::snprintf(what, sizeof(what),
-                "memtable %zu MiB x3, block cache %zu MiB, %zu KiB blocks, %s index/filters, "
+                "memtable %zu MiB x3, block cache %zu MiB, %zu KiB blocks, %s index/filters%s, "
                 "%s compaction",
                 f.scale_memtable_mib, f.scale_block_cache_mib, f.scale_block_kib,
                 f.scale_partitioned ? "partitioned" : "full",
+                f.scale_pin_index_filters ? " (all pinned)" : "",
                 f.scale_universal ? "universal" : "leveled");
   report->Text(kScale, "RocksDB settings of the servers", what);
   RemoteTable t(ps, f, "big", std::max<size_t>(f.fill_batch, size_t{1} * f.batch_rows * f.fields));

@@ -43,6 +43,12 @@ struct BenchFlags {
   int scale_partitioned = 0;      // part 4: partitioned index and filters (RocksDbStoreOptions)
   int scale_universal = 1;        // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
   int scale_apply_threads = 1;    // part 4: threads a server splits a large pull or push over
+  // part 4: write-behind of each server's row cache in MiB (RowCacheOptions;
+  // -1: DefaultWriteBehindBytes, as OpenStore; 0: evictions write back themselves)
+  int scale_write_behind_mib = -1;
+  int scale_pin_index_filters = 1;  // part 4: RocksDbStoreOptions::pin_index_filters
+  int scale_async_prefetch = 1;   // part 4: PsServerOptions::async_prefetch of the servers
+  int scale_prefetch_threads = 1;  // part 4: PsServerOptions::prefetch_threads
                                   // (SparseShard apply_threads, msrec's --ps_threads)
   int malloc_keep_mb = 64;        // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
   double timeout_s = 1800;        // remote client timeout; server idle timeout is 4x
@@ -124,11 +130,13 @@ class Report {
 
 std::string FormatRate(double keys_per_s);  // "5.23 M keys/s"
 
-// RocksDB at `path` (removed first) behind a row cache of `cache_bytes`;
-// `*raw` is set to the RocksDB store, which the returned store owns.
+// RocksDB at `path` (removed first) behind a row cache of `cache_bytes`
+// (`write_behind_bytes` of it for the write-behind); `*raw` is set to the
+// RocksDB store, which the returned store owns.
 std::unique_ptr<EmbeddingStore> OpenCachedRocksDb(const std::string& path, size_t cache_bytes,
                                                   const RocksDbStoreOptions& options,
-                                                  EmbeddingStore** raw);
+                                                  EmbeddingStore** raw,
+                                                  size_t write_behind_bytes = 0);
 
 // The parts that run inside the worker process (ps_remote_bench_local.cc).
 void RunInProcess(const BenchFlags& flags, const Batches& batches, Report* report);

@@ -17,13 +17,14 @@ namespace bench {
 
 std::unique_ptr<EmbeddingStore> OpenCachedRocksDb(const std::string& path, size_t cache_bytes,
                                                   const RocksDbStoreOptions& options,
-                                                  EmbeddingStore** raw) {
+                                                  EmbeddingStore** raw, size_t write_behind_bytes) {
   std::filesystem::remove_all(path);
   auto rocks = OpenRocksDbStore(path, options);
   Check(rocks.status(), "open " + path);
   *raw = rocks.value().get();
   RowCacheOptions cache_options;
   cache_options.capacity_bytes = cache_bytes;
+  cache_options.write_behind_bytes = write_behind_bytes;
   auto cached = MakeCachedStore(std::move(rocks).value(), cache_options);
   Check(cached.status(), "row cache");
   return std::move(cached).value();

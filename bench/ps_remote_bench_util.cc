@@ -33,7 +33,11 @@ struct FlagTable {
             {"scale_warmup_steps", &f->scale_warmup_steps},
             {"num_servers", &f->num_servers}, {"scale_partitioned", &f->scale_partitioned},
             {"scale_universal", &f->scale_universal}, {"malloc_keep_mb", &f->malloc_keep_mb},
-            {"scale_apply_threads", &f->scale_apply_threads}};
+            {"scale_apply_threads", &f->scale_apply_threads},
+            {"scale_write_behind_mib", &f->scale_write_behind_mib},
+            {"scale_async_prefetch", &f->scale_async_prefetch},
+            {"scale_pin_index_filters", &f->scale_pin_index_filters},
+            {"scale_prefetch_threads", &f->scale_prefetch_threads}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},
             {"scale_keys", &f->scale_keys},
@@ -99,6 +103,11 @@ Status ParseFlags(int argc, char** argv, BenchFlags* flags) {
   }
   if (flags->scale_apply_threads < 1) {
     return Status::InvalidArgument("--scale_apply_threads must be >= 1");
+  }
+  if (flags->scale_write_behind_mib < -1 ||
+      size_t(std::max(0, flags->scale_write_behind_mib)) >= flags->scale_cache_mib) {
+    return Status::InvalidArgument("--scale_write_behind_mib must be -1 (default) or in 0 .. "
+                                   "--scale_cache_mib - 1");
   }
   return Status::OK();
 }

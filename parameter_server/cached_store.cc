@@ -14,6 +14,7 @@
 
 #include "common/hash.h"
 #include "parameter_server/internal/row_cache_shard.h"
+#include "parameter_server/internal/write_behind.h"
 
 namespace msrec {
 namespace {
@@ -58,8 +59,11 @@ struct Scratch {
   std::vector<char> fetched_bytes;
   size_t fetched_used = 0;
   std::vector<uint32_t> tokens;  // per shard: the token of this request's reservations
-  std::vector<uint64_t> miss_keys;
-  std::vector<uint32_t> miss_pos;
+  std::vector<uint64_t> miss_keys;  // the keys asked of the backing store,
+  std::vector<uint32_t> miss_pos;   // and their positions
+  // Positions of every miss, ascending: those asked of the backing store and
+  // those found in the write-behind (all reserved, all filled).
+  std::vector<uint32_t> fill_pos;
 
   // Heap bytes held (the per-position vectors and the row copies).
   size_t bytes() const {
@@ -130,9 +134,14 @@ class CachedStoreImpl : public CachedStore {
         capacity_(options.capacity_bytes),
         num_shards_(static_cast<uint32_t>(options.shards)),
         shards_pow2_((num_shards_ & (num_shards_ - 1)) == 0),
-        shard_budget_(options.capacity_bytes / options.shards),
+        shard_budget_((options.capacity_bytes - options.write_behind_bytes) / options.shards),
         shards_(new RowCacheShard[options.shards]) {
     for (const std::string& name : backing_->TableNames()) Register(name);
+    if (options.write_behind_bytes > 0) {
+      write_behind_ = std::make_unique<WriteBehind>(
+          backing_.get(), options.write_behind_bytes,
+          [this](uint32_t id) { return TableName(id); });
+    }
   }
 
   ~CachedStoreImpl() override {
@@ -152,6 +161,7 @@ class CachedStoreImpl : public CachedStore {
   Status DropTable(const std::string& table) override {
     MSREC_ASSIGN_OR_RETURN(const uint32_t id, FindTable(table));
     EraseCachedRows(id);
+    MSREC_RETURN_IF_ERROR(DrainWriteBehind());  // its evicted rows too, before the table goes
     {
       std::unique_lock<std::shared_mutex> lock(tables_mu_);
       ids_.erase(table);  // the id is not reused: a table created again gets a new one
@@ -189,6 +199,9 @@ class CachedStoreImpl : public CachedStore {
     for (uint32_t sh = 0; sh < num_shards_; ++sh) {
       RowCacheShard& s = shards_[sh];
       std::lock_guard<std::mutex> lock(s.mu);
+      // Older rows of this shard's keys, evicted before the lock was taken,
+      // reach the backing store before the newer ones below.
+      MSREC_RETURN_IF_ERROR(DrainWriteBehind());
       std::map<uint32_t, Batch> batches;
       MSREC_RETURN_IF_ERROR(CollectDirtyLocked(&s, &batches));
       MSREC_RETURN_IF_ERROR(WriteBatches(batches));
@@ -224,12 +237,19 @@ class CachedStoreImpl : public CachedStore {
 
   std::string StatsText() const override {
     const Stats s = stats();
-    char line[160];
-    std::snprintf(line, sizeof(line),
-                  "row cache %.0f MiB of %.0f (%llu rows, %llu absent, hit rate %.3f), ",
-                  s.bytes_used / 1048576.0, s.capacity_bytes / 1048576.0,
-                  static_cast<unsigned long long>(s.rows), static_cast<unsigned long long>(s.absent),
-                  s.hit_rate);
+    char line[320];
+    int len = std::snprintf(line, sizeof(line),
+                            "row cache %.0f MiB of %.0f (%llu rows, %llu absent, hit rate %.3f), ",
+                            s.bytes_used / 1048576.0, s.capacity_bytes / 1048576.0,
+                            static_cast<unsigned long long>(s.rows),
+                            static_cast<unsigned long long>(s.absent), s.hit_rate);
+    if (write_behind_ != nullptr) {
+      std::snprintf(line + len, sizeof(line) - len,
+                    "write-behind %.1f MiB (%llu rows, %llu misses answered, waited %.1f s), ",
+                    s.write_behind_bytes / 1048576.0,
+                    static_cast<unsigned long long>(s.write_behind_rows),
+                    static_cast<unsigned long long>(s.write_behind_hits), s.write_behind_wait_s);
+    }
     return line + backing_->StatsText();
   }
 
@@ -326,6 +346,11 @@ class CachedStoreImpl : public CachedStore {
   Status WriteBatches(const std::map<uint32_t, Batch>& batches) const;
   Status EvictShardsLocked(const std::vector<RowCacheShard*>& shards) const;
   Status WriteBackDirty() const;
+  // Waits until the write-behind thread has written every row handed to it
+  // (OK at once without write-behind).
+  Status DrainWriteBehind() const {
+    return write_behind_ == nullptr ? Status::OK() : write_behind_->Drain();
+  }
 
   const std::unique_ptr<EmbeddingStore> backing_;
   const size_t capacity_;
@@ -345,6 +370,9 @@ class CachedStoreImpl : public CachedStore {
   mutable std::atomic<uint64_t> evictions_{0};
   mutable std::atomic<uint64_t> write_backs_{0};
   mutable std::atomic<uint64_t> write_back_batches_{0};
+  mutable std::atomic<uint64_t> write_behind_hits_{0};
+  // Null without write-behind. Declared after backing_: destroyed before it.
+  std::unique_ptr<WriteBehind> write_behind_;
 };
 
 void CachedStoreImpl::HashKeys(const uint64_t* keys, size_t n, Scratch* sc) const {
@@ -375,15 +403,15 @@ void CachedStoreImpl::LockShards(Scratch* sc, ShardLocks* locks) const {
   }
 }
 
-// Groups the misses by shard: order[begin[s] .. begin[s+1]) are the
-// positions of shard s's misses, ascending.
+// Groups the misses (fill_pos) by shard: order[begin[s] .. begin[s+1]) are
+// the positions of shard s's misses, ascending.
 void CachedStoreImpl::GroupMisses(Scratch* sc) const {
   sc->begin.assign(num_shards_ + 1, 0);
-  for (uint32_t i : sc->miss_pos) ++sc->begin[sc->shard_of[i] + 1];
+  for (uint32_t i : sc->fill_pos) ++sc->begin[sc->shard_of[i] + 1];
   for (uint32_t s = 0; s < num_shards_; ++s) sc->begin[s + 1] += sc->begin[s];
-  sc->order.resize(sc->miss_pos.size());
+  sc->order.resize(sc->fill_pos.size());
   sc->cursor.assign(sc->begin.begin(), sc->begin.end() - 1);
-  for (uint32_t i : sc->miss_pos) sc->order[sc->cursor[sc->shard_of[i]]++] = i;
+  for (uint32_t i : sc->fill_pos) sc->order[sc->cursor[sc->shard_of[i]]++] = i;
 }
 
 // Under the locks of the request's shards, one pass over the keys in request
@@ -447,13 +475,26 @@ Status CachedStoreImpl::MultiGetVisit(const std::string& table, const uint64_t* 
     if (first_miss == n || !status.ok()) return status;  // nothing reserved
     sc->CopyHits(first_miss, n);
   }
+  sc->fetched.assign(n, Scratch::kUnanswered);
+  sc->fetched_span.resize(n);
   sc->miss_keys.clear();
   sc->miss_pos.clear();
+  sc->fill_pos.clear();
+  uint64_t write_behind_hits = 0;
   for (size_t i = first_miss; i < n; ++i) {
     if (sc->hit[i].data() != nullptr) continue;
+    sc->fill_pos.push_back(static_cast<uint32_t>(i));
+    // An evicted row not yet written back is newer than the backing store's.
+    if (write_behind_ != nullptr &&
+        write_behind_->Find(id, keys[i], [&](std::string_view row) { sc->KeepFetched(i, row); })) {
+      sc->fetched[i] = Scratch::kFound;
+      ++write_behind_hits;
+      continue;
+    }
     sc->miss_keys.push_back(keys[i]);
     sc->miss_pos.push_back(static_cast<uint32_t>(i));
   }
+  write_behind_hits_ += write_behind_hits;
   Status status = FetchMisses(table, first_miss, n, sorted, fn, sc.get());
   GroupMisses(sc.get());
   for (uint32_t s = 0; s < num_shards_; ++s) {
@@ -470,13 +511,12 @@ Status CachedStoreImpl::MultiGetVisit(const std::string& table, const uint64_t* 
   return status.ok() ? evict : status;
 }
 
-// With no shard locked: asks the backing store for the misses and visits
-// positions first_miss .. n-1 in request order, the hits before each miss,
-// then the miss.
+// With no shard locked: asks the backing store for the misses (none if the
+// write-behind held them all) and visits positions first_miss .. n-1 in
+// request order, the hits (and rows found in the write-behind) before each
+// miss, then the miss.
 Status CachedStoreImpl::FetchMisses(const std::string& table, size_t first_miss, size_t n,
                                     bool sorted, const RowVisitor& fn, Scratch* sc) const {
-  sc->fetched.assign(n, Scratch::kUnanswered);
-  sc->fetched_span.resize(n);
   size_t next = first_miss;
   auto visit_hits_until = [&](size_t end) -> Status {
     for (; next < end; ++next) {
@@ -485,10 +525,13 @@ Status CachedStoreImpl::FetchMisses(const std::string& table, size_t first_miss,
         MSREC_RETURN_IF_ERROR(fn(next, false, std::string_view()));
       } else if (hit.data() != nullptr) {
         MSREC_RETURN_IF_ERROR(fn(next, true, hit));
+      } else if (sc->fetched[next] == Scratch::kFound) {
+        MSREC_RETURN_IF_ERROR(fn(next, true, sc->Fetched(next)));
       }
     }
     return Status::OK();
   };
+  if (sc->miss_keys.empty()) return visit_hits_until(n);
   MSREC_RETURN_IF_ERROR(
       backing_->MultiGetVisit(table, sc->miss_keys.data(), sc->miss_keys.size(), sorted,
                               [&](size_t j, bool found, std::string_view row) {
@@ -569,6 +612,9 @@ Status CachedStoreImpl::Delete(const std::string& table, const uint64_t* keys, s
     CacheSlot* slot = s.Find(id, keys[i], sc->hash[i]);
     if (slot->flags != 0) s.Erase(slot);
   }
+  // Evicted rows of these keys must not reach the backing store after the
+  // delete.
+  MSREC_RETURN_IF_ERROR(DrainWriteBehind());
   return backing_->Delete(table, keys, n);
 }
 
@@ -615,13 +661,32 @@ Status CachedStoreImpl::EvictShardsLocked(const std::vector<RowCacheShard*>& sha
       if (!(slot->flags & kSlotDirty)) return;
       Batch& b = batches[slot->table];
       b.keys.push_back(slot->key);
-      b.rows.emplace_back(slot->row, slot->size);
+      // The write-behind copies the rows itself, without a string per row.
+      if (write_behind_ == nullptr) b.rows.emplace_back(slot->row, slot->size);
       b.slots.push_back(slot);
       c.dirty.push_back(slot);
     });
   }
   if (chosen.empty()) return Status::OK();
-  const Status written = WriteBatches(batches);
+  Status written;
+  if (write_behind_ != nullptr) {
+    // The background thread writes them; the rows are copied into one buffer
+    // (no allocation per row) and handed over.
+    EvictedRows evicted;
+    for (const auto& [table, batch] : batches) {
+      for (const CacheSlot* slot : batch.slots) {
+        evicted.Add(table, slot->key, std::string_view(slot->row, slot->size));
+      }
+    }
+    written = write_behind_->Add(std::move(evicted));
+    if (written.ok()) {
+      for (const auto& [table, batch] : batches) {
+        for (CacheSlot* slot : batch.slots) slot->flags &= ~kSlotDirty;
+      }
+    }
+  } else {
+    written = WriteBatches(batches);
+  }
   for (Chosen& c : chosen) {
     RowCacheShard* s = c.shard;
     for (const CacheSlot* slot : c.dirty) s->dirty -= (slot->flags & kSlotDirty) ? 0 : 1;
@@ -660,10 +725,12 @@ Status CachedStoreImpl::CollectDirtyLocked(RowCacheShard* s,
 Status CachedStoreImpl::WriteBackDirty() const {
   ShardLocks locks;
   std::map<uint32_t, Batch> batches;
-  Status written;
+  for (uint32_t sh = 0; sh < num_shards_; ++sh) locks.Lock(&shards_[sh]);
+  // With every shard locked nothing more is evicted: the older rows in the
+  // write-behind reach the backing store before the cached ones below.
+  Status written = DrainWriteBehind();
   for (uint32_t sh = 0; sh < num_shards_ && written.ok(); ++sh) {
     RowCacheShard& s = shards_[sh];
-    locks.Lock(&s);
     if (s.dirty != 0) written = CollectDirtyLocked(&s, &batches);
   }
   if (written.ok()) written = WriteBatches(batches);
@@ -693,10 +760,24 @@ CachedStore::Stats CachedStoreImpl::stats() const {
   st.evictions = evictions_.load();
   st.write_backs = write_backs_.load();
   st.write_back_batches = write_back_batches_.load();
+  if (write_behind_ != nullptr) {
+    const WriteBehind::Stats wb = write_behind_->stats();
+    st.write_behind_rows = wb.rows;
+    st.write_behind_bytes = wb.bytes;
+    st.bytes_used += wb.bytes;
+    st.write_backs += wb.written_rows;
+    st.write_back_batches += wb.batches;
+    st.write_behind_wait_s = wb.add_wait_us / 1e6;
+  }
+  st.write_behind_hits = write_behind_hits_.load();
   return st;
 }
 
 }  // namespace
+
+size_t DefaultWriteBehindBytes(size_t capacity_bytes) {
+  return std::min(capacity_bytes / 16, size_t{64} << 20);
+}
 
 Result<std::unique_ptr<EmbeddingStore>> MakeCachedStore(std::unique_ptr<EmbeddingStore> backing,
                                                         const RowCacheOptions& options) {
@@ -707,6 +788,12 @@ Result<std::unique_ptr<EmbeddingStore>> MakeCachedStore(std::unique_ptr<Embeddin
   if (options.shards < 1 || options.shards > 1024) {
     return Status::InvalidArgument("row cache: shards must be in 1..1024, got " +
                                    std::to_string(options.shards));
+  }
+  if (options.write_behind_bytes >= options.capacity_bytes) {
+    return Status::InvalidArgument("row cache: write_behind_bytes (" +
+                                   std::to_string(options.write_behind_bytes) +
+                                   ") must be less than capacity_bytes (" +
+                                   std::to_string(options.capacity_bytes) + ")");
   }
   return std::unique_ptr<EmbeddingStore>(new CachedStoreImpl(std::move(backing), options));
 }

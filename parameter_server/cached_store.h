@@ -26,7 +26,18 @@ struct RowCacheOptions {
   // Number of independently locked shards; a key goes to shard
   // Mix64(key) % shards, whatever its table. 1..1024. Default: 16.
   int shards = 16;
+  // Write-behind: the part of capacity_bytes that holds evicted dirty rows
+  // until a background thread has written them to the backing store, so that
+  // no request waits for the backing store's Write (docs/parameter_server.md,
+  // "Write-behind"). 0 (the default here): the evicting call writes them
+  // itself. OpenStore sets DefaultWriteBehindBytes(capacity). Must be less
+  // than capacity_bytes; the shards share the rest.
+  size_t write_behind_bytes = 0;
 };
+
+// The write-behind budget OpenStore gives a cache of `capacity_bytes`: 1/16
+// of it, at most 64 MiB.
+size_t DefaultWriteBehindBytes(size_t capacity_bytes);
 
 // The store returned by MakeCachedStore.
 //
@@ -36,6 +47,14 @@ struct RowCacheOptions {
 //   only when they are evicted (one backing Write per table per eviction
 //   batch) or at Flush. If a write-back fails, the rows stay cached and dirty
 //   and the call that triggered the eviction returns the error.
+// - With write-behind (write_behind_bytes > 0) an eviction hands its dirty
+//   rows to a background thread instead and returns; a lookup that misses the
+//   cache finds them there until the backing store has them. If a background
+//   write fails, its rows stay there (readable) and are retried; meanwhile
+//   every eviction returns the error (evicting nothing) and so does Flush.
+//   Flush, Close, ForEach, Count, CheckpointTo, Delete, DropTable and
+//   NewBulkWriter first wait until the background thread has written every
+//   row handed to it.
 // - Eviction is CLOCK (second chance), not LRU: a read or write of a row only
 //   sets its reference bit; when a shard is over budget, a hand sweeps its
 //   index, clearing set bits and evicting the rows whose bit is clear. A row
@@ -86,6 +105,10 @@ class CachedStore : public EmbeddingStore {
     uint64_t write_backs = 0;         // dirty rows written to the backing store (evictions,
                                       // Flush, ForEach/Count)
     uint64_t write_back_batches = 0;  // backing Write calls that carried them
+    uint64_t write_behind_rows = 0;   // evicted rows waiting for the background write
+    uint64_t write_behind_bytes = 0;  // what they are charged (part of bytes_used)
+    uint64_t write_behind_hits = 0;   // misses answered from them
+    double write_behind_wait_s = 0;   // time evictions waited for room in the write-behind
   };
 
   // A consistent snapshot per shard (the counters of different shards are

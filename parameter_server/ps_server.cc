@@ -1,7 +1,11 @@
 #include "parameter_server/ps_server.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "common/file_util.h"
@@ -43,6 +47,86 @@ void AverageGradients(const std::vector<RequestView>& pushes, size_t dim,
 
 }  // namespace
 
+// The prefetches of deferred pulls, on threads of their own: the RocksDB
+// reads of step t+1's misses (most of a server's time when the table is far
+// larger than the row cache) overlap the request thread's work on step t
+// (applying its pushes), and a prefetch's keys are split over the threads.
+// A prefetch only warms the row cache, which is safe beside any concurrent
+// pull or push (cached_store.h); its errors are logged, and the pull that
+// follows reads what it needs itself.
+class Prefetcher {
+ public:
+  // A part has at least this many keys (smaller ones are not worth a thread).
+  static constexpr size_t kMinPartKeys = 1024;
+
+  Prefetcher(SparseShard* shard, int threads) : shard_(shard) {
+    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  }
+  // Runs what is queued, then stops.
+  ~Prefetcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  Prefetcher(const Prefetcher&) = delete;
+  Prefetcher& operator=(const Prefetcher&) = delete;
+
+  void Enqueue(const std::string& table, const uint64_t* keys, size_t n) {
+    const size_t parts =
+        std::max<size_t>(1, std::min(threads_.size(), n / kMinPartKeys));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t p = 0; p < parts; ++p) {
+        const size_t begin = n * p / parts, end = n * (p + 1) / parts;
+        queue_.push_back(Task{table, std::vector<uint64_t>(keys + begin, keys + end)});
+        ++queued_;
+      }
+    }
+    work_cv_.notify_all();
+  }
+
+  // Waits until every prefetch queued so far has run.
+  void WaitAll() {
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t target = queued_;
+    done_cv_.wait(lock, [&] { return done_ >= target; });
+  }
+
+ private:
+  struct Task {
+    std::string table;
+    std::vector<uint64_t> keys;
+  };
+
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopped, nothing left
+      Task task = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      const Status s = shard_->Prefetch(task.table, task.keys.data(), task.keys.size());
+      if (!s.ok()) LOG(WARNING) << "prefetch: " << s.ToString();
+      lock.lock();
+      ++done_;
+      done_cv_.notify_all();
+    }
+  }
+
+  SparseShard* const shard_;
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<Task> queue_;  // guarded by mu_
+  uint64_t queued_ = 0;     // guarded by mu_
+  uint64_t done_ = 0;       // guarded by mu_
+  bool stop_ = false;       // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
 PsServer::PsServer(SparseShard* shard, Transport* transport, PsServerOptions options)
     : shard_(shard),
       transport_(transport),
@@ -51,7 +135,12 @@ PsServer::PsServer(SparseShard* shard, Transport* transport, PsServerOptions opt
       done_(options_.num_workers, false) {
   CHECK(shard_ != nullptr && transport_ != nullptr);
   CHECK_GT(options_.num_workers, 0);
+  if (options_.async_prefetch) {
+    prefetcher_ = std::make_unique<Prefetcher>(shard_, options_.prefetch_threads);
+  }
 }
+
+PsServer::~PsServer() = default;
 
 int PsServer::ActiveWorkers() const {
   return static_cast<int>(std::count(done_.begin(), done_.end(), false));
@@ -82,6 +171,7 @@ Status PsServer::Run() {
     Handle(std::move(p));
   }
   LOG(INFO) << "parameter server " << options_.server_index << " done: " << StatsText();
+  if (prefetcher_ != nullptr) prefetcher_->WaitAll();
   return shard_->Close();
 }
 
@@ -143,9 +233,14 @@ void PsServer::Handle(Pending p) {
     if (r.header.type == RequestType::kPull) {
       // A pull for the next step waits for this step's pushes; meanwhile its
       // rows come from the backing store into the row cache (RocksDB reads
-      // overlap the worker's compute instead of following its push).
-      Status prefetched = shard_->Prefetch(std::string(r.table), r.keys, r.header.num_keys);
-      if (!prefetched.ok()) LOG(WARNING) << "prefetch: " << prefetched.ToString();
+      // overlap the worker's compute instead of following its push, and with
+      // async_prefetch the server's work on this step too).
+      if (prefetcher_ != nullptr) {
+        prefetcher_->Enqueue(std::string(r.table), r.keys, r.header.num_keys);
+      } else {
+        Status prefetched = shard_->Prefetch(std::string(r.table), r.keys, r.header.num_keys);
+        if (!prefetched.ok()) LOG(WARNING) << "prefetch: " << prefetched.ToString();
+      }
       deferred_pulls_.push_back(std::move(p));
     }
     // a deferred push is kept in its table's state by ServePush
@@ -155,6 +250,11 @@ void PsServer::Handle(Pending p) {
 bool PsServer::Serve(Pending* p, const RequestView& r) {
   const std::string table(r.table);
   const RequestHeader& h = r.header;
+  // A push may run beside the prefetches (that is their point); everything
+  // else waits for them: a pull would otherwise read the keys they are
+  // fetching a second time, and a checkpoint, restore, drop or flush must not
+  // race a fetch into the cache.
+  if (prefetcher_ != nullptr && h.type != RequestType::kPush) prefetcher_->WaitAll();
   switch (h.type) {
     case RequestType::kCreateTable: {
       TableConfig config;

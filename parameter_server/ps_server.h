@@ -19,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -43,16 +44,29 @@ struct PsServerOptions {
                                 // are incomplete this long: a dead worker must not hang
                                 // it; the error names the workers it waited for
   double stats_interval_s = 60; // log statistics this often (0: never)
+  // Run the prefetch of a deferred pull's rows on a thread of its own, so that
+  // the request thread applies the step's pushes meanwhile (the pull waits for
+  // it before it is served); false: the request thread prefetches itself.
+  bool async_prefetch = true;
+  // Threads of the asynchronous prefetch: a deferred pull's keys are split
+  // into this many contiguous parts, read from the store side by side. 1:
+  // two threads measured slower on 2 cores (docs/parameter_server.md).
+  int prefetch_threads = 1;
   WireLimits limits;            // request limits beyond the transport's byte limit
   // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).
   std::function<std::string()> extra_stats;
 };
 
+// Runs the prefetches of deferred pulls on threads of its own (ps_server.cc).
+class Prefetcher;
+
 // Thread safety: Run on one thread; nothing else touches the server meanwhile.
+
 class PsServer {
  public:
   // `shard` and `transport` are not owned and must outlive the server.
   PsServer(SparseShard* shard, Transport* transport, PsServerOptions options);
+  ~PsServer();
 
   // Serves until every worker has sent Done (then flushes the shard), or fails:
   // Timeout when idle past options.idle_timeout_s or when a synchronous step
@@ -112,6 +126,9 @@ class PsServer {
   uint64_t keys_pulled_ = 0, keys_pushed_ = 0, requests_ = 0, bad_requests_ = 0;
   uint64_t interval_pulled_ = 0, interval_pushed_ = 0;
   std::vector<double> latencies_us_;  // of the current interval
+  // Null without async_prefetch. Every request but a push waits for the
+  // prefetches queued before it (WaitAll).
+  std::unique_ptr<Prefetcher> prefetcher_;
 };
 
 }  // namespace msrec

@@ -78,6 +78,9 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const RocksDbStoreOptions& o,
   }
   t.cache_index_and_filter_blocks = true;
   t.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (o.pin_index_filters) {
+    t.metadata_cache_options.unpartitioned_pinning = rocksdb::PinningTier::kAll;
+  }
   if (o.partitioned_index_filters) {
     t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
     t.partition_filters = o.bloom_bits_per_key > 0;

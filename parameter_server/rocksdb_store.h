@@ -44,6 +44,13 @@ struct RocksDbStoreOptions {
   // cache 99% of the time and the partitioned layout was slower (0.05 vs 0.06
   // M keys/s; docs/parameter_server.md).
   bool partitioned_index_filters = false;
+  // Pin every SST's (unpartitioned) index and filter blocks in the block cache
+  // (MetadataCacheOptions::unpartitioned_pinning = kAll), not only L0's: a
+  // full filter block that data blocks pushed out is read again whole (MBs
+  // for a large SST) by the next lookup that needs it. They stay inside the
+  // block cache's capacity, so the memory budget still bounds them.
+  // Default: true (docs/parameter_server.md, "RocksDB settings").
+  bool pin_index_filters = true;
   // Universal (tiered) compaction instead of leveled: a row written back at a
   // random key is rewritten fewer times on its way down (less write
   // amplification, the largest part of a server's background CPU), at the

@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -57,6 +60,7 @@ class CountingStore : public EmbeddingStore {
   Status Write(const std::string& t, const uint64_t* keys, size_t n,
                const std::string* rows) override {
     ++writes;
+    if (before_write) before_write();
     if (fail_writes) return Status::IoError("injected write failure");
     return store_->Write(t, keys, n, rows);
   }
@@ -73,6 +77,8 @@ class CountingStore : public EmbeddingStore {
   // Runs inside MultiGetVisit once the rows have been fetched and visited,
   // before the call returns (a write racing with a read's fetch).
   std::function<void()> after_fetch;
+  // Runs at the start of every Write (a slow disk, say).
+  std::function<void()> before_write;
   mutable std::atomic<int> multigets{0};
   mutable std::atomic<bool> last_sorted{false};
   std::atomic<int> writes{0};
@@ -83,10 +89,11 @@ class CountingStore : public EmbeddingStore {
 };
 
 std::unique_ptr<EmbeddingStore> Cached(std::unique_ptr<EmbeddingStore> backing, size_t bytes,
-                                       int shards = 4) {
+                                       int shards = 4, size_t write_behind_bytes = 0) {
   RowCacheOptions o;
   o.capacity_bytes = bytes;
   o.shards = shards;
+  o.write_behind_bytes = write_behind_bytes;
   auto store = MakeCachedStore(std::move(backing), o);
   CHECK(store.ok()) << store.status().ToString();
   return std::move(store).value();
@@ -121,6 +128,14 @@ void ExpectRows(const EmbeddingStore& store, const std::vector<uint64_t>& keys,
     ASSERT_TRUE(found[0]) << "key " << keys[i];
     EXPECT_EQ(one[0], rows[i]) << "key " << keys[i];
   }
+}
+
+// keys[i] -> rows[i].
+std::map<uint64_t, std::string> RowsOf(const std::vector<uint64_t>& keys,
+                                             const std::vector<std::string>& rows) {
+  std::map<uint64_t, std::string> m;
+  for (size_t i = 0; i < keys.size(); ++i) m[keys[i]] = rows[i];
+  return m;
 }
 
 // Every store kind, for Delete and MemoryUsageBytes.
@@ -308,9 +323,13 @@ TEST(MemoryStoreDeleteTest, RandomEraseMatchesMap) {
 
 // Random Write / MultiGet / Delete / Flush / Count through a cache far too
 // small for the data give exactly what a plain MemoryStore gives.
+// With write-behind too (evicted rows written by a background thread).
 TEST(CachedStoreTest, RandomOpsMatchMemoryStore) {
+  for (const size_t write_behind : {size_t{0}, size_t{1000}})
   for (int shards : {1, 4, 16}) {
-    auto cache = Cached(MakeMemoryStore(), 3000, shards);
+    SCOPED_TRACE("write-behind " + std::to_string(write_behind) + ", shards " +
+                 std::to_string(shards));
+    auto cache = Cached(MakeMemoryStore(), 3000, shards, write_behind);
     auto ref = MakeMemoryStore();
     for (auto* s : {cache.get(), ref.get()}) {
       ASSERT_TRUE(s->CreateTable("a").ok());
@@ -351,7 +370,10 @@ TEST(CachedStoreTest, RandomOpsMatchMemoryStore) {
       } else {
         ASSERT_EQ(cache->Count(table).value(), ref->Count(table).value()) << "op " << op;
       }
-      ASSERT_LE(StatsOf(*cache).bytes_used, 3000u) << "op " << op;
+      // The shards keep to their part of the budget (a write-behind
+      // generation may take one eviction larger than its half).
+      const CachedStore::Stats st = StatsOf(*cache);
+      ASSERT_LE(st.bytes_used - st.write_behind_bytes, 3000u - write_behind) << "op " << op;
     }
   }
 }
@@ -444,7 +466,154 @@ TEST(CachedStoreTest, AFailedWriteBackLosesNothing) {
   EXPECT_EQ(backing->Count("t").value(), keys.size());
 }
 
-// Flush writes the dirty rows back in backing Writes of at most 65,536 rows
+// Holds a backing Write until Open (at most 10 s: a bug fails the test
+// instead of hanging it).
+class Gate {
+ public:
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return open_; });
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Every row of `keys` read in one MultiGetVisit, whatever its status.
+std::map<uint64_t, std::string> ReadAll(const EmbeddingStore& store,
+                                        const std::vector<uint64_t>& keys, Status* status) {
+  std::map<uint64_t, std::string> got;
+  *status = store.MultiGetVisit("t", keys.data(), keys.size(), true,
+                                [&](size_t i, bool found, std::string_view row) {
+                                  if (found) got[keys[i]] = std::string(row);
+                                  return Status::OK();
+                                });
+  return got;
+}
+
+std::map<uint64_t, std::string> BackingRows(const EmbeddingStore& backing) {
+  std::map<uint64_t, std::string> rows;
+  CHECK(backing
+            .ForEach("t",
+                     [&](uint64_t k, std::string_view row) {
+                       rows[k] = std::string(row);
+                       return true;
+                     })
+            .ok());
+  return rows;
+}
+
+// A 16 KB cache with an 8 KB write-behind over a CountingStore whose Writes
+// wait for `gate`, table "t", and 200 rows to write (~24 KB charged: most of
+// them are evicted).
+struct HeldWriteBehind {
+  HeldWriteBehind() {
+    auto owner = std::make_unique<CountingStore>();
+    backing = owner.get();
+    backing->before_write = [this] { gate.Wait(); };
+    cache = Cached(std::move(owner), 16384, 2, 8192);
+    CHECK(cache->CreateTable("t").ok());
+    SequentialRows(200, 1, &keys, &rows);
+  }
+  Gate gate;
+  CountingStore* backing = nullptr;
+  std::unique_ptr<EmbeddingStore> cache;
+  std::vector<uint64_t> keys;
+  std::vector<std::string> rows;
+};
+
+// With write-behind an eviction does not wait for the backing store: a Write
+// returns while the backing Write of the rows it evicted is held, and a read
+// finds those rows in the write-behind (no backing lookup).
+TEST(CachedStoreTest, WriteBehindTakesTheBackingWriteOffTheCallersPath) {
+  HeldWriteBehind h;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(h.cache->Write("t", h.keys.data(), h.keys.size(), h.rows.data()).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  CachedStore::Stats st = StatsOf(*h.cache);
+  EXPECT_GT(st.evictions, 100u);
+  EXPECT_EQ(st.write_behind_rows, st.evictions);  // all held: the backing Write waits
+  EXPECT_EQ(st.write_backs, 0u);
+  EXPECT_GE(st.bytes_used, st.write_behind_bytes);
+  EXPECT_GT(st.write_behind_bytes, 0u);
+
+  Status read;
+  EXPECT_EQ(ReadAll(*h.cache, h.keys, &read), RowsOf(h.keys, h.rows));
+  EXPECT_TRUE(read.ok()) << read.ToString();
+  EXPECT_EQ(h.backing->multigets.load(), 0);
+  EXPECT_EQ(StatsOf(*h.cache).write_behind_hits, st.evictions);
+
+  h.gate.Open();
+  ASSERT_TRUE(h.cache->Flush().ok());
+  st = StatsOf(*h.cache);
+  EXPECT_EQ(st.write_behind_rows, 0u);
+  EXPECT_EQ(st.dirty_rows, 0u);
+  EXPECT_EQ(BackingRows(*h.backing), RowsOf(h.keys, h.rows));
+}
+
+// A background write that fails loses nothing: its h.rows stay readable, Flush
+// and the next evicting call return the error, and once the h.backing store
+// works again a Flush writes every row, the newest version of each.
+TEST(CachedStoreTest, AFailedWriteBehindLosesNothing) {
+  auto backing_owner = std::make_unique<CountingStore>();
+  CountingStore* backing = backing_owner.get();
+  backing->fail_writes = true;
+  auto cache = Cached(std::move(backing_owner), 16384, 2, 8192);
+  ASSERT_TRUE(cache->CreateTable("t").ok());
+  std::vector<uint64_t> keys;
+  std::vector<std::string> rows;
+  SequentialRows(200, 1, &keys, &rows);
+  ASSERT_TRUE(cache->Write("t", keys.data(), keys.size(), rows.data()).ok());  // handed over
+  Status s = cache->Flush();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("injected write failure"), std::string::npos) << s.ToString();
+
+  Status read;
+  EXPECT_EQ(ReadAll(*cache, keys, &read), RowsOf(keys, rows));
+  // The read's own evictions may fail; then it evicts nothing.
+  EXPECT_TRUE(read.ok() || read.message().find("injected") != std::string::npos) << read.ToString();
+
+  std::vector<std::string> rows2;
+  SequentialRows(200, 2, &keys, &rows2);
+  s = cache->Write("t", keys.data(), keys.size(), rows2.data());
+  EXPECT_NE(s.message().find("injected write failure"), std::string::npos) << s.ToString();
+  EXPECT_EQ(ReadAll(*cache, keys, &read), RowsOf(keys, rows2));
+
+  backing->fail_writes = false;
+  ASSERT_TRUE(cache->Flush().ok());
+  EXPECT_EQ(BackingRows(*backing), RowsOf(keys, rows2));
+}
+
+// A Delete waits for the write-behind: a row evicted before the Delete never
+// reaches the backing store after it.
+TEST(CachedStoreTest, ADeleteIsNotUndoneByTheWriteBehind) {
+  HeldWriteBehind h;
+  ASSERT_TRUE(h.cache->Write("t", h.keys.data(), h.keys.size(), h.rows.data()).ok());
+  Status deleted;
+  std::thread deleter([&] { deleted = h.cache->Delete("t", h.keys.data(), 100); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  h.gate.Open();
+  deleter.join();
+  ASSERT_TRUE(deleted.ok()) << deleted.ToString();
+  ASSERT_TRUE(h.cache->Flush().ok());
+  const std::vector<uint64_t> kept(h.keys.begin() + 100, h.keys.end());
+  const std::vector<std::string> kept_rows(h.rows.begin() + 100, h.rows.end());
+  EXPECT_EQ(BackingRows(*h.backing), RowsOf(kept, kept_rows));
+  Status read;
+  EXPECT_EQ(ReadAll(*h.cache, h.keys, &read), RowsOf(kept, kept_rows));
+  EXPECT_TRUE(read.ok());
+}
+
+// Flush writes the dirty h.rows back in h.backing Writes of at most 65,536 h.rows
 // per table.
 TEST(CachedStoreTest, FlushWritesBackInBoundedBatches) {
   auto backing_owner = std::make_unique<CountingStore>();
@@ -757,6 +926,9 @@ TEST(CachedStoreTest, RejectsBadOptions) {
   o = RowCacheOptions();
   o.shards = 0;
   EXPECT_EQ(MakeCachedStore(MakeMemoryStore(), o).status().code(), Status::Code::kInvalidArgument);
+  o = RowCacheOptions();
+  o.write_behind_bytes = o.capacity_bytes;  // leaves the shards nothing
+  EXPECT_EQ(MakeCachedStore(MakeMemoryStore(), o).status().code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(MakeCachedStore(nullptr, RowCacheOptions()).status().code(),
             Status::Code::kInvalidArgument);
   auto cache = Cached(MakeMemoryStore(), 1000);
@@ -769,12 +941,14 @@ TEST(CachedStoreTest, RejectsBadOptions) {
 // Writers own disjoint key ranges and bump a version per key; readers check
 // every row they see is well formed and never older than a version its
 // writer had already finished before the read began.
-TEST(CachedStoreTest, ConcurrentReadersAndWriters) {
+class ConcurrentTest : public ::testing::TestWithParam<size_t> {};  // write-behind bytes
+
+TEST_P(ConcurrentTest, ReadersAndWriters) {
   constexpr int kWriters = 3;
   constexpr int kReaders = 3;
   constexpr uint64_t kKeysPerWriter = 200;
   constexpr int kRounds = 60;
-  auto cache = Cached(MakeMemoryStore(), 16 << 10, 4);
+  auto cache = Cached(MakeMemoryStore(), 16 << 10, 4, GetParam());
   ASSERT_TRUE(cache->CreateTable("t").ok());
   std::vector<std::atomic<int>> done(kWriters);  // last round finished by each writer
   for (auto& d : done) d = -1;
@@ -835,10 +1009,10 @@ TEST(CachedStoreTest, ConcurrentReadersAndWriters) {
 // Threads that own disjoint keys write, read, delete and flush through one
 // small cache (every shard shared, constant eviction and write-back): each
 // sees exactly its own writes and deletes.
-TEST(CachedStoreTest, ConcurrentOwnersOfDisjointKeysSeeTheirOwnWrites) {
+TEST_P(ConcurrentTest, OwnersOfDisjointKeysSeeTheirOwnWrites) {
   constexpr int kThreads = 4;
   constexpr uint64_t kKeysPerThread = 300;
-  auto cache = Cached(MakeMemoryStore(), 8 << 10, 8);
+  auto cache = Cached(MakeMemoryStore(), 8 << 10, 8, GetParam() / 2);
   ASSERT_TRUE(cache->CreateTable("t").ok());
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -878,8 +1052,14 @@ TEST(CachedStoreTest, ConcurrentOwnersOfDisjointKeysSeeTheirOwnWrites) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_LE(StatsOf(*cache).bytes_used, 8u << 10);
+  const CachedStore::Stats st = StatsOf(*cache);
+  EXPECT_LE(st.bytes_used - st.write_behind_bytes, (8u << 10) - GetParam() / 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(WriteBehind, ConcurrentTest, ::testing::Values(0, 4096),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return info.param == 0 ? std::string("Off") : std::string("On");
+                         });
 
 }  // namespace
 }  // namespace msrec

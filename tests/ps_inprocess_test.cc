@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -114,20 +116,25 @@ TEST(InProcessTransportTest, NoMessageIsLostAtTheDeadline) {
 
 // `workers` client threads and `servers` server threads on one in-process
 // transport (workers first, then servers).
+// `store` is every server's store (a RocksDB path gets the server index
+// appended); `async_prefetch` is PsServerOptions'.
 class ThreadJob {
  public:
-  ThreadJob(int workers, int servers, double timeout_s = 20)
+  ThreadJob(int workers, int servers, double timeout_s = 20, StoreOptions store = StoreOptions(),
+            bool async_prefetch = true)
       : transports_(MakeInProcessTransports(workers + servers, kLimit)) {
     for (int s = 0; s < servers; ++s) {
-      server_threads_.emplace_back([this, s, workers, servers] {
+      server_threads_.emplace_back([this, s, workers, servers, store, async_prefetch] {
         PsServerOptions options;
         options.server_index = s;
         options.num_servers = servers;
         options.num_workers = workers;
         options.idle_timeout_s = 60;
         options.stats_interval_s = 0;
+        options.async_prefetch = async_prefetch;
         ServerOptions server;
-        server.store.kind = "memory";
+        server.store = store;
+        if (store.kind == "rocksdb") server.store.path += "/server" + std::to_string(s);
         server.server = options;
         EXPECT_TRUE(RunServer(server, transports_[workers + s].get()).ok());
       });
@@ -466,6 +473,60 @@ namespace msrec {
 namespace {
 
 // The trainer's order: the pull of step t+1 is sent before step t's push.
+// Pipelined steps (the next step's pull, so its prefetch, before this step's
+// push) over a RocksDB store whose row cache holds a tenth of the rows: the
+// prefetches run beside the pushes (async_prefetch) and evicted rows go
+// through the write-behind, yet the parameters are exactly those of the same
+// steps over a memory store, and of the prefetch run inline.
+TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
+  constexpr int kSteps = 30;
+  constexpr uint64_t kUniverse = 40000;
+  constexpr size_t kPerStep = 3000;
+  auto step_keys = [&](int64_t step, std::vector<uint64_t>* keys, std::vector<float>* grads) {
+    std::mt19937_64 rng(step);
+    std::set<uint64_t> unique;
+    while (unique.size() < kPerStep) unique.insert(rng() % kUniverse);
+    keys->assign(unique.begin(), unique.end());
+    grads->resize(keys->size() * 4);
+    for (size_t i = 0; i < grads->size(); ++i) (*grads)[i] = std::sin(0.37f * i + step);
+  };
+  auto run = [&](StoreOptions store, bool async_prefetch) {
+    std::vector<uint64_t> all(kUniverse);
+    for (uint64_t k = 0; k < kUniverse; ++k) all[k] = k;
+    std::vector<float> rows(kUniverse * 4);
+    ThreadJob job(1, 2, 20, store, async_prefetch);
+    RemoteClient* c = job.client(0);
+    EXPECT_TRUE(c->CreateTable(Config()).ok());
+    std::vector<uint64_t> keys, next_keys;
+    std::vector<float> grads, next_grads, pulled[2];
+    step_keys(1, &keys, &grads);
+    pulled[1].resize(keys.size() * 4);
+    auto pull = c->PullAsync("emb", keys.data(), keys.size(), pulled[1].data(), 1);
+    for (int64_t step = 1; step <= kSteps; ++step) {
+      EXPECT_TRUE(pull->Wait(20).ok()) << "pull of step " << step;
+      step_keys(step + 1, &next_keys, &next_grads);
+      pulled[step % 2].resize(next_keys.size() * 4);
+      pull = c->PullAsync("emb", next_keys.data(), next_keys.size(), pulled[step % 2].data(),
+                          step + 1);
+      EXPECT_TRUE(c->Push("emb", keys.data(), keys.size(), grads.data(), step).ok());
+      keys.swap(next_keys);
+      grads.swap(next_grads);
+    }
+    EXPECT_TRUE(pull->Wait(20).ok());
+    EXPECT_TRUE(c->Pull("emb", all.data(), all.size(), rows.data()).ok());
+    return rows;
+  };
+  const std::string dir = TempDir("pipelined");
+  StoreOptions rocks;
+  rocks.kind = "rocksdb";
+  rocks.path = dir;
+  rocks.memory_mb = 1;  // row cache 512 KiB per server: about a tenth of the rows
+  const std::vector<float> memory = run(StoreOptions(), true);
+  EXPECT_EQ(run(rocks, true), memory);
+  EXPECT_EQ(run(rocks, false), memory);
+  ASSERT_TRUE(RemoveTree(dir).ok());
+}
+
 TEST(ThreadTierTest, PullOfTheNextStepBeforeThisStepsPushForManySteps) {
   ThreadJob job(1, 1, /*timeout_s=*/10);
   RemoteClient* c = job.client(0);
