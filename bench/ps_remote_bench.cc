@@ -113,6 +113,7 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   scale.partitioned_index_filters = f.scale_partitioned != 0;
   scale.universal_compaction = f.scale_universal != 0;
   scale.pin_index_filters = f.scale_pin_index_filters != 0;
+  scale.cache_data_blocks = f.scale_cache_data_blocks != 0;
   const size_t scale_cache = f.scale_cache_mib << 20;
   const size_t write_behind = f.scale_write_behind_mib < 0
                                   ? DefaultWriteBehindBytes(scale_cache)
@@ -339,9 +340,10 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
                 f.scale_async_prefetch ? "async" : "inline", f.scale_prefetch_threads);
   report->Text(kScale, "table", what);
   std::snprintf(what, sizeof(what),
-                "memtable %zu MiB x3, block cache %zu MiB, %zu KiB blocks, %s index/filters%s, "
+                "memtable %zu MiB x3, block cache %zu MiB%s, %zu KiB blocks, %s index/filters%s, "
                 "%s compaction",
-                f.scale_memtable_mib, f.scale_block_cache_mib, f.scale_block_kib,
+                f.scale_memtable_mib, f.scale_block_cache_mib,
+                f.scale_cache_data_blocks ? "" : " (no data blocks)", f.scale_block_kib,
                 f.scale_partitioned ? "partitioned" : "full",
                 f.scale_pin_index_filters ? " (all pinned)" : "",
                 f.scale_universal ? "universal" : "leveled");

@@ -47,6 +47,7 @@ struct BenchFlags {
   // -1: DefaultWriteBehindBytes, as OpenStore; 0: evictions write back themselves)
   int scale_write_behind_mib = -1;
   int scale_pin_index_filters = 1;  // part 4: RocksDbStoreOptions::pin_index_filters
+  int scale_cache_data_blocks = 1;  // part 4: RocksDbStoreOptions::cache_data_blocks
   int scale_async_prefetch = 1;   // part 4: PsServerOptions::async_prefetch of the servers
   int scale_prefetch_threads = 1;  // part 4: PsServerOptions::prefetch_threads
                                   // (SparseShard apply_threads, msrec's --ps_threads)

@@ -37,6 +37,7 @@ struct FlagTable {
             {"scale_write_behind_mib", &f->scale_write_behind_mib},
             {"scale_async_prefetch", &f->scale_async_prefetch},
             {"scale_pin_index_filters", &f->scale_pin_index_filters},
+            {"scale_cache_data_blocks", &f->scale_cache_data_blocks},
             {"scale_prefetch_threads", &f->scale_prefetch_threads}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},

@@ -16,7 +16,11 @@ namespace msrec {
 // phase took 1.9x its time (docs/training.md, "Memory returned to the OS").
 // Fixes M_MMAP_THRESHOLD at 32 MiB (glibc's largest) and M_TRIM_THRESHOLD at
 // `keep_mb` MiB (at most 1024), so up to that much free memory is kept for
-// reuse. Nothing changes when keep_mb <= 0 or when the environment sets
+// reuse. Every thread that allocates may get an arena of its own, each
+// keeping that much and its own fragmentation: with the parameter server's
+// prefetch and write-behind threads a server's peak RSS grew by 0.4-0.5 GB
+// at 10M keys (docs/parameter_server.md), so the arenas are capped at 2
+// (M_ARENA_MAX) unless MALLOC_ARENA_MAX is set. Nothing changes when keep_mb <= 0 or when the environment sets
 // malloc's thresholds (GLIBC_TUNABLES with glibc.malloc.*, MALLOC_TRIM_THRESHOLD_,
 // MALLOC_MMAP_THRESHOLD_): those win. Returns what applies, for the log, or ""
 // when keep_mb <= 0.

@@ -123,7 +123,7 @@ DEFINE_string(omp_wait, "auto",
 DEFINE_int32(malloc_keep_mb, 64,
              "Free heap memory glibc's malloc keeps for reuse instead of returning it to the OS, "
              "MiB (M_TRIM_THRESHOLD; allocations up to 32 MiB then come from the heap, "
-             "M_MMAP_THRESHOLD). Without it the memory of a step's tensors was returned and "
+             "M_MMAP_THRESHOLD; at most 2 arenas, M_ARENA_MAX, unless MALLOC_ARENA_MAX is set). Without it the memory of a step's tensors was returned and "
              "faulted in again every step: with --store rocksdb 1.5x the wall time at 4M rows. "
              "0: glibc's defaults; GLIBC_TUNABLES or MALLOC_*_ variables in the environment win");
 DEFINE_string(device, "cpu", "Where the model runs: cpu, cuda, cuda:N (CUDA builds only)");

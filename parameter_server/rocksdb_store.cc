@@ -174,6 +174,7 @@ class RocksDbStore : public EmbeddingStore {
   RocksDbStore(std::string path, const RocksDbStoreOptions& options)
       : path_(std::move(path)), options_(options) {
     write_options_.disableWAL = !options.enable_wal;
+    point_read_options_.fill_cache = options.cache_data_blocks;
   }
 
   ~RocksDbStore() override {
@@ -283,7 +284,7 @@ class RocksDbStore : public EmbeddingStore {
     }
     std::vector<rocksdb::PinnableSlice> values(n);
     std::vector<rocksdb::Status> statuses(n);
-    db_->MultiGet(rocksdb::ReadOptions(), cf, n, slices.data(), values.data(), statuses.data(),
+    db_->MultiGet(point_read_options_, cf, n, slices.data(), values.data(), statuses.data(),
                   sorted);
     for (size_t i = 0; i < n; ++i) {
       Status s;
@@ -472,6 +473,7 @@ class RocksDbStore : public EmbeddingStore {
   const std::string path_;
   const RocksDbStoreOptions options_;
   rocksdb::WriteOptions write_options_;
+  rocksdb::ReadOptions point_read_options_;  // MultiGet: fill_cache = cache_data_blocks
   std::shared_ptr<rocksdb::Cache> cache_;
   std::shared_ptr<rocksdb::Statistics> statistics_;  // null without options_.statistics
   rocksdb::ColumnFamilyOptions cf_options_;

@@ -51,6 +51,12 @@ struct RocksDbStoreOptions {
   // block cache's capacity, so the memory budget still bounds them.
   // Default: true (docs/parameter_server.md, "RocksDB settings").
   bool pin_index_filters = true;
+  // Keep the data blocks that point reads (MultiGet) load in the block cache
+  // (ReadOptions::fill_cache). Behind the row cache, a data block is read
+  // again only for another cold row of its ~18: false skips the block
+  // cache's insert and eviction on every miss. Index and filter blocks are
+  // cached either way. Default: true (docs/parameter_server.md).
+  bool cache_data_blocks = true;
   // Universal (tiered) compaction instead of leveled: a row written back at a
   // random key is rewritten fewer times on its way down (less write
   // amplification, the largest part of a server's background CPU), at the
