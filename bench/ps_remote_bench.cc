@@ -333,7 +333,7 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
                 "write-behind %s, %s prefetch (%d threads)",
                 static_cast<unsigned long long>(f.scale_keys), f.dim, f.optimizer.c_str(),
                 f.scale_cache_mib, f.scale_apply_threads,
-                f.scale_write_behind_mib < 0    ? "default"
+                f.scale_write_behind_mib < 0    ? "1/16 of the cache"
                 : f.scale_write_behind_mib == 0 ? "off"
                                                 : (std::to_string(f.scale_write_behind_mib) +
                                                    " MiB").c_str(),

@@ -44,8 +44,9 @@ struct BenchFlags {
   int scale_universal = 1;        // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
   int scale_apply_threads = 1;    // part 4: threads a server splits a large pull or push over
   // part 4: write-behind of each server's row cache in MiB (RowCacheOptions;
-  // -1: DefaultWriteBehindBytes, as OpenStore; 0: evictions write back themselves)
-  int scale_write_behind_mib = -1;
+  // -1: DefaultWriteBehindBytes, as OpenStore with StoreOptions::write_behind;
+  // 0 (default, as msrec): evictions write back themselves)
+  int scale_write_behind_mib = 0;
   int scale_pin_index_filters = 1;  // part 4: RocksDbStoreOptions::pin_index_filters
   int scale_cache_data_blocks = 1;  // part 4: RocksDbStoreOptions::cache_data_blocks
   int scale_async_prefetch = 1;   // part 4: PsServerOptions::async_prefetch of the servers

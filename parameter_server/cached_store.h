@@ -30,13 +30,14 @@ struct RowCacheOptions {
   // until a background thread has written them to the backing store, so that
   // no request waits for the backing store's Write (docs/parameter_server.md,
   // "Write-behind"). 0 (the default here): the evicting call writes them
-  // itself. OpenStore sets DefaultWriteBehindBytes(capacity). Must be less
+  // itself. OpenStore sets DefaultWriteBehindBytes(capacity) when
+  // StoreOptions::write_behind (off by default). Must be less
   // than capacity_bytes; the shards share the rest.
   size_t write_behind_bytes = 0;
 };
 
-// The write-behind budget OpenStore gives a cache of `capacity_bytes`: 1/16
-// of it, at most 64 MiB.
+// The write-behind budget OpenStore gives a cache of `capacity_bytes` with
+// StoreOptions::write_behind: 1/16 of it, at most 64 MiB.
 size_t DefaultWriteBehindBytes(size_t capacity_bytes);
 
 // The store returned by MakeCachedStore.

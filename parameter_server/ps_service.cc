@@ -55,7 +55,7 @@ Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options) {
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> db, OpenRocksDbStore(options.path, rocks));
   RowCacheOptions cache;
   cache.capacity_bytes = std::max(budget / 2, kMiB);
-  cache.write_behind_bytes = DefaultWriteBehindBytes(cache.capacity_bytes);
+  if (options.write_behind) cache.write_behind_bytes = DefaultWriteBehindBytes(cache.capacity_bytes);
   return MakeCachedStore(std::move(db), cache);
 }
 

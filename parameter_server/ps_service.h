@@ -40,6 +40,12 @@ struct StoreOptions {
   // table). docs/parameter_server.md, "Memory budget", has the reasons.
   // Default: 1024.
   int64_t memory_mb = 1024;
+  // rocksdb: give the row cache a write-behind (RowCacheOptions::
+  // write_behind_bytes = DefaultWriteBehindBytes(row cache)). Default: false:
+  // it took the writes off the request thread but slowed the fill of new keys
+  // and the cold-cache steps at 50M keys, and gained nothing in training
+  // (docs/parameter_server.md, "Write-behind and asynchronous prefetch").
+  bool write_behind = false;
 };
 
 // Opens the store `options` describe. Errors name the path.
