@@ -327,16 +327,17 @@ void ScaleServerFigures(RemoteClient* ps, Report* report) {
 }
 
 void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report) {
+  const std::string write_behind =
+      f.scale_write_behind_mib < 0    ? "1/16 of the cache"
+      : f.scale_write_behind_mib == 0 ? "off"
+                                      : std::to_string(f.scale_write_behind_mib) + " MiB";
   char what[300];
   std::snprintf(what, sizeof(what),
                 "%llu keys x %d, %s; %zu MiB row cache/server, %d apply thread(s)/server, "
                 "write-behind %s, %s prefetch (%d threads)",
                 static_cast<unsigned long long>(f.scale_keys), f.dim, f.optimizer.c_str(),
                 f.scale_cache_mib, f.scale_apply_threads,
-                f.scale_write_behind_mib < 0    ? "1/16 of the cache"
-                : f.scale_write_behind_mib == 0 ? "off"
-                                                : (std::to_string(f.scale_write_behind_mib) +
-                                                   " MiB").c_str(),
+                write_behind.c_str(),
                 f.scale_async_prefetch ? "async" : "inline", f.scale_prefetch_threads);
   report->Text(kScale, "table", what);
   std::snprintf(what, sizeof(what),

@@ -472,12 +472,11 @@ TEST(EmbeddedPsTest, OpenErrorsNameThePath) {
 namespace msrec {
 namespace {
 
-// The trainer's order: the pull of step t+1 is sent before step t's push.
 // Pipelined steps (the next step's pull, so its prefetch, before this step's
 // push) over a RocksDB store whose row cache holds a tenth of the rows: the
-// prefetches run beside the pushes (async_prefetch) and evicted rows go
-// through the write-behind, yet the parameters are exactly those of the same
-// steps over a memory store, and of the prefetch run inline.
+// prefetches run beside the pushes (async_prefetch), inline, or with evicted
+// rows going through the write-behind, and the parameters are exactly those
+// of the same steps over a memory store.
 TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
   constexpr int kSteps = 30;
   constexpr uint64_t kUniverse = 40000;
@@ -524,9 +523,12 @@ TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
   const std::vector<float> memory = run(StoreOptions(), true);
   EXPECT_EQ(run(rocks, true), memory);
   EXPECT_EQ(run(rocks, false), memory);
+  rocks.write_behind = true;
+  EXPECT_EQ(run(rocks, true), memory);
   ASSERT_TRUE(RemoveTree(dir).ok());
 }
 
+// The trainer's order: the pull of step t+1 is sent before step t's push.
 TEST(ThreadTierTest, PullOfTheNextStepBeforeThisStepsPushForManySteps) {
   ThreadJob job(1, 1, /*timeout_s=*/10);
   RemoteClient* c = job.client(0);
