@@ -40,9 +40,9 @@
 #include "common/malloc_settings.h"
 #include "common/timer.h"
 #include "parameter_server/cached_store.h"
+#include "parameter_server/internal/sparse_table.h"
 #include "parameter_server/ps_server.h"
 #include "parameter_server/remote_client.h"
-#include "parameter_server/internal/sparse_table.h"
 
 namespace msrec {
 namespace bench {
@@ -59,11 +59,17 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
                         const EmbeddingStore& rocks) {
   const CachedStore::Stats s = cache.stats();
   Result<uint64_t> rocks_mem = rocks.MemoryUsageBytes();
-  char text[520];
+  // RocksDB's compaction debt, from its statistics line ("compaction pending X GB (N running)").
+  const std::string rocks_stats = rocks.StatsText();
+  const size_t at = rocks_stats.find("compaction pending ");
+  const double pending_gb = at == std::string::npos ? 0 : std::atof(rocks_stats.c_str() + at + 19);
+  const size_t run_at = rocks_stats.find(" GB (", at == std::string::npos ? 0 : at);
+  const int running = run_at == std::string::npos ? 0 : std::atoi(rocks_stats.c_str() + run_at + 5);
+  char text[640];
   std::snprintf(text, sizeof(text),
                 "peak_rss_kb=%llu rss_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
                 "cache_bytes=%llu cache_rows=%llu rocksdb_mem_bytes=%llu wb_hits=%llu "
-                "wb_wait_s=%.3f",
+                "wb_wait_s=%.3f pending_compaction_gb=%.3f running_compactions=%d",
                 static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
                 static_cast<unsigned long long>(ProcStatusKb("VmRSS")),
                 static_cast<unsigned long long>(DirBytes(path)), s.hit_rate,
@@ -71,16 +77,18 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
                 static_cast<unsigned long long>(s.bytes_used),
                 static_cast<unsigned long long>(s.rows),
                 static_cast<unsigned long long>(rocks_mem.ok() ? rocks_mem.value() : 0),
-                static_cast<unsigned long long>(s.write_behind_hits), s.write_behind_wait_s);
+                static_cast<unsigned long long>(s.write_behind_hits), s.write_behind_wait_s,
+                pending_gb, running);
   return text;
 }
 
 // Serves a SparseShard over CachedStore(RocksDB at `path`) until the worker
-// sends Done; the store is flushed and closed, and its directory removed.
+// sends Done; the store is flushed and closed, and its directory removed
+// unless `keep`.
 void ServeSession(const BenchFlags& f, const Topology& t, MpiMessenger* messenger,
                   const std::string& path, size_t cache_bytes, const RocksDbStoreOptions& rocks,
                   int apply_threads, size_t write_behind_bytes, bool async_prefetch,
-                  int prefetch_threads) {
+                  int prefetch_threads, bool keep) {
   {
     EmbeddingStore* raw = nullptr;
     std::unique_ptr<EmbeddingStore> store =
@@ -101,7 +109,21 @@ void ServeSession(const BenchFlags& f, const Topology& t, MpiMessenger* messenge
     std::fprintf(stderr, "server %d, %s: %s\n", t.server_index(), path.c_str(),
                  raw->StatsText().c_str());
   }
-  std::filesystem::remove_all(path);
+  if (!keep) std::filesystem::remove_all(path);
+}
+
+std::string ScaleDir(const BenchFlags& f, int server) {
+  return f.dir + "/server" + std::to_string(server) + "_scale";
+}
+
+// Removes `dir`'s entries, but those of kept scale tables with --scale_keep.
+void ClearBenchDir(const BenchFlags& f) {
+  std::filesystem::create_directories(f.dir);
+  for (const auto& entry : std::filesystem::directory_iterator(f.dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool scale = name.size() > 6 && name.compare(name.size() - 6, 6, "_scale") == 0;
+    if (f.scale_keep == 0 || !scale) std::filesystem::remove_all(entry.path());
+  }
 }
 
 void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) {
@@ -114,15 +136,18 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   scale.universal_compaction = f.scale_universal != 0;
   scale.pin_index_filters = f.scale_pin_index_filters != 0;
   scale.cache_data_blocks = f.scale_cache_data_blocks != 0;
+  scale.verify_read_checksums = f.scale_verify_checksums != 0;
+  scale.low_priority_compaction = f.scale_low_priority_compaction != 0;
+  scale.compaction_readahead_bytes = f.scale_compaction_readahead_kib << 10;
   const size_t scale_cache = f.scale_cache_mib << 20;
-  const size_t write_behind = f.scale_write_behind_mib < 0
-                                  ? DefaultWriteBehindBytes(scale_cache)
-                                  : size_t(f.scale_write_behind_mib) << 20;
-  ServeSession(f, t, messenger, base + "_scale", scale_cache, scale, f.scale_apply_threads,
-               write_behind, f.scale_async_prefetch != 0, f.scale_prefetch_threads);
+  const size_t write_behind = f.scale_write_behind_mib < 0 ? DefaultWriteBehindBytes(scale_cache)
+                                                           : size_t(f.scale_write_behind_mib) << 20;
+  ServeSession(f, t, messenger, ScaleDir(f, t.server_index()), scale_cache, scale,
+               f.scale_apply_threads, write_behind, f.scale_async_prefetch != 0,
+               f.scale_prefetch_threads, f.scale_keep != 0);
   const PsServerOptions defaults;
-  ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions(), 1,
-               0, defaults.async_prefetch, defaults.prefetch_threads);
+  ServeSession(f, t, messenger, base + "_hot", f.hot_cache_mib << 20, RocksDbStoreOptions(), 1, 0,
+               defaults.async_prefetch, defaults.prefetch_threads, false);
 }
 
 // ----- The worker's remote parts -----
@@ -132,8 +157,8 @@ struct RemoteTable {
   RemoteClient* ps = nullptr;
   std::string name;
   double timeout_s = 0;
-  int64_t step = 0;          // last step pushed
-  std::vector<float> grads;  // constant gradients, enough for the largest batch
+  int64_t step = 0;           // last step pushed
+  std::vector<float> grads;   // constant gradients, enough for the largest batch
   std::vector<float> out[2];  // pull destinations (two: one may be in flight)
 
   RemoteTable(RemoteClient* client, const BenchFlags& f, const std::string& table, size_t max_keys)
@@ -256,6 +281,20 @@ struct CacheCounts {
   }
 };
 
+// RocksDB's compaction debt summed over the servers: "X GB pending, N running".
+std::string CompactionDebt(RemoteClient* ps) {
+  auto stats = ps->Stats();
+  Check(stats.status(), "server stats");
+  double gb = 0, running = 0;
+  for (const std::string& text : stats.value()) {
+    gb += StatField(text, "pending_compaction_gb");
+    running += StatField(text, "running_compactions");
+  }
+  char value[96];
+  std::snprintf(value, sizeof(value), "%.2f GB pending, %.0f running", gb, running);
+  return value;
+}
+
 CacheCounts ReadCacheCounts(RemoteClient* ps) {
   auto stats = ps->Stats();
   Check(stats.status(), "server stats");
@@ -281,6 +320,7 @@ void ScaleMixed(const BenchFlags& f, RemoteTable* t, RemoteClient* ps, int serve
     return batches;
   };
   char value[96];
+  report->Text(kScale, "compaction debt before the steps", CompactionDebt(ps));
   if (f.scale_warmup_steps > 0) {
     const Batches warmup = make_batches(f.scale_warmup_steps);
     const CacheCounts before = ReadCacheCounts(ps);
@@ -290,6 +330,7 @@ void ScaleMixed(const BenchFlags& f, RemoteTable* t, RemoteClient* ps, int serve
                   100 * ReadCacheCounts(ps).HitRateSince(before));
     report->Text(kScale, "warm-up steps (untimed in the figures below)", value);
   }
+  report->Text(kScale, "compaction debt before the timed steps", CompactionDebt(ps));
   const int steps_per_rep = std::max(2, f.scale_steps / f.reps);
   std::vector<double> rates;
   const CacheCounts before = ReadCacheCounts(ps);
@@ -327,17 +368,16 @@ void ScaleServerFigures(RemoteClient* ps, Report* report) {
 }
 
 void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report) {
-  const std::string write_behind =
-      f.scale_write_behind_mib < 0    ? "1/16 of the cache"
-      : f.scale_write_behind_mib == 0 ? "off"
-                                      : std::to_string(f.scale_write_behind_mib) + " MiB";
+  const std::string write_behind = f.scale_write_behind_mib < 0 ? "1/16 of the cache"
+                                   : f.scale_write_behind_mib == 0
+                                       ? "off"
+                                       : std::to_string(f.scale_write_behind_mib) + " MiB";
   char what[300];
   std::snprintf(what, sizeof(what),
                 "%llu keys x %d, %s; %zu MiB row cache/server, %d apply thread(s)/server, "
                 "write-behind %s, %s prefetch (%d threads)",
                 static_cast<unsigned long long>(f.scale_keys), f.dim, f.optimizer.c_str(),
-                f.scale_cache_mib, f.scale_apply_threads,
-                write_behind.c_str(),
+                f.scale_cache_mib, f.scale_apply_threads, write_behind.c_str(),
                 f.scale_async_prefetch ? "async" : "inline", f.scale_prefetch_threads);
   report->Text(kScale, "table", what);
   std::snprintf(what, sizeof(what),
@@ -348,9 +388,17 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
                 f.scale_partitioned ? "partitioned" : "full",
                 f.scale_pin_index_filters ? " (all pinned)" : "",
                 f.scale_universal ? "universal" : "leveled");
-  report->Text(kScale, "RocksDB settings of the servers", what);
+  std::snprintf(
+      what, sizeof(what), "%s read checksums, %s compaction priority, compaction readahead %zu KiB",
+      f.scale_verify_checksums ? "verified" : "unverified",
+      f.scale_low_priority_compaction ? "idle" : "normal", f.scale_compaction_readahead_kib);
+  report->Text(kScale, "RocksDB reads and compactions", what);
   RemoteTable t(ps, f, "big", std::max<size_t>(f.fill_batch, size_t{1} * f.batch_rows * f.fields));
-  ScaleFill(f, &t, report);
+  if (f.scale_reused) {
+    report->Text(kScale, "fill: pushes of new keys", "skipped: the table of an earlier run kept");
+  } else {
+    ScaleFill(f, &t, report);
+  }
   ScaleMixed(f, &t, ps, servers, report);
   Timer timer;
   Check(ps->Flush(), "flush");
@@ -378,8 +426,10 @@ Batches MakeTrainBatches(const BenchFlags& f, Report* report) {
   std::snprintf(what, sizeof(what), "%d batches of %d x %d draws -> %llu unique keys avg",
                 f.batches, f.batch_rows, f.fields,
                 static_cast<unsigned long long>(TotalKeys(batches) / batches.size()));
-  report->Text("0 setup", "batches (Zipf " + std::to_string(f.zipf).substr(0, 4) + " over " +
-                              std::to_string(f.universe) + " keys)", what);
+  report->Text("0 setup",
+               "batches (Zipf " + std::to_string(f.zipf).substr(0, 4) + " over " +
+                   std::to_string(f.universe) + " keys)",
+               what);
   return batches;
 }
 
@@ -387,8 +437,8 @@ void RunWorker(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   std::time_t now = std::time(nullptr);
   char date[64];
   std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S %Z", std::localtime(&now));
-  std::printf("ps_remote_bench %s: %d worker + %d server(s), dim %d, %s, %d reps (medians)\n",
-              date, t.num_workers(), t.num_servers, f.dim, f.optimizer.c_str(), f.reps);
+  std::printf("ps_remote_bench %s: %d worker + %d server(s), dim %d, %s, %d reps (medians)\n", date,
+              t.num_workers(), t.num_servers, f.dim, f.optimizer.c_str(), f.reps);
   std::fflush(stdout);
   Report report;
   const Batches batches = MakeTrainBatches(f, &report);
@@ -440,8 +490,10 @@ int main(int argc, char** argv) {
     Check(Status::InvalidArgument("needs exactly 1 worker and >= 1 server"), "topology");
   }
   if (t.rank == 0) {
-    std::filesystem::remove_all(f.dir);
-    std::filesystem::create_directories(f.dir);
+    ClearBenchDir(f);
+    // A table kept by an earlier --scale_keep run (its first server's directory
+    // has a database) is reused instead of filled; checked before any server opens it.
+    f.scale_reused = f.scale_keep != 0 && std::filesystem::exists(ScaleDir(f, 0) + "/CURRENT");
   }
   MPI_Barrier(MPI_COMM_WORLD);
   {
@@ -453,6 +505,9 @@ int main(int argc, char** argv) {
     }
     MPI_Barrier(MPI_COMM_WORLD);  // every store is closed
   }
-  if (t.rank == 0) std::filesystem::remove_all(f.dir);
+  if (t.rank == 0) {
+    ClearBenchDir(f);
+    if (f.scale_keep == 0) std::filesystem::remove_all(f.dir);
+  }
   return 0;
 }

@@ -21,40 +21,49 @@ namespace bench {
 // Command-line flags (--name=value or --name value); defaults give a quick run.
 struct BenchFlags {
   std::string dir = "/tmp/msrec_ps_bench";  // RocksDB directories; removed at start and end
-  std::string parts = "1234";     // which parts to run (1 in-process, 2 remote, 3 uncached, 4 scale)
-  std::string optimizer = "adam";  // sparse optimizer of every table
-  int dim = 16;                   // embedding dimension
-  int batch_rows = 4096;          // rows per training batch
-  int fields = 26;                // keys per row (one per categorical field)
-  int batches = 8;                // distinct batches per pass (parts 1 and 2)
-  int reps = 5;                   // repetitions; medians are printed
-  uint64_t universe = 1000000;    // key universe of parts 1 and 2 (Zipf ranks)
-  double zipf = 0.8;              // Zipf exponent of the batch keys (parts 1, 2, 4)
-  size_t hot_cache_mib = 4096;    // row cache of parts 1 and 2 (holds every row)
-  uint64_t uncached_rows = 2000000;  // part 3: table rows; the cache holds 10% of their bytes
-  uint64_t scale_keys = 2000000;  // part 4: rows of the big table (acceptance: 50000000)
-  int scale_steps = 40;           // part 4: mixed pull+push steps after the fill
-  int scale_warmup_steps = 0;     // part 4: untimed steps before them (warm the row cache)
-  uint64_t fill_batch = 100000;   // part 4: keys per fill push
-  size_t scale_cache_mib = 256;   // part 4: row cache per server
-  size_t scale_memtable_mib = 64;     // part 4: RocksDB memtable per table (x3)
+  std::string parts = "1234";  // which parts to run (1 in-process, 2 remote, 3 uncached, 4 scale)
+  std::string optimizer = "adam";      // sparse optimizer of every table
+  int dim = 16;                        // embedding dimension
+  int batch_rows = 4096;               // rows per training batch
+  int fields = 26;                     // keys per row (one per categorical field)
+  int batches = 8;                     // distinct batches per pass (parts 1 and 2)
+  int reps = 5;                        // repetitions; medians are printed
+  uint64_t universe = 1000000;         // key universe of parts 1 and 2 (Zipf ranks)
+  double zipf = 0.8;                   // Zipf exponent of the batch keys (parts 1, 2, 4)
+  size_t hot_cache_mib = 4096;         // row cache of parts 1 and 2 (holds every row)
+  uint64_t uncached_rows = 2000000;    // part 3: table rows; the cache holds 10% of their bytes
+  uint64_t scale_keys = 2000000;       // part 4: rows of the big table (acceptance: 50000000)
+  int scale_steps = 40;                // part 4: mixed pull+push steps after the fill
+  int scale_warmup_steps = 0;          // part 4: untimed steps before them (warm the row cache)
+  uint64_t fill_batch = 100000;        // part 4: keys per fill push
+  size_t scale_cache_mib = 256;        // part 4: row cache per server
+  size_t scale_memtable_mib = 64;      // part 4: RocksDB memtable per table (x3)
   size_t scale_block_cache_mib = 256;  // part 4: RocksDB block cache per server
-  size_t scale_block_kib = 4;     // part 4: RocksDB data block size (RocksDbStoreOptions)
-  int scale_partitioned = 0;      // part 4: partitioned index and filters (RocksDbStoreOptions)
-  int scale_universal = 1;        // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
-  int scale_apply_threads = 1;    // part 4: threads a server splits a large pull or push over
+  size_t scale_block_kib = 4;          // part 4: RocksDB data block size (RocksDbStoreOptions)
+  int scale_partitioned = 0;    // part 4: partitioned index and filters (RocksDbStoreOptions)
+  int scale_universal = 1;      // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
+  int scale_apply_threads = 1;  // part 4: threads a server splits a large pull or push over
   // part 4: write-behind of each server's row cache in MiB (RowCacheOptions;
   // -1: DefaultWriteBehindBytes, as OpenStore with StoreOptions::write_behind;
   // 0 (default, as msrec): evictions write back themselves)
   int scale_write_behind_mib = 0;
-  int scale_pin_index_filters = 1;  // part 4: RocksDbStoreOptions::pin_index_filters
-  int scale_cache_data_blocks = 1;  // part 4: RocksDbStoreOptions::cache_data_blocks
-  int scale_async_prefetch = 1;   // part 4: PsServerOptions::async_prefetch of the servers
+  int scale_pin_index_filters = 1;        // part 4: RocksDbStoreOptions::pin_index_filters
+  int scale_cache_data_blocks = 0;        // part 4: RocksDbStoreOptions::cache_data_blocks
+  int scale_verify_checksums = 1;         // part 4: RocksDbStoreOptions::verify_read_checksums
+  int scale_low_priority_compaction = 1;  // part 4: RocksDbStoreOptions::low_priority_compaction
+  // part 4: keep the filled table's directories (<dir>/server<i>_scale) after
+  // the run, and reuse them instead of filling when they exist (same machine,
+  // same --scale_keys and --dim; for side-by-side runs of the step settings).
+  int scale_keep = 0;
+  size_t scale_compaction_readahead_kib =
+      0;                           // part 4: RocksDbStoreOptions::compaction_readahead_bytes
+  bool scale_reused = false;       // set by rank 0 at start-up: a kept table exists (not a flag)
+  int scale_async_prefetch = 1;    // part 4: PsServerOptions::async_prefetch of the servers
   int scale_prefetch_threads = 1;  // part 4: PsServerOptions::prefetch_threads
-                                  // (SparseShard apply_threads, msrec's --ps_threads)
-  int malloc_keep_mb = 64;        // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
-  double timeout_s = 1800;        // remote client timeout; server idle timeout is 4x
-  int num_servers = -1;           // -1: every rank but rank 0 serves
+                                   // (SparseShard apply_threads, msrec's --ps_threads)
+  int malloc_keep_mb = 64;  // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
+  double timeout_s = 1800;  // remote client timeout; server idle timeout is 4x
+  int num_servers = -1;     // -1: every rank but rank 0 serves
 
   bool Runs(char part) const { return parts.find(part) != std::string::npos; }
 };
@@ -115,8 +124,7 @@ double StatField(const std::string& text, const std::string& name);
 class Report {
  public:
   // A keys/s figure; `target` > 0 adds ">= target" and met/unmet.
-  void Rate(const std::string& part, const std::string& name, double keys_per_s,
-            double target = 0);
+  void Rate(const std::string& part, const std::string& name, double keys_per_s, double target = 0);
   // Any other figure, already formatted; `met`: -1 no target, 0 unmet, 1 met.
   void Text(const std::string& part, const std::string& name, const std::string& value,
             const std::string& target = "", int met = -1);

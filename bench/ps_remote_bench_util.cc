@@ -27,18 +27,26 @@ struct FlagTable {
 
   explicit FlagTable(BenchFlags* f) {
     strings = {{"dir", &f->dir}, {"parts", &f->parts}, {"optimizer", &f->optimizer}};
-    ints = {{"dim", &f->dim},           {"batch_rows", &f->batch_rows},
-            {"fields", &f->fields},     {"batches", &f->batches},
-            {"reps", &f->reps},         {"scale_steps", &f->scale_steps},
+    ints = {{"dim", &f->dim},
+            {"batch_rows", &f->batch_rows},
+            {"fields", &f->fields},
+            {"batches", &f->batches},
+            {"reps", &f->reps},
+            {"scale_steps", &f->scale_steps},
             {"scale_warmup_steps", &f->scale_warmup_steps},
-            {"num_servers", &f->num_servers}, {"scale_partitioned", &f->scale_partitioned},
-            {"scale_universal", &f->scale_universal}, {"malloc_keep_mb", &f->malloc_keep_mb},
+            {"num_servers", &f->num_servers},
+            {"scale_partitioned", &f->scale_partitioned},
+            {"scale_universal", &f->scale_universal},
+            {"malloc_keep_mb", &f->malloc_keep_mb},
             {"scale_apply_threads", &f->scale_apply_threads},
             {"scale_write_behind_mib", &f->scale_write_behind_mib},
             {"scale_async_prefetch", &f->scale_async_prefetch},
             {"scale_pin_index_filters", &f->scale_pin_index_filters},
             {"scale_cache_data_blocks", &f->scale_cache_data_blocks},
-            {"scale_prefetch_threads", &f->scale_prefetch_threads}};
+            {"scale_prefetch_threads", &f->scale_prefetch_threads},
+            {"scale_verify_checksums", &f->scale_verify_checksums},
+            {"scale_low_priority_compaction", &f->scale_low_priority_compaction},
+            {"scale_keep", &f->scale_keep}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},
             {"scale_keys", &f->scale_keys},
@@ -47,7 +55,8 @@ struct FlagTable {
              {"scale_cache_mib", &f->scale_cache_mib},
              {"scale_memtable_mib", &f->scale_memtable_mib},
              {"scale_block_cache_mib", &f->scale_block_cache_mib},
-             {"scale_block_kib", &f->scale_block_kib}};
+             {"scale_block_kib", &f->scale_block_kib},
+             {"scale_compaction_readahead_kib", &f->scale_compaction_readahead_kib}};
     doubles = {{"zipf", &f->zipf}, {"timeout_s", &f->timeout_s}};
   }
 
@@ -107,8 +116,9 @@ Status ParseFlags(int argc, char** argv, BenchFlags* flags) {
   }
   if (flags->scale_write_behind_mib < -1 ||
       size_t(std::max(0, flags->scale_write_behind_mib)) >= flags->scale_cache_mib) {
-    return Status::InvalidArgument("--scale_write_behind_mib must be -1 (default) or in 0 .. "
-                                   "--scale_cache_mib - 1");
+    return Status::InvalidArgument(
+        "--scale_write_behind_mib must be -1 (default) or in 0 .. "
+        "--scale_cache_mib - 1");
   }
   return Status::OK();
 }

@@ -175,6 +175,7 @@ class RocksDbStore : public EmbeddingStore {
       : path_(std::move(path)), options_(options) {
     write_options_.disableWAL = !options.enable_wal;
     point_read_options_.fill_cache = options.cache_data_blocks;
+    point_read_options_.verify_checksums = options.verify_read_checksums;
   }
 
   ~RocksDbStore() override {
@@ -205,7 +206,16 @@ class RocksDbStore : public EmbeddingStore {
     db_options.create_if_missing = options_.create_if_missing;
     db_options.create_missing_column_families = true;
     db_options.max_background_jobs = options_.max_background_jobs;
+    if (options_.low_priority_compaction) {
+      // Process-wide: the default Env's LOW pool runs every database's compactions.
+      rocksdb::Status s = db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                                     rocksdb::CpuPriority::kIdle);
+      if (!s.ok()) LOG(WARNING) << "lowering the compaction threads' priority: " << s.ToString();
+    }
     db_options.bytes_per_sync = 1 << 20;
+    if (options_.compaction_readahead_bytes > 0) {
+      db_options.compaction_readahead_size = options_.compaction_readahead_bytes;
+    }
 
     std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
     if (db_options.env->FileExists(path_ + "/CURRENT").ok()) {
@@ -258,11 +268,9 @@ class RocksDbStore : public EmbeddingStore {
   Result<std::unique_ptr<BulkWriter>> NewBulkWriter(const std::string& table) override {
     MSREC_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, Find(table));
     // Not a name RocksDB parses as its own file, so it never deletes one.
-    const std::string prefix =
-        path_ + "/bulk-" + std::to_string(bulk_loads_.fetch_add(1)) + "-";
+    const std::string prefix = path_ + "/bulk-" + std::to_string(bulk_loads_.fetch_add(1)) + "-";
     return std::unique_ptr<BulkWriter>(std::make_unique<SstBulkWriter>(
-        db_, cf, rocksdb::Options(rocksdb::DBOptions(), cf_options_), prefix, table,
-        Where(table)));
+        db_, cf, rocksdb::Options(rocksdb::DBOptions(), cf_options_), prefix, table, Where(table)));
   }
 
   std::vector<std::string> TableNames() const override {
@@ -438,8 +446,8 @@ class RocksDbStore : public EmbeddingStore {
            hits("data", t(rocksdb::BLOCK_CACHE_DATA_HIT), t(rocksdb::BLOCK_CACHE_DATA_MISS)) +
            hits("index", t(rocksdb::BLOCK_CACHE_INDEX_HIT), t(rocksdb::BLOCK_CACHE_INDEX_MISS)) +
            hits("filter", t(rocksdb::BLOCK_CACHE_FILTER_HIT), t(rocksdb::BLOCK_CACHE_FILTER_MISS)) +
-           ", bloom skips " + std::to_string(t(rocksdb::BLOOM_FILTER_USEFUL)) +
-           ", memtable hits " + std::to_string(t(rocksdb::MEMTABLE_HIT)) + WriteStatsText();
+           ", bloom skips " + std::to_string(t(rocksdb::BLOOM_FILTER_USEFUL)) + ", memtable hits " +
+           std::to_string(t(rocksdb::MEMTABLE_HIT)) + WriteStatsText();
   }
 
   // Where the writes went: bytes written by the store's callers, by memtable
@@ -449,13 +457,19 @@ class RocksDbStore : public EmbeddingStore {
   std::string WriteStatsText() const {
     auto t = [&](rocksdb::Tickers ticker) { return statistics_->getTickerCount(ticker); };
     const double gb = 1e9;
-    char text[200];
-    std::snprintf(text, sizeof(text),
-                  "; RocksDB writes: %.2f GB put, %.2f GB flushed, %.2f GB compacted, "
-                  "write stalls %.1f s",
-                  double(t(rocksdb::BYTES_WRITTEN)) / gb, double(t(rocksdb::FLUSH_WRITE_BYTES)) / gb,
-                  double(t(rocksdb::COMPACT_WRITE_BYTES)) / gb,
-                  double(t(rocksdb::STALL_MICROS)) / 1e6);
+    // Compaction debt: what RocksDB estimates it still has to rewrite, over
+    // every table, and the compactions running now.
+    uint64_t pending = 0, running = 0;
+    db_->GetAggregatedIntProperty("rocksdb.estimate-pending-compaction-bytes", &pending);
+    db_->GetIntProperty("rocksdb.num-running-compactions", &running);
+    char text[260];
+    std::snprintf(
+        text, sizeof(text),
+        "; RocksDB writes: %.2f GB put, %.2f GB flushed, %.2f GB compacted, "
+        "write stalls %.1f s, compaction pending %.2f GB (%llu running)",
+        double(t(rocksdb::BYTES_WRITTEN)) / gb, double(t(rocksdb::FLUSH_WRITE_BYTES)) / gb,
+        double(t(rocksdb::COMPACT_WRITE_BYTES)) / gb, double(t(rocksdb::STALL_MICROS)) / 1e6,
+        double(pending) / gb, static_cast<unsigned long long>(running));
     return text;
   }
 
@@ -481,7 +495,7 @@ class RocksDbStore : public EmbeddingStore {
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
   mutable std::shared_mutex mu_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> handles_;  // guarded by mu_
-  std::atomic<uint64_t> bulk_loads_{0};  // names the bulk writers' files
+  std::atomic<uint64_t> bulk_loads_{0};                          // names the bulk writers' files
 };
 
 }  // namespace

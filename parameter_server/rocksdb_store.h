@@ -54,9 +54,31 @@ struct RocksDbStoreOptions {
   // Keep the data blocks that point reads (MultiGet) load in the block cache
   // (ReadOptions::fill_cache). Behind the row cache, a data block is read
   // again only for another cold row of its ~18: false skips the block
-  // cache's insert and eviction on every miss. Index and filter blocks are
-  // cached either way. Default: true (docs/parameter_server.md).
-  bool cache_data_blocks = true;
+  // cache's insert and eviction on every miss, so the block cache holds the
+  // index and filter blocks. Default: false: at 50M keys behind a 256 MiB row
+  // cache the server's peak RSS fell from 1.00 to 0.69 GB (settled table) and
+  // from 1.54 to 1.21 GB (right after the fill) at the same or a better step
+  // rate, and training under a 256 MiB budget ran 1.05x faster on 50 MiB less
+  // (docs/parameter_server.md, "Compaction debt, measured").
+  bool cache_data_blocks = false;
+  // Verify each data block's checksum when a point read (MultiGet) loads it
+  // (ReadOptions::verify_checksums). Default: true.
+  bool verify_read_checksums = true;
+  // Run compactions (RocksDB's low-priority thread pool, process-wide) at the
+  // lowest CPU priority (SCHED_IDLE), so that on a machine with few cores they
+  // take what the trainer, the server's request and prefetch threads leave
+  // idle. Flushes keep their priority. Default: true: training under a 256
+  // MiB budget ran 1.09x faster, the 50M-key steps 1.1-1.2x (a table whose
+  // compactions keep up: 0.41 against 0.34-0.36 M keys/s per server); right
+  // after a 50M-key fill, whose compaction debt is larger than the idle CPU,
+  // writers stalled 161 s (docs/parameter_server.md, "Compaction debt").
+  bool low_priority_compaction = true;
+  // Compaction inputs are read this many bytes at a time
+  // (DBOptions::compaction_readahead_size). SST files are opened for random
+  // access (POSIX_FADV_RANDOM: no kernel readahead), so without it a
+  // compaction reads its inputs one 4 KiB block per system call. 0: RocksDB's
+  // default. Default: 0.
+  size_t compaction_readahead_bytes = 0;
   // Universal (tiered) compaction instead of leveled: a row written back at a
   // random key is rewritten fewer times on its way down (less write
   // amplification, the largest part of a server's background CPU), at the

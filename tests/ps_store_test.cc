@@ -1,23 +1,27 @@
 // One suite run against every EmbeddingStore (memory and RocksDB), plus the
 // local client over each: both stores must give the same pulls after the same
 // pushes. Also RocksDB reopen and SaveStore/LoadStore.
+#include <sched.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "parameter_server/embedding_store.h"
+#include "parameter_server/internal/row.h"
 #include "parameter_server/local_client.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/rocksdb_store.h"
-#include "parameter_server/internal/row.h"
 
 namespace msrec {
 namespace {
@@ -56,6 +60,20 @@ struct RocksDbStoreFactory {
   }
 };
 
+// The read and compaction settings that are not the defaults: data blocks
+// cached, checksums not verified, compaction inputs read ahead.
+struct RocksDbOtherReadsFactory {
+  static std::unique_ptr<EmbeddingStore> Make(const std::string& dir) {
+    RocksDbStoreOptions o = SmallRocksOptions();
+    o.cache_data_blocks = !o.cache_data_blocks;
+    o.verify_read_checksums = !o.verify_read_checksums;
+    o.compaction_readahead_bytes = size_t{2} << 20;
+    auto store = OpenRocksDbStore(dir + "/db", o);
+    CHECK(store.ok()) << store.status().ToString();
+    return std::move(store).value();
+  }
+};
+
 template <typename Factory>
 class EmbeddingStoreTest : public ::testing::Test {
  protected:
@@ -63,7 +81,8 @@ class EmbeddingStoreTest : public ::testing::Test {
   TempDir dir_;
 };
 
-using StoreTypes = ::testing::Types<MemoryStoreFactory, RocksDbStoreFactory>;
+using StoreTypes =
+    ::testing::Types<MemoryStoreFactory, RocksDbStoreFactory, RocksDbOtherReadsFactory>;
 TYPED_TEST_SUITE(EmbeddingStoreTest, StoreTypes);
 
 TYPED_TEST(EmbeddingStoreTest, WriteThenMultiGet) {
@@ -361,6 +380,46 @@ TEST(RocksDbStoreTest, LeveledDatabaseReopensWithUniversalCompaction) {
   ASSERT_TRUE(client->Pull("adam", keys, 4, after.data()).ok());
   EXPECT_EQ(after, before);
   RunSequence(client.get());  // and it takes writes
+}
+
+// The scheduling policy of this process's threads named `name` (-1: none).
+std::vector<int> PoliciesOfThreads(const std::string& name) {
+  std::vector<int> policies;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    std::getline(comm, line);
+    if (line == name) policies.push_back(sched_getscheduler(std::stoi(task.path().filename())));
+  }
+  return policies;
+}
+
+// low_priority_compaction (the default): a thread that has run a compaction
+// runs at SCHED_IDLE afterwards, and the rows come through the compaction.
+TEST(RocksDbStoreTest, CompactionsRunAtIdlePriority) {
+  TempDir dir;
+  RocksDbStoreOptions o = SmallRocksOptions();
+  ASSERT_TRUE(o.low_priority_compaction);
+  auto opened = OpenRocksDbStore(dir.path() + "/db", o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<EmbeddingStore> store = std::move(opened).value();
+  ASSERT_TRUE(store->CreateTable("t").ok());
+  // Eight flushed files of overlapping keys: universal compaction merges them.
+  const std::string row(64, 'r');
+  std::vector<uint64_t> keys(1000);
+  std::vector<std::string> rows(keys.size(), row);
+  for (int file = 0; file < 8; ++file) {
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = i * 8 + file;
+    ASSERT_TRUE(store->Write("t", keys.data(), keys.size(), rows.data()).ok());
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  bool idle = false;
+  for (int wait = 0; wait < 200 && !idle; ++wait) {
+    for (int policy : PoliciesOfThreads("rocksdb:low")) idle = idle || policy == SCHED_IDLE;
+    if (!idle) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(idle) << "no compaction thread runs at SCHED_IDLE";
+  EXPECT_EQ(store->Count("t").value(), 8000u);
 }
 
 TEST(RocksDbStoreTest, ErrorsNameThePath) {
