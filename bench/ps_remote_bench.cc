@@ -59,12 +59,8 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
                         const EmbeddingStore& rocks) {
   const CachedStore::Stats s = cache.stats();
   Result<uint64_t> rocks_mem = rocks.MemoryUsageBytes();
-  // RocksDB's compaction debt, from its statistics line ("compaction pending X GB (N running)").
-  const std::string rocks_stats = rocks.StatsText();
-  const size_t at = rocks_stats.find("compaction pending ");
-  const double pending_gb = at == std::string::npos ? 0 : std::atof(rocks_stats.c_str() + at + 19);
-  const size_t run_at = rocks_stats.find(" GB (", at == std::string::npos ? 0 : at);
-  const int running = run_at == std::string::npos ? 0 : std::atoi(rocks_stats.c_str() + run_at + 5);
+  Result<CompactionDebt> debt = RocksDbCompactionDebt(rocks);
+  const CompactionDebt d = debt.ok() ? debt.value() : CompactionDebt();
   char text[640];
   std::snprintf(text, sizeof(text),
                 "peak_rss_kb=%llu rss_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
@@ -78,7 +74,7 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
                 static_cast<unsigned long long>(s.rows),
                 static_cast<unsigned long long>(rocks_mem.ok() ? rocks_mem.value() : 0),
                 static_cast<unsigned long long>(s.write_behind_hits), s.write_behind_wait_s,
-                pending_gb, running);
+                d.pending_bytes / 1e9, static_cast<int>(d.running));
   return text;
 }
 
@@ -506,8 +502,11 @@ int main(int argc, char** argv) {
     MPI_Barrier(MPI_COMM_WORLD);  // every store is closed
   }
   if (t.rank == 0) {
-    ClearBenchDir(f);
-    if (f.scale_keep == 0) std::filesystem::remove_all(f.dir);
+    if (f.scale_keep != 0) {
+      ClearBenchDir(f);  // all but the kept scale tables
+    } else {
+      std::filesystem::remove_all(f.dir);
+    }
   }
   return 0;
 }

@@ -55,8 +55,8 @@ struct BenchFlags {
   // the run, and reuse them instead of filling when they exist (same machine,
   // same --scale_keys and --dim; for side-by-side runs of the step settings).
   int scale_keep = 0;
-  size_t scale_compaction_readahead_kib =
-      0;                           // part 4: RocksDbStoreOptions::compaction_readahead_bytes
+  // part 4: RocksDbStoreOptions::compaction_readahead_bytes, KiB
+  size_t scale_compaction_readahead_kib = 0;
   bool scale_reused = false;       // set by rank 0 at start-up: a kept table exists (not a flag)
   int scale_async_prefetch = 1;    // part 4: PsServerOptions::async_prefetch of the servers
   int scale_prefetch_threads = 1;  // part 4: PsServerOptions::prefetch_threads

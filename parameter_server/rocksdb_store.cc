@@ -411,6 +411,13 @@ class RocksDbStore : public EmbeddingStore {
            ReadStatsText();
   }
 
+  CompactionDebt Debt() const {
+    CompactionDebt debt;
+    db_->GetAggregatedIntProperty("rocksdb.estimate-pending-compaction-bytes", &debt.pending_bytes);
+    db_->GetIntProperty("rocksdb.num-running-compactions", &debt.running);
+    return debt;
+  }
+
   Result<uint64_t> MemoryUsageBytes() const override {
     // Index and filter blocks live in the block cache (cache_index_and_filter_
     // blocks), so table-readers memory does not count them twice.
@@ -457,11 +464,7 @@ class RocksDbStore : public EmbeddingStore {
   std::string WriteStatsText() const {
     auto t = [&](rocksdb::Tickers ticker) { return statistics_->getTickerCount(ticker); };
     const double gb = 1e9;
-    // Compaction debt: what RocksDB estimates it still has to rewrite, over
-    // every table, and the compactions running now.
-    uint64_t pending = 0, running = 0;
-    db_->GetAggregatedIntProperty("rocksdb.estimate-pending-compaction-bytes", &pending);
-    db_->GetIntProperty("rocksdb.num-running-compactions", &running);
+    const CompactionDebt debt = Debt();
     char text[260];
     std::snprintf(
         text, sizeof(text),
@@ -469,7 +472,7 @@ class RocksDbStore : public EmbeddingStore {
         "write stalls %.1f s, compaction pending %.2f GB (%llu running)",
         double(t(rocksdb::BYTES_WRITTEN)) / gb, double(t(rocksdb::FLUSH_WRITE_BYTES)) / gb,
         double(t(rocksdb::COMPACT_WRITE_BYTES)) / gb, double(t(rocksdb::STALL_MICROS)) / 1e6,
-        double(pending) / gb, static_cast<unsigned long long>(running));
+        double(debt.pending_bytes) / gb, static_cast<unsigned long long>(debt.running));
     return text;
   }
 
@@ -505,6 +508,12 @@ Result<std::unique_ptr<EmbeddingStore>> OpenRocksDbStore(const std::string& path
   auto store = std::make_unique<RocksDbStore>(path, options);
   MSREC_RETURN_IF_ERROR(store->Open());
   return std::unique_ptr<EmbeddingStore>(std::move(store));
+}
+
+Result<CompactionDebt> RocksDbCompactionDebt(const EmbeddingStore& store) {
+  const auto* rocks = dynamic_cast<const RocksDbStore*>(&store);
+  if (rocks == nullptr) return Status::InvalidArgument("not a RocksDB store");
+  return rocks->Debt();
 }
 
 }  // namespace msrec

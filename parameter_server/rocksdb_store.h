@@ -110,4 +110,13 @@ struct RocksDbStoreOptions {
 Result<std::unique_ptr<EmbeddingStore>> OpenRocksDbStore(const std::string& path,
                                                          const RocksDbStoreOptions& options = {});
 
+// RocksDB's compaction debt: what it estimates it still has to rewrite, over
+// every table (estimate-pending-compaction-bytes), and the compactions running.
+struct CompactionDebt {
+  uint64_t pending_bytes = 0;
+  uint64_t running = 0;
+};
+// The debt of a store OpenRocksDbStore returned; InvalidArgument for another store.
+Result<CompactionDebt> RocksDbCompactionDebt(const EmbeddingStore& store);
+
 }  // namespace msrec

@@ -420,6 +420,9 @@ TEST(RocksDbStoreTest, CompactionsRunAtIdlePriority) {
   }
   EXPECT_TRUE(idle) << "no compaction thread runs at SCHED_IDLE";
   EXPECT_EQ(store->Count("t").value(), 8000u);
+  EXPECT_TRUE(RocksDbCompactionDebt(*store).ok());
+  EXPECT_EQ(RocksDbCompactionDebt(*MakeMemoryStore()).status().code(),
+            Status::Code::kInvalidArgument);
 }
 
 TEST(RocksDbStoreTest, ErrorsNameThePath) {
