@@ -130,6 +130,7 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   scale.block_size = f.scale_block_kib << 10;
   scale.partitioned_index_filters = f.scale_partitioned != 0;
   scale.universal_compaction = f.scale_universal != 0;
+  scale.universal_sorted_runs = f.scale_sorted_runs;
   scale.pin_index_filters = f.scale_pin_index_filters != 0;
   scale.cache_data_blocks = f.scale_cache_data_blocks != 0;
   scale.verify_read_checksums = f.scale_verify_checksums != 0;
@@ -378,12 +379,12 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
   report->Text(kScale, "table", what);
   std::snprintf(what, sizeof(what),
                 "memtable %zu MiB x3, block cache %zu MiB%s, %zu KiB blocks, %s index/filters%s, "
-                "%s compaction",
+                "%s compaction (%d sorted runs)",
                 f.scale_memtable_mib, f.scale_block_cache_mib,
                 f.scale_cache_data_blocks ? "" : " (no data blocks)", f.scale_block_kib,
                 f.scale_partitioned ? "partitioned" : "full",
                 f.scale_pin_index_filters ? " (all pinned)" : "",
-                f.scale_universal ? "universal" : "leveled");
+                f.scale_universal ? "universal" : "leveled", f.scale_sorted_runs);
   std::snprintf(
       what, sizeof(what), "%s read checksums, %s compaction priority, compaction readahead %zu KiB",
       f.scale_verify_checksums ? "verified" : "unverified",

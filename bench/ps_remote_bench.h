@@ -42,6 +42,7 @@ struct BenchFlags {
   size_t scale_block_kib = 4;          // part 4: RocksDB data block size (RocksDbStoreOptions)
   int scale_partitioned = 0;    // part 4: partitioned index and filters (RocksDbStoreOptions)
   int scale_universal = 1;      // part 4: universal compaction (RocksDbStoreOptions; 0: leveled)
+  int scale_sorted_runs = 4;    // part 4: RocksDbStoreOptions::universal_sorted_runs
   int scale_apply_threads = 1;  // part 4: threads a server splits a large pull or push over
   // part 4: write-behind of each server's row cache in MiB (RowCacheOptions;
   // -1: DefaultWriteBehindBytes, as OpenStore with StoreOptions::write_behind;

@@ -46,7 +46,8 @@ struct FlagTable {
             {"scale_prefetch_threads", &f->scale_prefetch_threads},
             {"scale_verify_checksums", &f->scale_verify_checksums},
             {"scale_low_priority_compaction", &f->scale_low_priority_compaction},
-            {"scale_keep", &f->scale_keep}};
+            {"scale_keep", &f->scale_keep},
+            {"scale_sorted_runs", &f->scale_sorted_runs}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},
             {"scale_keys", &f->scale_keys},

@@ -59,6 +59,11 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const RocksDbStoreOptions& o,
   if (o.universal_compaction) {
     cf.compaction_style = rocksdb::kCompactionStyleUniversal;
     cf.level_compaction_dynamic_level_bytes = false;
+    cf.level0_file_num_compaction_trigger = o.universal_sorted_runs;
+    cf.level0_slowdown_writes_trigger =
+        std::max(cf.level0_slowdown_writes_trigger, 2 * o.universal_sorted_runs + 4);
+    cf.level0_stop_writes_trigger =
+        std::max(cf.level0_stop_writes_trigger, 3 * o.universal_sorted_runs + 8);
   }
   if (o.memtable_bloom) {
     // A whole-key bloom filter in the memtable: lookups of absent keys skip the
@@ -505,6 +510,11 @@ class RocksDbStore : public EmbeddingStore {
 
 Result<std::unique_ptr<EmbeddingStore>> OpenRocksDbStore(const std::string& path,
                                                          const RocksDbStoreOptions& options) {
+  if (options.universal_sorted_runs < 2) {
+    return Status::InvalidArgument("RocksDB store " + path +
+                                   ": universal_sorted_runs must be >= 2, not " +
+                                   std::to_string(options.universal_sorted_runs));
+  }
   auto store = std::make_unique<RocksDbStore>(path, options);
   MSREC_RETURN_IF_ERROR(store->Open());
   return std::unique_ptr<EmbeddingStore>(std::move(store));

@@ -88,6 +88,14 @@ struct RocksDbStoreOptions {
   // 0.13 M keys/s against 0.10 and 0.09 leveled, on 18% less CPU and 10% less
   // disk (docs/parameter_server.md, "Compaction style, measured").
   bool universal_compaction = true;
+  // Universal compaction: sorted runs that accumulate before a compaction
+  // (level0_file_num_compaction_trigger). Runs of about the same size are
+  // merged together once this many exist, so it is the tiers' fan-out: each
+  // row is rewritten about log_n(data / memtable) times instead of log_2 at
+  // RocksDB's 4 (merges of 2-4 runs), at the cost of up to n sorted runs per
+  // point read (each behind a pinned bloom filter). Write slowdown and stop
+  // stay above it. Default: 4 (RocksDB's).
+  int universal_sorted_runs = 4;
   // RocksDB statistics (tickers only, no timers): the statistics line reports
   // the block-cache hits and misses of data, index and filter blocks and the
   // bloom filter's skips. Default: true.

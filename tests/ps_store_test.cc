@@ -425,6 +425,61 @@ TEST(RocksDbStoreTest, CompactionsRunAtIdlePriority) {
             Status::Code::kInvalidArgument);
 }
 
+// SST files in `dir` once compactions have stopped running (polled up to 10 s
+// for `done`).
+template <typename Done>
+size_t SstFilesWhen(const std::string& dir, const EmbeddingStore& store, Done done) {
+  size_t files = 0;
+  for (int wait = 0; wait < 200; ++wait) {
+    files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      files += entry.path().extension() == ".sst";
+    }
+    if (RocksDbCompactionDebt(store).value().running == 0 && done(files)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return files;
+}
+
+// universal_sorted_runs is the number of flushed sorted runs that wait for a
+// compaction: 7 flushes stay 7 files at 8, are merged at RocksDB's 4.
+TEST(RocksDbStoreTest, UniversalSortedRunsSetWhenCompactionsStart) {
+  for (int runs : {4, 8}) {
+    SCOPED_TRACE("universal_sorted_runs " + std::to_string(runs));
+    TempDir dir;
+    RocksDbStoreOptions o = SmallRocksOptions();
+    o.universal_sorted_runs = runs;
+    std::unique_ptr<EmbeddingStore> store = OpenRocksDbStore(dir.path() + "/db", o).value();
+    ASSERT_TRUE(store->CreateTable("t").ok());
+    const std::string row(64, 'r');
+    std::vector<uint64_t> keys(1000);
+    std::vector<std::string> rows(keys.size(), row);
+    auto flush_file = [&](int file) {
+      for (size_t i = 0; i < keys.size(); ++i) keys[i] = i * 8 + file;
+      ASSERT_TRUE(store->Write("t", keys.data(), keys.size(), rows.data()).ok());
+      ASSERT_TRUE(store->Flush().ok());
+    };
+    for (int file = 0; file < 7; ++file) flush_file(file);
+    const size_t after7 =
+        SstFilesWhen(dir.path() + "/db", *store, [&](size_t n) { return runs == 8 || n <= 4; });
+    if (runs == 8) {
+      EXPECT_EQ(after7, 7u);
+      flush_file(7);  // the 8th sorted run starts a compaction
+      EXPECT_LT(SstFilesWhen(dir.path() + "/db", *store, [](size_t n) { return n < 8; }), 8u);
+    } else {
+      EXPECT_LE(after7, 4u);
+    }
+    EXPECT_EQ(store->Count("t").value(), runs == 8 ? 8000u : 7000u);
+  }
+  RocksDbStoreOptions bad = SmallRocksOptions();
+  bad.universal_sorted_runs = 1;
+  TempDir dir;
+  auto opened = OpenRocksDbStore(dir.path() + "/db", bad);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(opened.status().message().find("universal_sorted_runs"), std::string::npos);
+}
+
 TEST(RocksDbStoreTest, ErrorsNameThePath) {
   RocksDbStoreOptions o = SmallRocksOptions();
   o.create_if_missing = false;
