@@ -9,12 +9,14 @@
 #   generated with --rows 250000 --seed 7 when absent. seeds: one seed or a
 #   comma-separated list, e.g. 2022,2023,2024: one line per variant and seed,
 #   then the mean over the seeds.)  MSREC=path overrides the binary;
-#   VARIANTS="name|flags;..." overrides the list below.
+#   VARIANTS="name|flags;..." overrides the list below; BATCH=n the batch
+#   size (2048).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-out/experiments/gen}
 IFS=',' read -ra SEEDS <<< "${2:-2022}"
 MSREC=${MSREC:-./build/launch/msrec}
+BATCH=${BATCH:-2048}  # mini-batch size of every run
 if [ ! -f "$DATA/val.csv" ]; then
   "$MSREC" gen --output "$DATA" --rows 250000 --seed 7 > /dev/null
 fi
@@ -55,7 +57,7 @@ while [ $i -lt ${#ROWS[@]} ]; do
   # shellcheck disable=SC2086
   "$MSREC" train --train "$DATA/train.csv" --val "$DATA/val.csv" --schema_file "$DATA/schema.txt" \
     $flags ${opts:+--model_opts "$opts"} --model_dir "$WORK/$name.$SEED" --seed "$SEED" --epochs 10 \
-    --early_stopping_patience 1 --batch_size 2048 --threads 1 --log_every 1000000 \
+    --early_stopping_patience 1 --batch_size "$BATCH" --threads 1 --log_every 1000000 \
     --checkpoint_dir none > "$WORK/$name.out" 2> "$WORK/$name.err" || {
     echo "FAILED $name: $(tail -1 "$WORK/$name.err")"
     continue

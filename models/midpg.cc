@@ -32,10 +32,12 @@ MidpgOptions MidpgOptions::FromConfig(const ModelConfig& config) {
   o.core_scale = config.ExtraDouble("core_scale", o.core_scale);
   o.factor_std =
       config.ExtraDouble("factor_std", 1.0 / std::sqrt(double(std::max<int64_t>(o.rank, 1))));
+  o.unit_factor = config.ExtraInt("unit_factor", o.unit_factor ? 1 : 0) != 0;
   o.modulate_output = config.ExtraInt("modulate_output", 1) != 0;
   o.scenario_bias = config.ExtraInt("scenario_bias", o.scenario_bias ? 1 : 0) != 0;
   o.input_gate = config.ExtraInt("input_gate", o.input_gate ? 1 : 0) != 0;
   o.scenario_linear = config.ExtraInt("scenario_linear", o.scenario_linear ? 1 : 0) != 0;
+  o.scenario_head = config.ExtraInt("scenario_head", o.scenario_head ? 1 : 0) != 0;
   o.shared = config.ExtraInt("no_shared", 0) == 0;
   o.specific = config.ExtraInt("no_specific", 0) == 0;
   const std::string path = config.ExtraString("path", "auto");
@@ -100,7 +102,7 @@ torch::Tensor InfoNce(const torch::Tensor& a, const torch::Tensor& b, double tau
 
 LinearModulationImpl::LinearModulationImpl(torch::nn::Linear linear, int64_t rank,
                                            int64_t num_scenarios, bool shared, bool specific,
-                                           double factor_std)
+                                           double factor_std, bool unit_factor)
     : linear_(std::move(linear)),
       in_dim_(linear_->weight.size(1)),
       out_dim_(linear_->weight.size(0)),
@@ -121,6 +123,21 @@ LinearModulationImpl::LinearModulationImpl(torch::nn::Linear linear, int64_t ran
     p_specific_.push_back(part->register_parameter("p", torch::randn({rank, in_dim_}, like) * std));
     q_specific_.push_back(
         part->register_parameter("q", torch::randn({rank, out_dim_}, like) * std));
+  }
+  if (unit_factor) {
+    // Row 0 of P + P_k and Q + Q_k: the constant factor_std, held by the shared
+    // factors (the specific ones start at 0 there), or by the specific ones alone.
+    torch::NoGradGuard no_grad;
+    auto set_row0 = [&](const torch::Tensor& shared_part, const std::vector<torch::Tensor>& parts) {
+      if (shared_part.defined()) {
+        shared_part[0].fill_(factor_std);
+        for (const auto& t : parts) t[0].zero_();
+      } else {
+        for (const auto& t : parts) t[0].fill_(factor_std);
+      }
+    };
+    set_row0(p_shared_, p_specific_);
+    set_row0(q_shared_, q_specific_);
   }
 }
 
@@ -326,6 +343,7 @@ MidpgModel::MidpgModel(const ModelConfig& config)
       linears.emplace_back(linear);
     }
   }
+  const int64_t last_hidden = linears.back()->weight.size(1);  // the output Linear's input
   if (!o.modulate_output) {
     plain_output_flops_ = 2 * linears.back()->weight.numel();
     linears.pop_back();
@@ -346,7 +364,8 @@ MidpgModel::MidpgModel(const ModelConfig& config)
   for (size_t l = 0; l < linears.size(); ++l) {
     modulations_.push_back(register_module(
         "modulation" + std::to_string(l), LinearModulation(linears[l], o.rank, config.num_scenarios,
-                                                           o.shared, o.specific, o.factor_std)));
+                                                           o.shared, o.specific, o.factor_std,
+                                                           o.unit_factor)));
     auto head =
         register_module("head" + std::to_string(l), torch::nn::Linear(aux_out, o.rank * o.rank));
     torch::NoGradGuard no_grad;
@@ -366,6 +385,11 @@ MidpgModel::MidpgModel(const ModelConfig& config)
         "scenario_linear", torch::nn::Embedding(config.num_scenarios, linears[0]->weight.size(1)));
     torch::NoGradGuard no_grad;
     linear_->weight.zero_();
+  }
+  if (o.scenario_head) {
+    head_ = register_module("scenario_head", torch::nn::Embedding(config.num_scenarios, last_hidden));
+    torch::NoGradGuard no_grad;
+    head_->weight.zero_();
   }
   if (o.input_gate) {
     gate_ = register_module(
@@ -411,8 +435,13 @@ torch::Tensor MidpgModel::ModulatedMlp(const torch::Tensor& flat,
                                        const std::vector<torch::Tensor>& scenario_cores,
                                        const FactorRouting& routing) {
   torch::Tensor x = flat;
-  size_t l = 0;
+  size_t l = 0, index = 0;
+  const size_t last = mlp_layers_->size() - 1;  // the output Linear
+  torch::Tensor head_logit;
   for (auto& layer : *mlp_layers_) {
+    if (index++ == last && !head_.is_empty()) {
+      head_logit = (x * head_->forward(routing.scenario)).sum(1, /*keepdim=*/true);
+    }
     const bool linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer.ptr()) != nullptr;
     if (linear && l < modulations_.size()) {
       x = modulations_[l]->forward(x, cores[l], routing, options_.path,
@@ -423,7 +452,7 @@ torch::Tensor MidpgModel::ModulatedMlp(const torch::Tensor& flat,
       x = layer.forward(x);  // BatchNorm, ReLU, Dropout; the output Linear if !modulate_output
     }
   }
-  return x;
+  return head_logit.defined() ? x + head_logit : x;
 }
 
 torch::Tensor MidpgModel::MiLoss(const torch::Tensor& z, const std::vector<torch::Tensor>& cores,

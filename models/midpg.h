@@ -89,6 +89,12 @@ struct MidpgOptions {
   // that P C Q^T has entries of the order of C's). When both shared and specific
   // factors exist each gets std factor_std/sqrt(2).
   double factor_std = 0.5;
+  // The first of the r factor vectors of P + P_k and of Q + Q_k starts as the
+  // constant factor_std instead of random ("unit_factor", 0). Then C's first
+  // row and column scale W's rows (input units) and columns (output units),
+  // the gates PEPNet learns, from the first step; random factors have to learn
+  // a constant direction first.
+  bool unit_factor = false;
   // Whether the final hidden -> 1 layer is modulated too ("modulate_output", 1).
   bool modulate_output = true;
   // A learned per-scenario bias added to every modulated layer's output
@@ -102,6 +108,10 @@ struct MidpgOptions {
   // logit ("scenario_linear", 0): K x din, zero at init (a scenario-specific
   // wide part beside the modulated deep part).
   bool scenario_linear = false;
+  // A learned per-scenario linear read-out of the MLP's last hidden layer added
+  // to the logit ("scenario_head", 0): K x (last hidden size), zero at init
+  // (MT-Backbone's per-scenario output layer, beside the modulated shared one).
+  bool scenario_head = false;
   // Shared factors P_l, Q_l ("no_shared=1" removes them).
   bool shared = true;
   // Scenario-specific factors P_lk, Q_lk ("no_specific=1" removes them).
@@ -159,7 +169,7 @@ struct FactorRouting {
 class LinearModulationImpl : public torch::nn::Module {
  public:
   LinearModulationImpl(torch::nn::Linear linear, int64_t rank, int64_t num_scenarios, bool shared,
-                       bool specific, double factor_std);
+                       bool specific, double factor_std, bool unit_factor = false);
   // Builds the routing of `scenario` for these factor settings; `sorted`: the
   // rows are sorted by scenario (fills segment_sizes).
   static FactorRouting Route(const torch::Tensor& scenario, int64_t num_scenarios, bool shared,
@@ -258,6 +268,7 @@ class MidpgModel : public Model {
   std::vector<torch::nn::Embedding> biases_;   // scenario_bias: one K x dout per modulation
   torch::nn::Linear gate_{nullptr};            // input_gate: z -> F*d
   torch::nn::Embedding linear_{nullptr};       // scenario_linear: K x din
+  torch::nn::Embedding head_{nullptr};         // scenario_head: K x (last hidden size)
   Mlp phi_{nullptr}, psi_{nullptr};            // mi=infonce
   torch::nn::Linear classifier_{nullptr};      // mi=cls
   int64_t plain_output_flops_ = 0;             // the output Linear when !modulate_output

@@ -79,6 +79,7 @@ TEST(MidpgTest, LowRankAndMaterialisedPathsAgree) {
     if (trial % 3 == 2) {
       c.extra["scenario_bias"] = "1";
       c.extra["scenario_linear"] = "1";
+      c.extra["scenario_head"] = "1";
     }
     if (trial % 4 == 1) c.extra["input_gate"] = "1";
     // Cores per scenario: the auto path takes the scenario path (when there are
@@ -161,6 +162,61 @@ TEST(MidpgTest, AtInitialisationOutputEqualsPlainBackbone) {
   ModelInput in = RandomInput(c, torch::tensor({2, 2, 0, 1}));
   torch::Tensor got = model.Forward(in).logits;  // training mode: batch statistics in both
   torch::Tensor want = dnn.Forward(in).logits;
+  EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6)) << got << "\n" << want;
+}
+
+// unit_factor=1: row 0 of P + P_k and Q + Q_k is the constant factor_std (held
+// by the shared factors, or by the specific ones without them), the other
+// rows random; the model still starts as the plain backbone.
+TEST(MidpgTest, UnitFactorStartsConstantAndKeepsTheBackbone) {
+  for (const std::string no_shared : {"0", "1"}) {
+    torch::manual_seed(5);
+    ModelConfig c = SmallConfig();
+    c.extra["unit_factor"] = "1";
+    c.extra["factor_std"] = "0.25";
+    c.extra["no_shared"] = no_shared;
+    MidpgModel model(c);
+    model.eval();
+    auto params = model.named_parameters();
+    for (const std::string side : {"p", "q"}) {
+      for (int64_t k = 0; k < c.num_scenarios; ++k) {
+        torch::Tensor total =
+            params["modulation0.specific" + std::to_string(k) + "." + side].clone();
+        if (no_shared == "0") total += params["modulation0." + side + "_shared"];
+        SCOPED_TRACE("no_shared " + no_shared + ", " + side + ", scenario " + std::to_string(k));
+        EXPECT_TRUE(torch::allclose(total[0], torch::full_like(total[0], 0.25)));
+        EXPECT_GT(total[1].std().item<double>(), 0.0);
+      }
+    }
+    ModelInput in = RandomInput(c, torch::tensor({0, 1, 2, 1}));
+    EXPECT_TRUE(torch::allclose(model.Forward(in).logits, model.backbone().Forward(in).logits,
+                                1e-5, 1e-6));
+  }
+}
+
+// scenario_head=1 adds h . w_s (h: the last hidden layer) to the logit: zero
+// at init; with scenario 1's row set to the output layer's weights, its logit
+// minus the output bias doubles, and the other scenarios' stay the plain ones.
+TEST(MidpgTest, ScenarioHeadReadsTheLastHiddenLayer) {
+  torch::manual_seed(6);
+  ModelConfig c = SmallConfig();
+  c.extra["scenario_head"] = "1";
+  c.extra["scenario_bias"] = "0";
+  MidpgModel model(c);
+  model.eval();
+  ModelInput in = RandomInput(c, torch::tensor({0, 1, 2, 1, 0}));
+  torch::Tensor plain = model.backbone().Forward(in).logits.detach();
+  EXPECT_TRUE(torch::allclose(model.Forward(in).logits, plain, 1e-5, 1e-6));
+  auto params = model.named_parameters();
+  ASSERT_EQ(params["scenario_head.weight"].sizes(), (std::vector<int64_t>{3, 5}));
+  const torch::Tensor out_bias = params["backbone.mlp.seq.4.bias"][0].detach();
+  {
+    torch::NoGradGuard no_grad;
+    params["scenario_head.weight"][1].copy_(params["backbone.mlp.seq.4.weight"][0]);
+  }
+  torch::Tensor got = model.Forward(in).logits.detach();
+  torch::Tensor want = plain.clone();
+  for (int64_t i : {1, 3}) want[i] = 2 * (plain[i] - out_bias) + out_bias;
   EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-6)) << got << "\n" << want;
 }
 
