@@ -387,7 +387,8 @@ MidpgModel::MidpgModel(const ModelConfig& config)
     linear_->weight.zero_();
   }
   if (o.scenario_head) {
-    head_ = register_module("scenario_head", torch::nn::Embedding(config.num_scenarios, last_hidden));
+    head_ = register_module("scenario_head",
+                            torch::nn::Embedding(config.num_scenarios, last_hidden));
     torch::NoGradGuard no_grad;
     head_->weight.zero_();
   }

@@ -169,7 +169,7 @@ struct FactorRouting {
 class LinearModulationImpl : public torch::nn::Module {
  public:
   LinearModulationImpl(torch::nn::Linear linear, int64_t rank, int64_t num_scenarios, bool shared,
-                       bool specific, double factor_std, bool unit_factor = false);
+                       bool specific, double factor_std, bool unit_factor);
   // Builds the routing of `scenario` for these factor settings; `sorted`: the
   // rows are sorted by scenario (fills segment_sizes).
   static FactorRouting Route(const torch::Tensor& scenario, int64_t num_scenarios, bool shared,
