@@ -25,6 +25,7 @@
 // --fields Zipf draws (--zipf over --universe keys), de-duplicated: what a
 // worker pulls and pushes (RemoteClient does not de-duplicate).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -33,6 +34,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "bench/ps_remote_bench.h"
 #include "cluster/messenger.h"
@@ -62,19 +64,19 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
   Result<CompactionDebt> debt = RocksDbCompactionDebt(rocks);
   const CompactionDebt d = debt.ok() ? debt.value() : CompactionDebt();
   char text[640];
-  std::snprintf(text, sizeof(text),
-                "peak_rss_kb=%llu rss_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
-                "cache_bytes=%llu cache_rows=%llu rocksdb_mem_bytes=%llu wb_hits=%llu "
-                "wb_wait_s=%.3f pending_compaction_gb=%.3f running_compactions=%d",
-                static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
-                static_cast<unsigned long long>(ProcStatusKb("VmRSS")),
-                static_cast<unsigned long long>(DirBytes(path)), s.hit_rate,
-                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
-                static_cast<unsigned long long>(s.bytes_used),
-                static_cast<unsigned long long>(s.rows),
-                static_cast<unsigned long long>(rocks_mem.ok() ? rocks_mem.value() : 0),
-                static_cast<unsigned long long>(s.write_behind_hits), s.write_behind_wait_s,
-                d.pending_bytes / 1e9, static_cast<int>(d.running));
+  std::snprintf(
+      text, sizeof(text),
+      "peak_rss_kb=%llu rss_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
+      "cache_bytes=%llu cache_rows=%llu rocksdb_mem_bytes=%llu wb_hits=%llu "
+      "wb_wait_s=%.3f pending_compaction_gb=%.3f compaction_wanted=%d running_compactions=%d",
+      static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
+      static_cast<unsigned long long>(ProcStatusKb("VmRSS")),
+      static_cast<unsigned long long>(DirBytes(path)), s.hit_rate,
+      static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
+      static_cast<unsigned long long>(s.bytes_used), static_cast<unsigned long long>(s.rows),
+      static_cast<unsigned long long>(rocks_mem.ok() ? rocks_mem.value() : 0),
+      static_cast<unsigned long long>(s.write_behind_hits), s.write_behind_wait_s,
+      d.pending_bytes / 1e9, static_cast<int>(d.tables_pending), static_cast<int>(d.running));
   return text;
 }
 
@@ -88,7 +90,7 @@ void ServeSession(const BenchFlags& f, const Topology& t, MpiMessenger* messenge
   {
     EmbeddingStore* raw = nullptr;
     std::unique_ptr<EmbeddingStore> store =
-        OpenCachedRocksDb(path, cache_bytes, rocks, &raw, write_behind_bytes);
+        OpenCachedRocksDb(path, cache_bytes, rocks, &raw, write_behind_bytes, keep);
     const CachedStore* cache = dynamic_cast<const CachedStore*>(store.get());
     SparseShard shard(std::move(store), apply_threads);
     PsServerOptions options;
@@ -278,19 +280,30 @@ struct CacheCounts {
   }
 };
 
-// RocksDB's compaction debt summed over the servers: "X GB pending, N running".
-std::string CompactionDebt(RemoteClient* ps) {
+// RocksDB's compaction debt summed over the servers.
+struct Debt {
+  double pending_gb = 0, wanted = 0, running = 0;
+  std::string Text() const {
+    char value[128];
+    std::snprintf(value, sizeof(value), "%.2f GB pending, %.0f table(s) wanting one, %.0f running",
+                  pending_gb, wanted, running);
+    return value;
+  }
+};
+
+Debt ReadDebt(RemoteClient* ps) {
   auto stats = ps->Stats();
   Check(stats.status(), "server stats");
-  double gb = 0, running = 0;
+  Debt d;
   for (const std::string& text : stats.value()) {
-    gb += StatField(text, "pending_compaction_gb");
-    running += StatField(text, "running_compactions");
+    d.pending_gb += StatField(text, "pending_compaction_gb");
+    d.wanted += StatField(text, "compaction_wanted");
+    d.running += StatField(text, "running_compactions");
   }
-  char value[96];
-  std::snprintf(value, sizeof(value), "%.2f GB pending, %.0f running", gb, running);
-  return value;
+  return d;
 }
+
+std::string CompactionDebt(RemoteClient* ps) { return ReadDebt(ps).Text(); }
 
 CacheCounts ReadCacheCounts(RemoteClient* ps) {
   auto stats = ps->Stats();
@@ -307,17 +320,20 @@ CacheCounts ReadCacheCounts(RemoteClient* ps) {
 // --scale_warmup_steps untimed steps first (the row cache starts with the last
 // rows filled, not the hot ones), then --reps timed passes. Each phase reports
 // the row-cache hit rate of its own lookups.
+// `when` prefixes every figure's label ("" right after the fill).
 void ScaleMixed(const BenchFlags& f, RemoteTable* t, RemoteClient* ps, int servers,
-                Report* report) {
+                const std::string& when, Report* report) {
   const ZipfRanks zipf(f.scale_keys, f.zipf);
-  std::mt19937_64 rng(11);
+  std::mt19937_64 rng(when.empty() ? 11 : 12);
   auto make_batches = [&](int steps) {  // generated outside the timed regions
     Batches batches(steps);
     for (auto& b : batches) b = MakeZipfBatch(zipf, rng, size_t{1} * f.batch_rows * f.fields);
     return batches;
   };
   char value[96];
-  report->Text(kScale, "compaction debt before the steps", CompactionDebt(ps));
+  report->Text(kScale, when + "compaction debt before the steps", CompactionDebt(ps));
+  std::fprintf(stderr, "%ssteps: %d warm-up, then %d timed\n", when.c_str(), f.scale_warmup_steps,
+               f.scale_steps);
   if (f.scale_warmup_steps > 0) {
     const Batches warmup = make_batches(f.scale_warmup_steps);
     const CacheCounts before = ReadCacheCounts(ps);
@@ -325,9 +341,9 @@ void ScaleMixed(const BenchFlags& f, RemoteTable* t, RemoteClient* ps, int serve
     std::snprintf(value, sizeof(value), "%d steps, %.3f M keys/s per server, %.0f%% hits",
                   f.scale_warmup_steps, rate / servers / 1e6,
                   100 * ReadCacheCounts(ps).HitRateSince(before));
-    report->Text(kScale, "warm-up steps (untimed in the figures below)", value);
+    report->Text(kScale, when + "warm-up steps (untimed in the figures below)", value);
   }
-  report->Text(kScale, "compaction debt before the timed steps", CompactionDebt(ps));
+  report->Text(kScale, when + "compaction debt before the timed steps", CompactionDebt(ps));
   const int steps_per_rep = std::max(2, f.scale_steps / f.reps);
   std::vector<double> rates;
   const CacheCounts before = ReadCacheCounts(ps);
@@ -335,10 +351,11 @@ void ScaleMixed(const BenchFlags& f, RemoteTable* t, RemoteClient* ps, int serve
     const Batches batches = make_batches(steps_per_rep);
     rates.push_back(TimedRate([&] { return StepPass(t, batches, true); }));
   }
-  report->Rate(kScale, "Zipf steps pull+push, prefetched: total", Median(rates));
-  report->Rate(kScale, "Zipf steps pull+push, prefetched: per server", Median(rates) / servers);
+  report->Rate(kScale, when + "Zipf steps pull+push, prefetched: total", Median(rates));
+  report->Rate(kScale, when + "Zipf steps pull+push, prefetched: per server",
+               Median(rates) / servers);
   std::snprintf(value, sizeof(value), "%.0f%%", 100 * ReadCacheCounts(ps).HitRateSince(before));
-  report->Text(kScale, "row-cache hit rate of the timed steps", value);
+  report->Text(kScale, when + "row-cache hit rate of the timed steps", value);
 }
 
 void ScaleServerFigures(RemoteClient* ps, Report* report) {
@@ -392,11 +409,47 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
   report->Text(kScale, "RocksDB reads and compactions", what);
   RemoteTable t(ps, f, "big", std::max<size_t>(f.fill_batch, size_t{1} * f.batch_rows * f.fields));
   if (f.scale_reused) {
-    report->Text(kScale, "fill: pushes of new keys", "skipped: the table of an earlier run kept");
+    // The reopened table must be the filled one (a kept directory that was
+    // cleared would time the steps on a nearly empty table): at least 100
+    // bytes per key on disk.
+    auto stats = ps->Stats();
+    Check(stats.status(), "server stats");
+    double disk = 0;
+    for (const std::string& text : stats.value()) disk += StatField(text, "disk_bytes");
+    if (disk < 100.0 * double(f.scale_keys)) {
+      Check(Status::Internal("the kept table under " + f.dir + " holds " +
+                             std::to_string(disk / 1e9) + " GB, too little for " +
+                             std::to_string(f.scale_keys) + " keys"),
+            "reused scale table");
+    }
+    std::snprintf(what, sizeof(what), "skipped: the table of an earlier run kept (%.2f GB on disk)",
+                  disk / 1e9);
+    report->Text(kScale, "fill: pushes of new keys", what);
   } else {
     ScaleFill(f, &t, report);
   }
-  ScaleMixed(f, &t, ps, servers, report);
+  ScaleMixed(f, &t, ps, servers, "", report);
+  if (f.scale_settle_s > 0) {
+    // The same steps once the fill's compactions are done (no compaction
+    // running in two polls 5 s apart, or the wait gives up): the rate a long
+    // job sees between bursts of new keys. Under universal compaction a table
+    // may keep "wanting" a compaction the picker does not start (as many
+    // sorted runs as the trigger, none worth merging), so that is reported,
+    // not waited for.
+    std::fprintf(stderr, "settle: waiting up to %d s for the compactions\n", f.scale_settle_s);
+    Timer wait;
+    Debt debt = ReadDebt(ps);
+    for (int idle_polls = 0; idle_polls < 2 && wait.Seconds() < f.scale_settle_s;) {
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+      debt = ReadDebt(ps);
+      idle_polls = debt.running == 0 ? idle_polls + 1 : 0;
+    }
+    char value[160];
+    std::snprintf(value, sizeof(value), "%.0f s (limit %d s), then %s", wait.Seconds(),
+                  f.scale_settle_s, debt.Text().c_str());
+    report->Text(kScale, "settle: wait for the compactions to finish", value);
+    ScaleMixed(f, &t, ps, servers, "settled: ", report);
+  }
   Timer timer;
   Check(ps->Flush(), "flush");
   std::snprintf(what, sizeof(what), "%.1f s", timer.Seconds());

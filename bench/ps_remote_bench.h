@@ -58,6 +58,10 @@ struct BenchFlags {
   int scale_keep = 0;
   // part 4: RocksDbStoreOptions::compaction_readahead_bytes, KiB
   size_t scale_compaction_readahead_kib = 0;
+  // part 4: after the timed steps, wait up to this many seconds for the
+  // servers' compactions to finish (no debt pending, none running), then run
+  // the warm-up and timed steps again ("settled: ..." figures; 0: off)
+  int scale_settle_s = 0;
   bool scale_reused = false;       // set by rank 0 at start-up: a kept table exists (not a flag)
   int scale_async_prefetch = 1;    // part 4: PsServerOptions::async_prefetch of the servers
   int scale_prefetch_threads = 1;  // part 4: PsServerOptions::prefetch_threads
@@ -141,13 +145,15 @@ class Report {
 
 std::string FormatRate(double keys_per_s);  // "5.23 M keys/s"
 
-// RocksDB at `path` (removed first) behind a row cache of `cache_bytes`
-// (`write_behind_bytes` of it for the write-behind); `*raw` is set to the
-// RocksDB store, which the returned store owns.
+// RocksDB at `path` (removed first, unless `reopen`: then an existing
+// database there is opened with its tables) behind a row cache of
+// `cache_bytes` (`write_behind_bytes` of it for the write-behind); `*raw` is
+// set to the RocksDB store, which the returned store owns.
 std::unique_ptr<EmbeddingStore> OpenCachedRocksDb(const std::string& path, size_t cache_bytes,
                                                   const RocksDbStoreOptions& options,
                                                   EmbeddingStore** raw,
-                                                  size_t write_behind_bytes = 0);
+                                                  size_t write_behind_bytes = 0,
+                                                  bool reopen = false);
 
 // The parts that run inside the worker process (ps_remote_bench_local.cc).
 void RunInProcess(const BenchFlags& flags, const Batches& batches, Report* report);

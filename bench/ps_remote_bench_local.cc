@@ -17,8 +17,9 @@ namespace bench {
 
 std::unique_ptr<EmbeddingStore> OpenCachedRocksDb(const std::string& path, size_t cache_bytes,
                                                   const RocksDbStoreOptions& options,
-                                                  EmbeddingStore** raw, size_t write_behind_bytes) {
-  std::filesystem::remove_all(path);
+                                                  EmbeddingStore** raw, size_t write_behind_bytes,
+                                                  bool reopen) {
+  if (!reopen) std::filesystem::remove_all(path);
   auto rocks = OpenRocksDbStore(path, options);
   Check(rocks.status(), "open " + path);
   *raw = rocks.value().get();

@@ -47,7 +47,8 @@ struct FlagTable {
             {"scale_verify_checksums", &f->scale_verify_checksums},
             {"scale_low_priority_compaction", &f->scale_low_priority_compaction},
             {"scale_keep", &f->scale_keep},
-            {"scale_sorted_runs", &f->scale_sorted_runs}};
+            {"scale_sorted_runs", &f->scale_sorted_runs},
+            {"scale_settle_s", &f->scale_settle_s}};
     u64s = {{"universe", &f->universe},
             {"uncached_rows", &f->uncached_rows},
             {"scale_keys", &f->scale_keys},

@@ -419,6 +419,7 @@ class RocksDbStore : public EmbeddingStore {
   CompactionDebt Debt() const {
     CompactionDebt debt;
     db_->GetAggregatedIntProperty("rocksdb.estimate-pending-compaction-bytes", &debt.pending_bytes);
+    db_->GetAggregatedIntProperty("rocksdb.compaction-pending", &debt.tables_pending);
     db_->GetIntProperty("rocksdb.num-running-compactions", &debt.running);
     return debt;
   }
@@ -474,10 +475,11 @@ class RocksDbStore : public EmbeddingStore {
     std::snprintf(
         text, sizeof(text),
         "; RocksDB writes: %.2f GB put, %.2f GB flushed, %.2f GB compacted, "
-        "write stalls %.1f s, compaction pending %.2f GB (%llu running)",
+        "write stalls %.1f s, compaction pending %.2f GB (%llu table(s) wanting one, %llu running)",
         double(t(rocksdb::BYTES_WRITTEN)) / gb, double(t(rocksdb::FLUSH_WRITE_BYTES)) / gb,
         double(t(rocksdb::COMPACT_WRITE_BYTES)) / gb, double(t(rocksdb::STALL_MICROS)) / 1e6,
-        double(debt.pending_bytes) / gb, static_cast<unsigned long long>(debt.running));
+        double(debt.pending_bytes) / gb, static_cast<unsigned long long>(debt.tables_pending),
+        static_cast<unsigned long long>(debt.running));
     return text;
   }
 

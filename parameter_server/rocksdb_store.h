@@ -119,9 +119,12 @@ Result<std::unique_ptr<EmbeddingStore>> OpenRocksDbStore(const std::string& path
                                                          const RocksDbStoreOptions& options = {});
 
 // RocksDB's compaction debt: what it estimates it still has to rewrite, over
-// every table (estimate-pending-compaction-bytes), and the compactions running.
+// every table (estimate-pending-compaction-bytes; leveled compaction only,
+// universal compaction reports 0), the tables whose compaction picker wants a
+// compaction now (compaction-pending), and the compactions running.
 struct CompactionDebt {
   uint64_t pending_bytes = 0;
+  uint64_t tables_pending = 0;
   uint64_t running = 0;
 };
 // The debt of a store OpenRocksDbStore returned; InvalidArgument for another store.

@@ -464,6 +464,10 @@ TEST(RocksDbStoreTest, UniversalSortedRunsSetWhenCompactionsStart) {
         SstFilesWhen(dir.path() + "/db", *store, [&](size_t n) { return runs == 8 || n <= 4; });
     if (runs == 8) {
       EXPECT_EQ(after7, 7u);
+      // 7 sorted runs under a trigger of 8: no compaction wanted, none running.
+      const CompactionDebt debt = RocksDbCompactionDebt(*store).value();
+      EXPECT_EQ(debt.tables_pending, 0u);
+      EXPECT_EQ(debt.running, 0u);
       flush_file(7);  // the 8th sorted run starts a compaction
       EXPECT_LT(SstFilesWhen(dir.path() + "/db", *store, [](size_t n) { return n < 8; }), 8u);
     } else {
