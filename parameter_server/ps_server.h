@@ -49,8 +49,10 @@ struct PsServerOptions {
   // it before it is served); false: the request thread prefetches itself.
   bool async_prefetch = true;
   // Threads of the asynchronous prefetch: a deferred pull's keys are split
-  // into this many contiguous parts, read from the store side by side. 1:
-  // two threads measured slower on 2 cores (docs/parameter_server.md).
+  // into this many contiguous parts, read from the store side by side. 1: on
+  // 2 cores the trainer needs the other core; a server with cores to spare
+  // read a 50M-key table's misses 1.3x faster with 2 (docs/parameter_server.md,
+  // "Correction (2026-12-04, 13:00-14:40 UTC)").
   int prefetch_threads = 1;
   WireLimits limits;            // request limits beyond the transport's byte limit
   // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).
