@@ -291,28 +291,36 @@ struct Debt {
   }
 };
 
-Debt ReadDebt(RemoteClient* ps) {
+// Every server's statistics text (ServerStats), one Stats call.
+std::vector<std::string> ServerStatsTexts(RemoteClient* ps) {
   auto stats = ps->Stats();
   Check(stats.status(), "server stats");
+  return std::move(stats).value();
+}
+
+// `name`'s value summed over the servers.
+double SumStat(const std::vector<std::string>& texts, const std::string& name) {
+  double sum = 0;
+  for (const std::string& text : texts) sum += StatField(text, name);
+  return sum;
+}
+
+Debt ReadDebt(RemoteClient* ps) {
+  const std::vector<std::string> texts = ServerStatsTexts(ps);
   Debt d;
-  for (const std::string& text : stats.value()) {
-    d.pending_gb += StatField(text, "pending_compaction_gb");
-    d.wanted += StatField(text, "compaction_wanted");
-    d.running += StatField(text, "running_compactions");
-  }
+  d.pending_gb = SumStat(texts, "pending_compaction_gb");
+  d.wanted = SumStat(texts, "compaction_wanted");
+  d.running = SumStat(texts, "running_compactions");
   return d;
 }
 
 std::string CompactionDebt(RemoteClient* ps) { return ReadDebt(ps).Text(); }
 
 CacheCounts ReadCacheCounts(RemoteClient* ps) {
-  auto stats = ps->Stats();
-  Check(stats.status(), "server stats");
+  const std::vector<std::string> texts = ServerStatsTexts(ps);
   CacheCounts c;
-  for (const std::string& text : stats.value()) {
-    c.hits += StatField(text, "hits");
-    c.misses += StatField(text, "misses");
-  }
+  c.hits = SumStat(texts, "hits");
+  c.misses = SumStat(texts, "misses");
   return c;
 }
 
@@ -324,8 +332,8 @@ CacheCounts ReadCacheCounts(RemoteClient* ps) {
 void ScaleMixed(const BenchFlags& f, RemoteTable* t, RemoteClient* ps, int servers,
                 const std::string& when, Report* report) {
   const ZipfRanks zipf(f.scale_keys, f.zipf);
-  std::mt19937_64 rng(when.empty() ? 11 : 12);
-  auto make_batches = [&](int steps) {  // generated outside the timed regions
+  std::mt19937_64 rng(when.empty() ? 11 : 12);  // the settled steps draw other batches
+  auto make_batches = [&](int steps) {          // generated outside the timed regions
     Batches batches(steps);
     for (auto& b : batches) b = MakeZipfBatch(zipf, rng, size_t{1} * f.batch_rows * f.fields);
     return batches;
@@ -412,10 +420,7 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
     // The reopened table must be the filled one (a kept directory that was
     // cleared would time the steps on a nearly empty table): at least 100
     // bytes per key on disk.
-    auto stats = ps->Stats();
-    Check(stats.status(), "server stats");
-    double disk = 0;
-    for (const std::string& text : stats.value()) disk += StatField(text, "disk_bytes");
+    const double disk = SumStat(ServerStatsTexts(ps), "disk_bytes");
     if (disk < 100.0 * double(f.scale_keys)) {
       Check(Status::Internal("the kept table under " + f.dir + " holds " +
                              std::to_string(disk / 1e9) + " GB, too little for " +

@@ -59,8 +59,8 @@ struct BenchFlags {
   // part 4: RocksDbStoreOptions::compaction_readahead_bytes, KiB
   size_t scale_compaction_readahead_kib = 0;
   // part 4: after the timed steps, wait up to this many seconds for the
-  // servers' compactions to finish (no debt pending, none running), then run
-  // the warm-up and timed steps again ("settled: ..." figures; 0: off)
+  // servers' compactions to stop (none running in two polls 5 s apart), then
+  // run the warm-up and timed steps again ("settled: ..." figures; 0: off)
   int scale_settle_s = 0;
   bool scale_reused = false;       // set by rank 0 at start-up: a kept table exists (not a flag)
   int scale_async_prefetch = 1;    // part 4: PsServerOptions::async_prefetch of the servers
