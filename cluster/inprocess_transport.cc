@@ -1,6 +1,7 @@
 #include "cluster/inprocess_transport.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -16,10 +17,13 @@ struct Mailbox {
   bool closed = false;        // guarded by mu; the endpoint is gone: drop what comes
 };
 
-// The mailboxes of every rank.
+// The mailboxes of every rank, and which ranks' endpoints are gone.
 struct Hub {
-  explicit Hub(int size) : boxes(size) {}
+  explicit Hub(int size) : boxes(size), gone(new std::atomic<bool>[size]) {
+    for (int r = 0; r < size; ++r) gone[r] = false;
+  }
   std::deque<Mailbox> boxes;  // deque: Mailbox is not movable
+  std::unique_ptr<std::atomic<bool>[]> gone;
 };
 
 class InProcessTransport : public Transport {
@@ -28,10 +32,21 @@ class InProcessTransport : public Transport {
       : hub_(std::move(hub)), rank_(rank), max_message_bytes_(max_message_bytes) {}
 
   ~InProcessTransport() override {
-    Mailbox& box = hub_->boxes[rank_];
-    std::lock_guard<std::mutex> lock(box.mu);
-    box.closed = true;
-    box.queue.clear();
+    {
+      Mailbox& box = hub_->boxes[rank_];
+      std::lock_guard<std::mutex> lock(box.mu);
+      box.closed = true;
+      box.queue.clear();
+    }
+    // Wake every rank waiting for this one's messages (Receive checks `gone`
+    // under its own mailbox's lock, so taking that lock here loses no wake-up).
+    hub_->gone[rank_] = true;
+    for (int r = 0; r < size(); ++r) {
+      if (r == rank_) continue;
+      Mailbox& other = hub_->boxes[r];
+      { std::lock_guard<std::mutex> lock(other.mu); }
+      other.arrived.notify_all();
+    }
   }
 
   int rank() const override { return rank_; }
@@ -64,12 +79,18 @@ class InProcessTransport : public Transport {
   }
 
   Status Receive(int source, int tag, double deadline_s, Message* out) override {
+    if (source != kAnySource && (source < 0 || source >= size())) {
+      return Status::InvalidArgument("receive from rank " + std::to_string(source) +
+                                     " outside [0, " + std::to_string(size()) + ")");
+    }
     Mailbox& box = hub_->boxes[rank_];
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(std::max(deadline_s, 0.0)));
     std::unique_lock<std::mutex> lock(box.mu);
     while (!TakeLocked(box, source, tag, out)) {
+      // What a gone rank sent before it went is still delivered (above).
+      if (source != kAnySource && hub_->gone[source]) return SourceGone(source, tag);
       if (box.arrived.wait_until(lock, deadline) == std::cv_status::timeout) {
         // One last look: a message that came with the deadline is taken.
         if (TakeLocked(box, source, tag, out)) return Status::OK();
@@ -80,6 +101,12 @@ class InProcessTransport : public Transport {
   }
 
  private:
+  static Status SourceGone(int source, int tag) {
+    return Status::Unavailable("rank " + std::to_string(source) +
+                               " is gone (its endpoint was closed) without a message on tag " +
+                               std::to_string(tag));
+  }
+
   // The first queued message that matches (per-source order is arrival order).
   static bool TakeLocked(Mailbox& box, int source, int tag, Message* out) {
     for (auto it = box.queue.begin(); it != box.queue.end(); ++it) {

@@ -23,8 +23,11 @@ namespace msrec {
 
 // Returns `size` (>= 1) connected endpoints; element r has rank r. They share
 // one set of mailboxes that lives as long as any endpoint. Messages to an
-// endpoint that was destroyed are dropped (like a dead process's). Messages
-// larger than `max_message_bytes` arrive oversized.
+// endpoint that was destroyed are dropped (like a dead process's), and a
+// Receive from such a rank (not kAnySource) fails with Unavailable as soon as
+// none of its messages is queued, instead of at its deadline: an embedded
+// server that failed ends its worker's wait at once. Messages larger than
+// `max_message_bytes` arrive oversized.
 std::vector<std::unique_ptr<Transport>> MakeInProcessTransports(int size, size_t max_message_bytes);
 
 }  // namespace msrec

@@ -31,7 +31,7 @@ const std::vector<Group>& Groups() {
                     "omp_wait", "malloc_keep_mb", "device", "train_mode",
                     "finetune_shared_epochs", "early_stopping_patience", "log_every",
                     "metrics_file", "tensorboard_dir", "seed", "deterministic"}},
-      {"store", {"store", "store_memory_mb", "ps_threads", "sparse_optimizer", "sparse_lr",
+      {"store", {"store", "store_memory_mb", "ps_threads", "ps_prefetch_threads", "sparse_optimizer", "sparse_lr",
                  "sparse_weight_decay", "ftrl_beta", "ftrl_l1", "ftrl_l2", "admit_after",
                  "ttl_steps"}},
       {"cluster", {"num_servers", "ps_sync", "ps_max_staleness", "ps_timeout_s", "ps_idle_timeout_s",

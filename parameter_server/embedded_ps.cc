@@ -15,6 +15,7 @@ constexpr size_t kMaxMessageBytes = size_t{1} << 31;  // in memory: only a sanit
 
 Result<std::unique_ptr<EmbeddedPs>> EmbeddedPs::Start(ServerOptions options,
                                                       double client_timeout_s) {
+  MSREC_RETURN_IF_ERROR(ValidateServerOptions(options));
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> store, OpenStore(options.store));
   std::unique_ptr<EmbeddedPs> ps(new EmbeddedPs());
   ps->transports_ = MakeInProcessTransports(2, kMaxMessageBytes);
@@ -30,6 +31,10 @@ Result<std::unique_ptr<EmbeddedPs>> EmbeddedPs::Start(ServerOptions options,
     self->server_finished_ = true;
     if (!self->server_status_.ok()) {
       LOG(ERROR) << "embedded parameter server: " << self->server_status_.ToString();
+      // Close the server's endpoint: the worker's waits for its replies fail
+      // now (the in-process transport reports the rank gone) instead of at
+      // the client's timeout.
+      self->transports_[kServerRank].reset();
     }
   });
   RemoteClientOptions client_options;

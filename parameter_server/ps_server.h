@@ -52,7 +52,7 @@ struct PsServerOptions {
   // into this many contiguous parts, read from the store side by side. 1: on
   // 2 cores the trainer needs the other core; a server with cores to spare
   // read a 50M-key table's misses 1.3x faster with 2 (docs/parameter_server.md,
-  // "Correction (2026-12-04, 13:00-14:40 UTC)").
+  // "Correction (2026-12-04, 13:00-14:40 UTC)"). msrec's --ps_prefetch_threads.
   int prefetch_threads = 1;
   WireLimits limits;            // request limits beyond the transport's byte limit
   // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).

@@ -59,12 +59,21 @@ Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options) {
   return MakeCachedStore(std::move(db), cache);
 }
 
-Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options,
-             Transport* transport) {
+Status ValidateServerOptions(const ServerOptions& options) {
+  if (options.server.prefetch_threads < 1) {
+    return Status::InvalidArgument("--ps_prefetch_threads must be >= 1, got " +
+                                   std::to_string(options.server.prefetch_threads));
+  }
   if (options.apply_threads < 1) {
     return Status::InvalidArgument("--ps_threads must be >= 1, got " +
                                    std::to_string(options.apply_threads));
   }
+  return Status::OK();
+}
+
+Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options,
+             Transport* transport) {
+  MSREC_RETURN_IF_ERROR(ValidateServerOptions(options));
   SparseShard shard(std::move(store), options.apply_threads);
   PsServerOptions server_options = options.server;
   EmbeddingStore* raw = shard.store();
@@ -82,6 +91,7 @@ Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options
 }
 
 Status RunServer(const ServerOptions& options, Transport* transport) {
+  MSREC_RETURN_IF_ERROR(ValidateServerOptions(options));
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> store, OpenStore(options.store));
   return Serve(std::move(store), options, transport);
 }

@@ -64,6 +64,11 @@ struct ServerOptions {
   int apply_threads = 1;
 };
 
+// The options' thread counts are at least 1 (errors name the flag that sets
+// each). Serve and RunServer check it first; EmbeddedPs::Start before it opens
+// the store.
+Status ValidateServerOptions(const ServerOptions& options);
+
 // Serves `store` over `transport` until every worker is done, then persists
 // it. The store's memory parts are added to the statistics line.
 Status Serve(std::unique_ptr<EmbeddingStore> store, const ServerOptions& options,

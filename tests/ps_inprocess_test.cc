@@ -117,14 +117,15 @@ TEST(InProcessTransportTest, NoMessageIsLostAtTheDeadline) {
 // `workers` client threads and `servers` server threads on one in-process
 // transport (workers first, then servers).
 // `store` is every server's store (a RocksDB path gets the server index
-// appended); `async_prefetch` is PsServerOptions'.
+// appended); `async_prefetch` and `prefetch_threads` are PsServerOptions'.
 class ThreadJob {
  public:
   ThreadJob(int workers, int servers, double timeout_s = 20, StoreOptions store = StoreOptions(),
-            bool async_prefetch = true)
+            bool async_prefetch = true, int prefetch_threads = 1)
       : transports_(MakeInProcessTransports(workers + servers, kLimit)) {
     for (int s = 0; s < servers; ++s) {
-      server_threads_.emplace_back([this, s, workers, servers, store, async_prefetch] {
+      server_threads_.emplace_back([this, s, workers, servers, store, async_prefetch,
+                                    prefetch_threads] {
         PsServerOptions options;
         options.server_index = s;
         options.num_servers = servers;
@@ -132,6 +133,7 @@ class ThreadJob {
         options.idle_timeout_s = 60;
         options.stats_interval_s = 0;
         options.async_prefetch = async_prefetch;
+        options.prefetch_threads = prefetch_threads;
         ServerOptions server;
         server.store = store;
         if (store.kind == "rocksdb") server.store.path += "/server" + std::to_string(s);
@@ -474,13 +476,14 @@ namespace {
 
 // Pipelined steps (the next step's pull, so its prefetch, before this step's
 // push) over a RocksDB store whose row cache holds a tenth of the rows: the
-// prefetches run beside the pushes (async_prefetch), inline, or with evicted
-// rows going through the write-behind, and the parameters are exactly those
-// of the same steps over a memory store.
+// prefetches run beside the pushes (async_prefetch), inline, on two prefetch
+// threads (each server's 2500 keys a step split in two parts), or with
+// evicted rows going through the write-behind, and the parameters are exactly
+// those of the same steps over a memory store.
 TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
   constexpr int kSteps = 30;
   constexpr uint64_t kUniverse = 40000;
-  constexpr size_t kPerStep = 3000;
+  constexpr size_t kPerStep = 5000;
   auto step_keys = [&](int64_t step, std::vector<uint64_t>* keys, std::vector<float>* grads) {
     std::mt19937_64 rng(step);
     std::set<uint64_t> unique;
@@ -489,11 +492,11 @@ TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
     grads->resize(keys->size() * 4);
     for (size_t i = 0; i < grads->size(); ++i) (*grads)[i] = std::sin(0.37f * i + step);
   };
-  auto run = [&](StoreOptions store, bool async_prefetch) {
+  auto run = [&](StoreOptions store, bool async_prefetch, int prefetch_threads = 1) {
     std::vector<uint64_t> all(kUniverse);
     for (uint64_t k = 0; k < kUniverse; ++k) all[k] = k;
     std::vector<float> rows(kUniverse * 4);
-    ThreadJob job(1, 2, 20, store, async_prefetch);
+    ThreadJob job(1, 2, 20, store, async_prefetch, prefetch_threads);
     RemoteClient* c = job.client(0);
     EXPECT_TRUE(c->CreateTable(Config()).ok());
     std::vector<uint64_t> keys, next_keys;
@@ -523,6 +526,7 @@ TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
   const std::vector<float> memory = run(StoreOptions(), true);
   EXPECT_EQ(run(rocks, true), memory);
   EXPECT_EQ(run(rocks, false), memory);
+  EXPECT_EQ(run(rocks, true, 2), memory);
   rocks.write_behind = true;
   EXPECT_EQ(run(rocks, true), memory);
   ASSERT_TRUE(RemoveTree(dir).ok());
@@ -552,6 +556,57 @@ TEST(ThreadTierTest, PullOfTheNextStepBeforeThisStepsPushForManySteps) {
     grads = next_grads;
   }
   ASSERT_TRUE(pull->Wait(10).ok());
+}
+
+}  // namespace
+}  // namespace msrec
+
+namespace msrec {
+namespace {
+
+// A server with no prefetch thread is refused before it opens its store or
+// serves anything, in a job's server and in the embedded default, and the
+// error names the flag that set it.
+TEST(ThreadTierTest, ServersRefuseZeroPrefetchThreads) {
+  auto transports = MakeInProcessTransports(2, kLimit);
+  ServerOptions server;
+  server.server.num_workers = 1;
+  server.server.prefetch_threads = 0;
+  server.store.kind = "rocksdb";
+  server.store.path = "/nonexistent/never/opened";
+  const Status s = RunServer(server, transports[1].get());
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.ToString().find("--ps_prefetch_threads must be >= 1, got 0"), std::string::npos)
+      << s.ToString();
+  const auto embedded = EmbeddedPs::Start(server);
+  EXPECT_EQ(embedded.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(embedded.status().ToString().find("--ps_prefetch_threads"), std::string::npos)
+      << embedded.status().ToString();
+}
+
+// A rank whose endpoint is destroyed (the embedded server's thread after Serve
+// failed) ends the waits for its messages at once: what it sent before is
+// still delivered, then a Receive from it fails naming it, long before its
+// deadline. Waits for other ranks, or for any rank, keep their deadlines.
+TEST(InProcessTransportTest, AReceiveFromAGoneRankFailsAtOnceAfterItsQueuedMessages) {
+  auto t = MakeInProcessTransports(3, kLimit);
+  ASSERT_TRUE(t[1]->Send(0, 4, "last words").ok());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    t[1].reset();
+  });
+  Message m;
+  ASSERT_TRUE(t[0]->Receive(1, 4, 10, &m).ok());
+  EXPECT_EQ(m.bytes, "last words");
+  Timer timer;
+  const Status gone = t[0]->Receive(1, 4, 10, &m);  // woken by the close
+  closer.join();
+  EXPECT_EQ(gone.code(), Status::Code::kUnavailable);
+  EXPECT_NE(gone.message().find("rank 1 is gone"), std::string::npos) << gone.ToString();
+  EXPECT_LT(timer.Seconds(), 5);
+  EXPECT_EQ(t[0]->Receive(2, 4, 0.05, &m).code(), Status::Code::kTimeout);
+  EXPECT_EQ(t[0]->Receive(kAnySource, 4, 0.05, &m).code(), Status::Code::kTimeout);
+  EXPECT_EQ(t[0]->Receive(3, 4, 0.05, &m).code(), Status::Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ Status Serve(const ClusterOptions& o, const Topology& t) {
   ServerOptions options;
   options.store = StoreAt(o.store, ServerStoreBase(dir, t.server_index()), o.store_memory_mb);
   options.apply_threads = o.ps_threads;
+  options.server.prefetch_threads = o.ps_prefetch_threads;
   options.server.server_index = t.server_index();
   options.server.num_workers = t.num_workers();
   options.server.num_servers = t.num_servers;

@@ -20,6 +20,7 @@ struct ClusterOptions {
   std::string store = "memory";    // the servers' store: "memory" or "rocksdb"
   int64_t store_memory_mb = 1024;  // RAM each server's store may hold
   int ps_threads = 1;              // ServerOptions::apply_threads
+  int ps_prefetch_threads = 1;     // PsServerOptions::prefetch_threads
   bool ps_sync = true;             // synchronous servers (step semantics)
   int64_t ps_max_staleness = 0;    // asynchronous servers: bounded staleness
   double ps_timeout_s = 120;       // a worker's wait for a server reply

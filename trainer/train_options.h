@@ -57,6 +57,7 @@ struct TrainOptions {
   std::string device = "cpu";            // "cpu" or "cuda[:i]": where the model runs
   int64_t store_memory_mb = 1024;        // embedded --store rocksdb: RAM the store may hold
   int ps_threads = 1;                    // embedded server: ServerOptions::apply_threads
+  int ps_prefetch_threads = 1;           // embedded server: PsServerOptions::prefetch_threads
                                          // (StoreOptions::memory_mb)
   SharingOptions sharing;                // SSIM shared instances (docs/ssim.md); none by
                                          // default. Needs train_mode kMultiTask. A selector

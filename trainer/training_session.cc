@@ -228,7 +228,8 @@ Status TrainingSession::OpenRows() {
     MSREC_ASSIGN_OR_RETURN(embedded_, StartModelStore(spec_.store, dir_.root(),
                                                       ModelStoreUse::kTrain,
                                                       options_.store_memory_mb,
-                                                      options_.ps_threads));
+                                                      options_.ps_threads,
+                                                      options_.ps_prefetch_threads));
     ps_ = embedded_->client();
   } else {
     ps_ = workers()->ps;

@@ -7,9 +7,10 @@ namespace msrec {
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
                                                     ModelStoreUse use, int64_t memory_mb,
-                                                    int apply_threads) {
+                                                    int apply_threads, int prefetch_threads) {
   ServerOptions options;
   options.apply_threads = apply_threads;
+  options.server.prefetch_threads = prefetch_threads;
   options.store = StoreAt(kind, ModelDir(model_dir).embeddings_base(), memory_mb);
   options.store.fresh = use == ModelStoreUse::kTrain;
   options.persist = use == ModelStoreUse::kTrain;

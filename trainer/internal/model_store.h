@@ -20,10 +20,12 @@ enum class ModelStoreUse {
 
 // Starts the embedded server over the store of `model_dir` of kind `kind`
 // ("memory" or "rocksdb") within `memory_mb` MiB (StoreOptions::memory_mb),
-// splitting large requests over `apply_threads` (ServerOptions).
+// splitting large requests over `apply_threads` (ServerOptions) and reading
+// prefetched rows on `prefetch_threads` (PsServerOptions).
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
                                                     ModelStoreUse use, int64_t memory_mb,
-                                                    int apply_threads = 1);
+                                                    int apply_threads = 1,
+                                                    int prefetch_threads = 1);
 
 }  // namespace msrec
