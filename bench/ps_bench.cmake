@@ -8,3 +8,9 @@ add_executable(ps_remote_bench
   ${CMAKE_CURRENT_SOURCE_DIR}/ps_remote_bench_local.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/ps_remote_bench_util.cc)
 target_link_libraries(ps_remote_bench PRIVATE msrec_ps)
+# The best hit rate any row-cache policy could reach on ps_remote_bench's
+# scale batches, beside CLOCK's (a model of the cache alone; no MPI run).
+add_executable(zipf_cache_bound
+  ${CMAKE_CURRENT_SOURCE_DIR}/zipf_cache_bound.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/ps_remote_bench_util.cc)
+target_link_libraries(zipf_cache_bound PRIVATE msrec_ps)
