@@ -14,16 +14,15 @@ struct Mailbox {
   std::mutex mu;
   std::condition_variable arrived;
   std::deque<Message> queue;  // guarded by mu; arrival order
-  bool closed = false;        // guarded by mu; the endpoint is gone: drop what comes
+  // The endpoint is gone: drop what comes. Set under mu (Send tests it there);
+  // atomic so that a receiver may test another rank's flag under its own lock.
+  std::atomic<bool> closed{false};
 };
 
-// The mailboxes of every rank, and which ranks' endpoints are gone.
+// The mailboxes of every rank.
 struct Hub {
-  explicit Hub(int size) : boxes(size), gone(new std::atomic<bool>[size]) {
-    for (int r = 0; r < size; ++r) gone[r] = false;
-  }
+  explicit Hub(int size) : boxes(size) {}
   std::deque<Mailbox> boxes;  // deque: Mailbox is not movable
-  std::unique_ptr<std::atomic<bool>[]> gone;
 };
 
 class InProcessTransport : public Transport {
@@ -38,9 +37,8 @@ class InProcessTransport : public Transport {
       box.closed = true;
       box.queue.clear();
     }
-    // Wake every rank waiting for this one's messages (Receive checks `gone`
+    // Wake every rank waiting for this one's messages (Receive tests `closed`
     // under its own mailbox's lock, so taking that lock here loses no wake-up).
-    hub_->gone[rank_] = true;
     for (int r = 0; r < size(); ++r) {
       if (r == rank_) continue;
       Mailbox& other = hub_->boxes[r];
@@ -90,7 +88,7 @@ class InProcessTransport : public Transport {
     std::unique_lock<std::mutex> lock(box.mu);
     while (!TakeLocked(box, source, tag, out)) {
       // What a gone rank sent before it went is still delivered (above).
-      if (source != kAnySource && hub_->gone[source]) return SourceGone(source, tag);
+      if (source != kAnySource && hub_->boxes[source].closed) return SourceGone(source, tag);
       if (box.arrived.wait_until(lock, deadline) == std::cv_status::timeout) {
         // One last look: a message that came with the deadline is taken.
         if (TakeLocked(box, source, tag, out)) return Status::OK();

@@ -114,6 +114,31 @@ TEST(InProcessTransportTest, NoMessageIsLostAtTheDeadline) {
   EXPECT_EQ(received, kMessages);
 }
 
+// A rank whose endpoint is destroyed (the embedded server's thread after Serve
+// failed) ends the waits for its messages at once: what it sent before is
+// still delivered, then a Receive from it fails naming it, long before its
+// deadline. Waits for other ranks, or for any rank, keep their deadlines.
+TEST(InProcessTransportTest, AReceiveFromAGoneRankFailsAtOnceAfterItsQueuedMessages) {
+  auto t = MakeInProcessTransports(3, kLimit);
+  ASSERT_TRUE(t[1]->Send(0, 4, "last words").ok());
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    t[1].reset();
+  });
+  Message m;
+  ASSERT_TRUE(t[0]->Receive(1, 4, 10, &m).ok());
+  EXPECT_EQ(m.bytes, "last words");
+  Timer timer;
+  const Status gone = t[0]->Receive(1, 4, 10, &m);  // woken by the close
+  closer.join();
+  EXPECT_EQ(gone.code(), Status::Code::kUnavailable);
+  EXPECT_NE(gone.message().find("rank 1 is gone"), std::string::npos) << gone.ToString();
+  EXPECT_LT(timer.Seconds(), 5);
+  EXPECT_EQ(t[0]->Receive(2, 4, 0.05, &m).code(), Status::Code::kTimeout);
+  EXPECT_EQ(t[0]->Receive(kAnySource, 4, 0.05, &m).code(), Status::Code::kTimeout);
+  EXPECT_EQ(t[0]->Receive(3, 4, 0.05, &m).code(), Status::Code::kInvalidArgument);
+}
+
 // `workers` client threads and `servers` server threads on one in-process
 // transport (workers first, then servers).
 // `store` is every server's store (a RocksDB path gets the server index
@@ -558,12 +583,6 @@ TEST(ThreadTierTest, PullOfTheNextStepBeforeThisStepsPushForManySteps) {
   ASSERT_TRUE(pull->Wait(10).ok());
 }
 
-}  // namespace
-}  // namespace msrec
-
-namespace msrec {
-namespace {
-
 // A server with no prefetch thread is refused before it opens its store or
 // serves anything, in a job's server and in the embedded default, and the
 // error names the flag that set it.
@@ -584,30 +603,6 @@ TEST(ThreadTierTest, ServersRefuseZeroPrefetchThreads) {
       << embedded.status().ToString();
 }
 
-// A rank whose endpoint is destroyed (the embedded server's thread after Serve
-// failed) ends the waits for its messages at once: what it sent before is
-// still delivered, then a Receive from it fails naming it, long before its
-// deadline. Waits for other ranks, or for any rank, keep their deadlines.
-TEST(InProcessTransportTest, AReceiveFromAGoneRankFailsAtOnceAfterItsQueuedMessages) {
-  auto t = MakeInProcessTransports(3, kLimit);
-  ASSERT_TRUE(t[1]->Send(0, 4, "last words").ok());
-  std::thread closer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    t[1].reset();
-  });
-  Message m;
-  ASSERT_TRUE(t[0]->Receive(1, 4, 10, &m).ok());
-  EXPECT_EQ(m.bytes, "last words");
-  Timer timer;
-  const Status gone = t[0]->Receive(1, 4, 10, &m);  // woken by the close
-  closer.join();
-  EXPECT_EQ(gone.code(), Status::Code::kUnavailable);
-  EXPECT_NE(gone.message().find("rank 1 is gone"), std::string::npos) << gone.ToString();
-  EXPECT_LT(timer.Seconds(), 5);
-  EXPECT_EQ(t[0]->Receive(2, 4, 0.05, &m).code(), Status::Code::kTimeout);
-  EXPECT_EQ(t[0]->Receive(kAnySource, 4, 0.05, &m).code(), Status::Code::kTimeout);
-  EXPECT_EQ(t[0]->Receive(3, 4, 0.05, &m).code(), Status::Code::kInvalidArgument);
-}
-
 }  // namespace
 }  // namespace msrec
+
