@@ -66,11 +66,13 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
   char text[640];
   std::snprintf(
       text, sizeof(text),
-      "peak_rss_kb=%llu rss_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
+      "peak_rss_kb=%llu rss_kb=%llu rss_anon_kb=%llu rss_file_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
       "cache_bytes=%llu cache_rows=%llu rocksdb_mem_bytes=%llu wb_hits=%llu "
       "wb_wait_s=%.3f pending_compaction_gb=%.3f compaction_wanted=%d running_compactions=%d",
       static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
       static_cast<unsigned long long>(ProcStatusKb("VmRSS")),
+      static_cast<unsigned long long>(ProcStatusKb("RssAnon")),
+      static_cast<unsigned long long>(ProcStatusKb("RssFile")),
       static_cast<unsigned long long>(DirBytes(path)), s.hit_rate,
       static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
       static_cast<unsigned long long>(s.bytes_used), static_cast<unsigned long long>(s.rows),
@@ -136,6 +138,7 @@ void RunServer(const BenchFlags& f, const Topology& t, MpiMessenger* messenger) 
   scale.pin_index_filters = f.scale_pin_index_filters != 0;
   scale.cache_data_blocks = f.scale_cache_data_blocks != 0;
   scale.verify_read_checksums = f.scale_verify_checksums != 0;
+  scale.mmap_reads = f.scale_mmap_reads != 0;
   scale.low_priority_compaction = f.scale_low_priority_compaction != 0;
   scale.compaction_readahead_bytes = f.scale_compaction_readahead_kib << 10;
   const size_t scale_cache = f.scale_cache_mib << 20;
@@ -376,6 +379,10 @@ void ScaleServerFigures(RemoteClient* ps, Report* report) {
     char value[96];
     std::snprintf(value, sizeof(value), "%.3f GB", peak_gb);
     report->Text(kScale, who + "peak RSS (VmHWM)", value, "< 1.5 GB", peak_gb < 1.5);
+    std::snprintf(value, sizeof(value), "%.3f GB anonymous, %.3f GB file-backed",
+                  StatField(text, "rss_anon_kb") * 1024 / 1e9,
+                  StatField(text, "rss_file_kb") * 1024 / 1e9);
+    report->Text(kScale, who + "RSS after Flush (RssAnon, RssFile)", value);
     std::snprintf(value, sizeof(value), "%.2f GB", StatField(text, "disk_bytes") / 1e9);
     report->Text(kScale, who + "RocksDB directory after Flush", value);
     std::snprintf(value, sizeof(value), "%.0f MB, %.0f%% hits",
@@ -411,8 +418,9 @@ void RunScale(const BenchFlags& f, RemoteClient* ps, int servers, Report* report
                 f.scale_pin_index_filters ? " (all pinned)" : "",
                 f.scale_universal ? "universal" : "leveled", f.scale_sorted_runs);
   std::snprintf(
-      what, sizeof(what), "%s read checksums, %s compaction priority, compaction readahead %zu KiB",
-      f.scale_verify_checksums ? "verified" : "unverified",
+      what, sizeof(what),
+      "%s read checksums, reads by %s, %s compaction priority, compaction readahead %zu KiB",
+      f.scale_verify_checksums ? "verified" : "unverified", f.scale_mmap_reads ? "mmap" : "pread",
       f.scale_low_priority_compaction ? "idle" : "normal", f.scale_compaction_readahead_kib);
   report->Text(kScale, "RocksDB reads and compactions", what);
   RemoteTable t(ps, f, "big", std::max<size_t>(f.fill_batch, size_t{1} * f.batch_rows * f.fields));

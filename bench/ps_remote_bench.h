@@ -51,6 +51,7 @@ struct BenchFlags {
   int scale_pin_index_filters = 1;        // part 4: RocksDbStoreOptions::pin_index_filters
   int scale_cache_data_blocks = 0;        // part 4: RocksDbStoreOptions::cache_data_blocks
   int scale_verify_checksums = 1;         // part 4: RocksDbStoreOptions::verify_read_checksums
+  int scale_mmap_reads = 0;               // part 4: RocksDbStoreOptions::mmap_reads
   int scale_low_priority_compaction = 1;  // part 4: RocksDbStoreOptions::low_priority_compaction
   // part 4: keep the filled table's directories (<dir>/server<i>_scale) after
   // the run, and reuse them instead of filling when they exist (same machine,

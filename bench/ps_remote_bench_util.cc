@@ -45,6 +45,7 @@ struct FlagTable {
             {"scale_cache_data_blocks", &f->scale_cache_data_blocks},
             {"scale_prefetch_threads", &f->scale_prefetch_threads},
             {"scale_verify_checksums", &f->scale_verify_checksums},
+            {"scale_mmap_reads", &f->scale_mmap_reads},
             {"scale_low_priority_compaction", &f->scale_low_priority_compaction},
             {"scale_keep", &f->scale_keep},
             {"scale_sorted_runs", &f->scale_sorted_runs},

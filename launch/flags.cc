@@ -84,6 +84,10 @@ DEFINE_double(ps_idle_timeout_s, 600, "Servers: fail after this many seconds wit
 DEFINE_int64(store_memory_mb, 1024,
              "--store rocksdb, embedded and on servers: RAM the store may hold, MiB (row cache "
              "1/2, RocksDB block cache 1/4, memtables 1/4); per server process");
+DEFINE_bool(store_mmap_reads, false,
+            "--store rocksdb, embedded and on servers: read the table's files through mmap, not "
+            "a pread per block (50M-key steps 1.2x faster, docs/parameter_server.md); the mapped "
+            "pages count in the process's RSS, so its peak no longer follows --store_memory_mb");
 DEFINE_int32(ps_threads, 1,
              "Embedded and on servers: threads a pull or push of >= 4096 distinct keys is split "
              "over, by key hash; 2 gave no measured gain at 2M rows");
@@ -330,6 +334,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.reshuffle_each_epoch = FLAGS_reshuffle_each_epoch;
   o.device = FLAGS_device;
   o.store_memory_mb = FLAGS_store_memory_mb;
+  o.store_mmap_reads = FLAGS_store_mmap_reads;
   o.ps_threads = FLAGS_ps_threads;
   o.ps_prefetch_threads = FLAGS_ps_prefetch_threads;
   o.sharing.selector_dir = FLAGS_ssim_selector;
@@ -349,6 +354,7 @@ ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir) {
   o.ps_dir = FLAGS_ps_dir;
   o.store = FLAGS_store;
   o.store_memory_mb = FLAGS_store_memory_mb;
+  o.store_mmap_reads = FLAGS_store_mmap_reads;
   o.ps_threads = FLAGS_ps_threads;
   o.ps_prefetch_threads = FLAGS_ps_prefetch_threads;
   o.ps_sync = FLAGS_ps_sync;
@@ -426,6 +432,7 @@ Result<EvalOptions> EvalOptionsFromFlags() {
   o.csv_multiline_quotes = FLAGS_csv_multiline_quotes;
   o.device = FLAGS_device;
   o.store_memory_mb = FLAGS_store_memory_mb;
+  o.store_mmap_reads = FLAGS_store_mmap_reads;
   return o;
 }
 

@@ -52,6 +52,7 @@ Result<std::unique_ptr<EmbeddingStore>> OpenStore(const StoreOptions& options) {
   const size_t budget = static_cast<size_t>(options.memory_mb) * kMiB;
   RocksDbStoreOptions rocks = RocksDbUnderBudget(budget);
   rocks.create_if_missing = options.fresh;
+  rocks.mmap_reads = options.mmap_reads;
   MSREC_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddingStore> db, OpenRocksDbStore(options.path, rocks));
   RowCacheOptions cache;
   cache.capacity_bytes = std::max(budget / 2, kMiB);

@@ -46,6 +46,10 @@ struct StoreOptions {
   // and the cold-cache steps at 50M keys, and gained nothing in training
   // (docs/parameter_server.md, "Write-behind and asynchronous prefetch").
   bool write_behind = false;
+  // rocksdb: read the SST files through mmap (RocksDbStoreOptions::mmap_reads):
+  // no system call or copy per data block, but the mapped pages the process
+  // touched count in its RSS, beside the budget. Default: false.
+  bool mmap_reads = false;
 };
 
 // Opens the store `options` describe. Errors name the path.

@@ -218,6 +218,7 @@ class RocksDbStore : public EmbeddingStore {
       if (!s.ok()) LOG(WARNING) << "lowering the compaction threads' priority: " << s.ToString();
     }
     db_options.bytes_per_sync = 1 << 20;
+    db_options.allow_mmap_reads = options_.mmap_reads;
     if (options_.compaction_readahead_bytes > 0) {
       db_options.compaction_readahead_size = options_.compaction_readahead_bytes;
     }

@@ -552,6 +552,9 @@ TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
   EXPECT_EQ(run(rocks, true), memory);
   EXPECT_EQ(run(rocks, false), memory);
   EXPECT_EQ(run(rocks, true, 2), memory);
+  StoreOptions mmap = rocks;  // the SST files read through mmap
+  mmap.mmap_reads = true;
+  EXPECT_EQ(run(mmap, true), memory);
   rocks.write_behind = true;
   EXPECT_EQ(run(rocks, true), memory);
   ASSERT_TRUE(RemoveTree(dir).ok());

@@ -31,6 +31,7 @@ Status Serve(const ClusterOptions& o, const Topology& t) {
   MSREC_RETURN_IF_ERROR(PrepareServerDirectory(dir, t.server_index(), t.num_servers));
   ServerOptions options;
   options.store = StoreAt(o.store, ServerStoreBase(dir, t.server_index()), o.store_memory_mb);
+  options.store.mmap_reads = o.store_mmap_reads;
   options.apply_threads = o.ps_threads;
   options.server.prefetch_threads = o.ps_prefetch_threads;
   options.server.server_index = t.server_index();

@@ -19,6 +19,7 @@ struct ClusterOptions {
   std::string ps_dir;              // the servers' directory instead of <model_dir>/ps
   std::string store = "memory";    // the servers' store: "memory" or "rocksdb"
   int64_t store_memory_mb = 1024;  // RAM each server's store may hold
+  bool store_mmap_reads = false;   // servers' --store rocksdb: StoreOptions::mmap_reads
   int ps_threads = 1;              // ServerOptions::apply_threads
   int ps_prefetch_threads = 1;     // PsServerOptions::prefetch_threads
   bool ps_sync = true;             // synchronous servers (step semantics)

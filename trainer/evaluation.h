@@ -28,6 +28,7 @@ struct EvalOptions {
   int64_t max_bad_rows = 100;
   std::string device = "cpu";     // "cpu" or "cuda[:i]"
   int64_t store_memory_mb = 1024; // --store rocksdb: RAM the store may hold (StoreOptions)
+  bool store_mmap_reads = false;  // --store rocksdb: StoreOptions::mmap_reads
   bool csv_multiline_quotes = false;  // ReaderOptions::multiline_quotes
   std::string gauc_column;        // grouped AUC by this column (an id or categorical column)
 };

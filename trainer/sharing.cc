@@ -80,8 +80,8 @@ Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string
   s->net->eval();
   MSREC_ASSIGN_OR_RETURN(ScenarioMap map, ScenarioMap::Load(ModelDir(dir).scenario_map()));
   s->scenario_values = map.values();
-  MSREC_ASSIGN_OR_RETURN(s->store, StartModelStore("memory", dir, ModelStoreUse::kRead,
-                                                   /*memory_mb=*/1024));
+  MSREC_ASSIGN_OR_RETURN(s->store,
+                         StartModelStore("memory", dir, ModelStoreUse::kRead, ModelStoreOptions()));
   MSREC_RETURN_IF_ERROR(s->store->client()->CreateTable(job.table));
   s->bridge =
       std::make_unique<EmbeddingBridge>(s->store->client(), job.table.name, job.table.dim);

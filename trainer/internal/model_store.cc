@@ -6,12 +6,13 @@ namespace msrec {
 
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
-                                                    ModelStoreUse use, int64_t memory_mb,
-                                                    int apply_threads, int prefetch_threads) {
+                                                    ModelStoreUse use,
+                                                    const ModelStoreOptions& o) {
   ServerOptions options;
-  options.apply_threads = apply_threads;
-  options.server.prefetch_threads = prefetch_threads;
-  options.store = StoreAt(kind, ModelDir(model_dir).embeddings_base(), memory_mb);
+  options.apply_threads = o.apply_threads;
+  options.server.prefetch_threads = o.prefetch_threads;
+  options.store = StoreAt(kind, ModelDir(model_dir).embeddings_base(), o.memory_mb);
+  options.store.mmap_reads = o.mmap_reads;
   options.store.fresh = use == ModelStoreUse::kTrain;
   options.persist = use == ModelStoreUse::kTrain;
   options.server.stats_interval_s = 0;  // one statistics line when the server ends
