@@ -6,7 +6,8 @@
 //   always held exactly those rows would hit (the best policy without
 //   knowledge of the future draws, the draws being independent);
 // - the hit rate of a CLOCK cache of --cache_rows rows (one reference bit, as
-//   the row cache's shards: cached_store.h), after --steps/2 warm-up steps.
+//   the row cache's shards: cached_store.h; --clock_max n > 1: a counter a
+//   hit raises to n and the hand lowers), after --steps/2 warm-up steps.
 // No server, no store: a model of the cache alone.
 //
 //   build/bench/zipf_cache_bound --keys 50000000 --zipf 0.8 --cache_rows 932064
@@ -25,6 +26,8 @@ DEFINE_double(zipf, 0.8, "Zipf exponent (ps_remote_bench --zipf)");
 DEFINE_uint64(draws, 4096 * 26, "Draws per step (ps_remote_bench --batch_rows x --fields)");
 DEFINE_uint64(cache_rows, 932064, "Rows the cache holds (a server's cache_rows statistic)");
 DEFINE_int32(steps, 300, "Steps drawn; the second half is counted");
+DEFINE_int32(clock_max, 1, "CLOCK's reference count limit: 1 is one reference bit; n > 1 a "
+                           "counter a hit raises (to n) and the hand lowers, frequency-aware");
 
 int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
@@ -49,7 +52,8 @@ int main(int argc, char** argv) {
       }
       if (slot_of[r] >= 0) {
         clock_hits += count;
-        referenced[slot_of[r]] = 1;
+        uint8_t& ref = referenced[slot_of[r]];
+        if (ref < FLAGS_clock_max) ++ref;
         continue;
       }
       if (slot_rank.size() < FLAGS_cache_rows) {
@@ -60,7 +64,7 @@ int main(int argc, char** argv) {
       }
       for (;; hand = (hand + 1) % slot_rank.size()) {
         if (!referenced[hand]) break;
-        referenced[hand] = 0;
+        --referenced[hand];
       }
       slot_of[slot_rank[hand]] = -1;
       slot_rank[hand] = r;
