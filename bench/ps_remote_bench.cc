@@ -63,11 +63,12 @@ std::string ServerStats(const std::string& path, const CachedStore& cache,
   Result<uint64_t> rocks_mem = rocks.MemoryUsageBytes();
   Result<CompactionDebt> debt = RocksDbCompactionDebt(rocks);
   const CompactionDebt d = debt.ok() ? debt.value() : CompactionDebt();
-  char text[640];
+  char text[768];
   std::snprintf(
       text, sizeof(text),
-      "peak_rss_kb=%llu rss_kb=%llu rss_anon_kb=%llu rss_file_kb=%llu disk_bytes=%llu hit_rate=%.4f hits=%llu misses=%llu "
-      "cache_bytes=%llu cache_rows=%llu rocksdb_mem_bytes=%llu wb_hits=%llu "
+      "peak_rss_kb=%llu rss_kb=%llu rss_anon_kb=%llu rss_file_kb=%llu disk_bytes=%llu "
+      "hit_rate=%.4f hits=%llu misses=%llu cache_bytes=%llu cache_rows=%llu "
+      "rocksdb_mem_bytes=%llu wb_hits=%llu "
       "wb_wait_s=%.3f pending_compaction_gb=%.3f compaction_wanted=%d running_compactions=%d",
       static_cast<unsigned long long>(ProcStatusKb("VmHWM")),
       static_cast<unsigned long long>(ProcStatusKb("VmRSS")),

@@ -31,6 +31,10 @@ DEFINE_int32(clock_max, 1, "CLOCK's reference count limit: 1 is one reference bi
 
 int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (FLAGS_clock_max < 1 || FLAGS_clock_max > 255) {
+    std::fprintf(stderr, "--clock_max must be in 1..255, got %d\n", FLAGS_clock_max);
+    return 2;
+  }
   const msrec::bench::ZipfRanks zipf(FLAGS_keys, FLAGS_zipf);
   std::mt19937_64 rng(11);
   std::vector<int32_t> slot_of(FLAGS_keys, -1);  // rank -> CLOCK slot

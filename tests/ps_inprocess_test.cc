@@ -552,7 +552,7 @@ TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
   EXPECT_EQ(run(rocks, true), memory);
   EXPECT_EQ(run(rocks, false), memory);
   EXPECT_EQ(run(rocks, true, 2), memory);
-  StoreOptions mmap = rocks;  // the SST files read through mmap
+  StoreOptions mmap = rocks;  // SST files read through mmap (reads from them: ps_store_test)
   mmap.mmap_reads = true;
   EXPECT_EQ(run(mmap, true), memory);
   rocks.write_behind = true;
@@ -608,4 +608,3 @@ TEST(ThreadTierTest, ServersRefuseZeroPrefetchThreads) {
 
 }  // namespace
 }  // namespace msrec
-
