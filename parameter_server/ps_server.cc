@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/file_util.h"
+#include "common/hash.h"
 #include "parameter_server/internal/key_routing.h"
 #include "parameter_server/store_snapshot.h"
 #include <utility>
@@ -127,6 +128,69 @@ class Prefetcher {
   std::vector<std::thread> threads_;
 };
 
+// The second parts of split steps (PsServerOptions::split_steps), on a thread
+// of its own: meanwhile the request thread takes the next step's pulls and
+// starts their prefetch. One part at a time; Wait returns its status.
+class SecondPart {
+ public:
+  SecondPart() : thread_([this] { Run(); }) {}
+  // Runs the part started (if any), then stops.
+  ~SecondPart() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  SecondPart(const SecondPart&) = delete;
+  SecondPart& operator=(const SecondPart&) = delete;
+
+  void Start(std::function<Status()> part) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      CHECK(!running_);
+      part_ = std::move(part);
+      running_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  // Waits for the part started last; its status (OK if none ran since).
+  Status Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !running_; });
+    Status result = std::move(result_);
+    result_ = Status::OK();
+    return result;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || part_ != nullptr; });
+      if (part_ == nullptr) return;  // stopped, nothing left
+      std::function<Status()> part = std::move(part_);
+      part_ = nullptr;
+      lock.unlock();
+      Status s = part();
+      lock.lock();
+      result_ = std::move(s);
+      running_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<Status()> part_;  // guarded by mu_
+  bool running_ = false;          // guarded by mu_
+  bool stop_ = false;             // guarded by mu_
+  Status result_;                 // guarded by mu_
+  std::thread thread_;
+};
+
 PsServer::PsServer(SparseShard* shard, Transport* transport, PsServerOptions options)
     : shard_(shard),
       transport_(transport),
@@ -138,6 +202,7 @@ PsServer::PsServer(SparseShard* shard, Transport* transport, PsServerOptions opt
   if (options_.async_prefetch) {
     prefetcher_ = std::make_unique<Prefetcher>(shard_, options_.prefetch_threads);
   }
+  if (options_.sync && options_.split_steps) second_part_ = std::make_unique<SecondPart>();
 }
 
 PsServer::~PsServer() = default;
@@ -170,8 +235,10 @@ Status PsServer::Run() {
     p.arrived_s = since_start_.Seconds();
     Handle(std::move(p));
   }
+  FinishSecondPart();
   LOG(INFO) << "parameter server " << options_.server_index << " done: " << StatsText();
   if (prefetcher_ != nullptr) prefetcher_->WaitAll();
+  MSREC_RETURN_IF_ERROR(late_failure_);
   return shard_->Close();
 }
 
@@ -229,6 +296,14 @@ void PsServer::Handle(Pending p) {
         .ok();
     return;
   }
+  // Everything but a pull (which may wait for the step after) sees whole steps.
+  if (r.header.type != RequestType::kPull) FinishSecondPart();
+  if (!late_failure_.ok()) {
+    // A step's rows are incomplete: nothing may read or save them.
+    if (r.header.type == RequestType::kDone) done_[r.header.worker] = true;
+    Reply(p, r, late_failure_);
+    return;
+  }
   if (!Serve(&p, r)) {
     if (r.header.type == RequestType::kPull) {
       // A pull for the next step waits for this step's pushes; meanwhile its
@@ -268,6 +343,7 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
         // (e.g. a share-sweep retrain's after a resumed search) at 0.
         auto [it, inserted] = tables_.try_emplace(table);
         it->second.dim = config.dim;
+        it->second.split_updates = config.admit_after <= 1;
         const int64_t restored = restored_tables_.count(table) != 0 ? restored_step_ : 0;
         if (inserted) it->second.applied = std::max<int64_t>({h.step, restored, 0});
       }
@@ -307,6 +383,11 @@ bool PsServer::Serve(Pending* p, const RequestView& r) {
         return true;
       }
       if (!PullReady(it->second, h.step)) return false;
+      FinishSecondPart();  // its keys may be among this pull's
+      if (!late_failure_.ok()) {
+        Reply(*p, r, late_failure_);
+        return true;
+      }
       std::vector<float> rows(h.num_keys * h.dim);
       Status s = shard_->Pull(table, r.keys, h.num_keys, rows.data());
       if (s.ok()) {
@@ -471,44 +552,141 @@ Status PsServer::ServePush(Pending* p, const RequestView& r) {
   }
   t.pushes.emplace(h.worker, std::move(*p));
   if (static_cast<int>(t.pushes.size()) >= ActiveWorkers()) {
-    MSREC_RETURN_IF_ERROR(ApplySyncStep(table, &t));
+    // Its failure went to the pushes (or, in its second part, goes to every
+    // later request): not the caller's to reply.
+    Status applied = ApplySyncStep(table, &t);
+    if (!applied.ok()) LOG(ERROR) << applied.ToString();
     RetryDeferred();
   }
   return Status::OK();
 }
 
 Status PsServer::ApplySyncStep(const std::string& table, TableState* t) {
-  std::vector<RequestView> views(t->pushes.size());
+  FinishSecondPart();  // the previous step's rows are complete first
+  MSREC_RETURN_IF_ERROR(late_failure_);
+  // The pushes leave the table's state now; their messages hold the keys and
+  // gradients until this function returns.
+  std::map<int, Pending> pushes;
+  pushes.swap(t->pushes);
+  const int64_t step = t->pending_step;
+  t->pending_step = -1;
+  std::vector<RequestView> views(pushes.size());
   size_t v = 0;
-  for (auto& [worker, pending] : t->pushes) {
+  for (auto& [worker, pending] : pushes) {
     CHECK(DecodeRequest(pending.message.bytes, options_.limits, &views[v++]).ok());
   }
-  const int64_t step = t->pending_step;
-  Status s;
-  size_t applied_keys = 0;
+  const size_t dim = static_cast<size_t>(t->dim);
+  const uint64_t* keys;
+  const float* grads;
+  size_t n;
+  std::vector<uint64_t> averaged_keys;
+  std::vector<float> averaged_grads;
   if (views.size() == 1) {
     // One contributor: the average is its own gradient and its keys are unique
     // (PsClient::Push; SparseTable::Push checks), so its message is applied
     // as it is, without an index or a copy of the gradients.
-    applied_keys = views[0].header.num_keys;
-    s = shard_->Push(table, views[0].keys, applied_keys, views[0].floats, step);
+    keys = views[0].keys;
+    grads = views[0].floats;
+    n = views[0].header.num_keys;
   } else {
-    std::vector<uint64_t> keys;
-    std::vector<float> grads;
-    AverageGradients(views, static_cast<size_t>(t->dim), &keys, &grads);
-    applied_keys = keys.size();
-    s = shard_->Push(table, keys.data(), keys.size(), grads.data(), step);
+    AverageGradients(views, dim, &averaged_keys, &averaged_grads);
+    keys = averaged_keys.data();
+    grads = averaged_grads.data();
+    n = averaged_keys.size();
   }
+  size_t first = n;
+  if (second_part_ != nullptr && t->split_updates) {
+    first = OrderForWaitingPulls(table, step, keys, grads, n, dim);
+    if (first < n) {
+      keys = split_keys_.data();
+      grads = split_grads_.data();
+    }
+  }
+  Status s = shard_->Push(table, keys, first, grads, step);
   if (s.ok()) {
-    keys_pushed_ += applied_keys;
-    interval_pushed_ += applied_keys;
+    keys_pushed_ += first;
+    interval_pushed_ += first;
     t->applied = step;
   }
   v = 0;
-  for (auto& [worker, pending] : t->pushes) Reply(pending, views[v++], s);
-  t->pushes.clear();
-  t->pending_step = -1;
-  return s;
+  for (auto& [worker, pending] : pushes) Reply(pending, views[v++], s);
+  if (!s.ok() || first == n) return s;
+  // The waiting pulls read only rows of the first part: they are answered
+  // now, and the rest of the step is applied on the second part's thread
+  // while the workers compute (split_keys_ and split_grads_ stay untouched
+  // until FinishSecondPart).
+  RetryDeferred();
+  second_part_pending_ = {table, step, n - first};
+  second_part_->Start([this, table, keys, grads, first, n, dim, step] {
+    return shard_->Push(table, keys + first, n - first, grads + first * dim, step);
+  });
+  return Status::OK();
+}
+
+void PsServer::FinishSecondPart() {
+  if (second_part_ == nullptr || second_part_pending_.keys == 0) return;
+  const Status s = second_part_->Wait();
+  const SecondPartInfo done = second_part_pending_;
+  second_part_pending_ = SecondPartInfo();
+  if (!s.ok()) {
+    late_failure_ = s.WithContext("parameter server " + std::to_string(options_.server_index) +
+                                  ": step " + std::to_string(done.step) + " of table '" +
+                                  done.table + "', applied after its pushes were answered");
+    LOG(ERROR) << late_failure_.ToString();
+    return;
+  }
+  keys_pushed_ += done.keys;
+  interval_pushed_ += done.keys;
+  keys_applied_late_ += done.keys;
+  ++steps_split_;
+}
+
+size_t PsServer::OrderForWaitingPulls(const std::string& table, int64_t step, const uint64_t* keys,
+                                      const float* grads, size_t n, size_t dim) {
+  // The keys of the deferred pulls of this table that this step makes ready,
+  // in an open-addressing set (no allocation per key).
+  size_t wanted_keys = 0;
+  std::vector<RequestView> pulls;
+  for (const Pending& p : deferred_pulls_) {
+    RequestView r;
+    CHECK(DecodeRequest(p.message.bytes, options_.limits, &r).ok());
+    if (r.table != table || r.header.step > step + 1) continue;
+    wanted_keys += r.header.num_keys;
+    pulls.push_back(r);
+  }
+  if (pulls.empty()) return n;  // nobody waits: the step is applied at once
+  size_t capacity = 64;
+  while (capacity < 2 * wanted_keys) capacity *= 2;
+  const size_t mask = capacity - 1;
+  wanted_.resize(capacity);
+  wanted_used_.assign(capacity, 0);
+  for (const RequestView& r : pulls) {
+    for (size_t i = 0; i < r.header.num_keys; ++i) {
+      for (size_t h = Mix64(r.keys[i]) & mask;; h = (h + 1) & mask) {
+        if (!wanted_used_[h]) {
+          wanted_used_[h] = 1;
+          wanted_[h] = r.keys[i];
+          break;
+        }
+        if (wanted_[h] == r.keys[i]) break;
+      }
+    }
+  }
+  auto wanted = [&](uint64_t key) {
+    for (size_t h = Mix64(key) & mask; wanted_used_[h]; h = (h + 1) & mask) {
+      if (wanted_[h] == key) return true;
+    }
+    return false;
+  };
+  split_keys_.resize(n);
+  split_grads_.resize(n * dim);
+  size_t front = 0, back = n;  // wanted keys fill the front, the others the back
+  for (size_t i = 0; i < n; ++i) {
+    const size_t to = wanted(keys[i]) ? front++ : --back;
+    split_keys_[to] = keys[i];
+    std::copy(grads + i * dim, grads + (i + 1) * dim, split_grads_.begin() + to * dim);
+  }
+  return front;
 }
 
 void PsServer::RetryDeferred() {
@@ -535,15 +713,18 @@ void PsServer::Reply(const Pending& to, const RequestView& r, const Status& stat
 std::string PsServer::StatsText() {
   const double total_s = std::max(since_start_.Seconds(), 1e-9);
   const double interval_s = std::max(since_stats_.Seconds(), 1e-9);
-  char line[512];
+  char line[640];
   std::snprintf(line, sizeof(line),
                 "server %d: requests %llu (bad %llu), keys pulled %llu (%.0f/s now), pushed %llu "
-                "(%.0f/s now), latency p50 %.0f us p99 %.0f us, up %.0f s",
+                "(%.0f/s now; %llu of them in %llu split steps after the reply), latency p50 %.0f "
+                "us p99 %.0f us, up %.0f s",
                 options_.server_index, static_cast<unsigned long long>(requests_),
                 static_cast<unsigned long long>(bad_requests_),
                 static_cast<unsigned long long>(keys_pulled_), interval_pulled_ / interval_s,
                 static_cast<unsigned long long>(keys_pushed_), interval_pushed_ / interval_s,
-                Percentile(&latencies_us_, 0.5), Percentile(&latencies_us_, 0.99), total_s);
+                static_cast<unsigned long long>(keys_applied_late_),
+                static_cast<unsigned long long>(steps_split_), Percentile(&latencies_us_, 0.5),
+                Percentile(&latencies_us_, 0.99), total_s);
   std::string text = line;
   if (options_.extra_stats) text += ", " + options_.extra_stats();
   return text;

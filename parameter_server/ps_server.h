@@ -6,8 +6,13 @@
 //
 // Synchronous mode (default): the pushes of all active workers for step t of a
 // table are buffered, summed in worker order (deterministic), averaged over
-// the workers that pushed, and applied once; their replies go out after the
-// update, and a pull for step t+1 waits until step t is applied.
+// the workers that pushed, and applied once; a pull for step t+1 waits until
+// step t is applied. With split_steps, the update's keys that the pulls already
+// waiting for step t+1 read are applied first, the pushes and those pulls are
+// answered, and the rest of the step is applied before the next request is
+// served (while the workers compute step t+1): every pull sees every row as
+// after the whole step, and a failure of the second part is the answer to
+// every later request.
 // Asynchronous mode: each push is applied on arrival; a pull for step s waits
 // while some active worker's last push is older than s - 1 - max_staleness.
 //
@@ -48,6 +53,11 @@ struct PsServerOptions {
   // the request thread applies the step's pushes meanwhile (the pull waits for
   // it before it is served); false: the request thread prefetches itself.
   bool async_prefetch = true;
+  // Sync: update a step's rows in two parts, the keys that the pulls already
+  // waiting for the step read first; the pushes and those pulls are answered
+  // between the parts, so the second part overlaps the workers' next step.
+  // Every row ends the same either way (docs/parameter_server.md, "Split steps").
+  bool split_steps = true;
   // Threads of the asynchronous prefetch: a deferred pull's keys are split
   // into this many contiguous parts, read from the store side by side. 1: on
   // 2 cores the trainer needs the other core; a server with cores to spare
@@ -61,6 +71,8 @@ struct PsServerOptions {
 
 // Runs the prefetches of deferred pulls on threads of its own (ps_server.cc).
 class Prefetcher;
+// Runs the second parts of split steps on a thread of its own (ps_server.cc).
+class SecondPart;
 
 // Thread safety: Run on one thread; nothing else touches the server meanwhile.
 
@@ -87,6 +99,10 @@ class PsServer {
   };
   struct TableState {
     int dim = 0;
+    // Without admission a step's rows may be updated in two parts (the keys
+    // that waiting pulls read first): each key's update is the same either way.
+    // Admission counts sightings in key order, so such a table is updated at once.
+    bool split_updates = true;
     int64_t applied = 0;                  // last applied step (set by CreateTable)
     std::map<int, Pending> pushes;        // sync: pushes of step applied+1 by worker
     int64_t pending_step = -1;            // the step those pushes are for
@@ -101,8 +117,20 @@ class PsServer {
   bool PullReady(const TableState& t, int64_t step) const;
   Status Checkpoint(const std::string& dir);
   Status Restore(const std::string& dir, int64_t step);
+  // Applies step pending_step of `table` (the average of its pushes) and
+  // replies to the pushes. The keys that the pulls waiting for this step read
+  // are updated first; those pulls are served (RetryDeferred) and the rest of
+  // the step is applied after, while the workers compute the next step.
   Status ApplySyncStep(const std::string& table, TableState* t);
+  // Reorders the step's update (keys[0..n), grads n x dim) into split_keys_ /
+  // split_grads_: the keys that a deferred pull of `table` ready after `step`
+  // reads, then the others. Returns how many come first.
+  size_t OrderForWaitingPulls(const std::string& table, int64_t step, const uint64_t* keys,
+                              const float* grads, size_t n, size_t dim);
   void RetryDeferred();
+  // Waits for the second part of the last split step (if one runs) and counts
+  // it; its failure becomes late_failure_.
+  void FinishSecondPart();
   void Reply(const Pending& to, const RequestView& r, const Status& status,
              const float* floats = nullptr, uint64_t n = 0, std::string_view text = {});
   int ActiveWorkers() const;
@@ -118,6 +146,20 @@ class PsServer {
   PsServerOptions options_;
   std::map<std::string, TableState> tables_;
   std::deque<Pending> deferred_pulls_;
+  // A step's update reordered by OrderForWaitingPulls (reused buffers).
+  std::vector<uint64_t> split_keys_;
+  std::vector<float> split_grads_;
+  std::vector<uint64_t> wanted_;  // an open-addressing set of the waiting pulls' keys
+  std::vector<uint8_t> wanted_used_;
+  // The failure of a step's second part, applied after its pushes were
+  // answered: every later request is answered with it.
+  Status late_failure_;
+  struct SecondPartInfo {
+    std::string table;
+    int64_t step = 0;
+    size_t keys = 0;  // 0: none running
+  };
+  SecondPartInfo second_part_pending_;
   std::vector<int64_t> last_push_;  // per worker: last step pushed (async staleness)
   std::vector<bool> done_;          // per worker: sent Done
   std::set<std::string> restored_tables_;  // the tables in that checkpoint
@@ -127,10 +169,14 @@ class PsServer {
   Timer since_stats_;
   uint64_t keys_pulled_ = 0, keys_pushed_ = 0, requests_ = 0, bad_requests_ = 0;
   uint64_t interval_pulled_ = 0, interval_pushed_ = 0;
+  uint64_t steps_split_ = 0, keys_applied_late_ = 0;  // split steps, their second parts' keys
   std::vector<double> latencies_us_;  // of the current interval
   // Null without async_prefetch. Every request but a push waits for the
   // prefetches queued before it (WaitAll).
   std::unique_ptr<Prefetcher> prefetcher_;
+  // Null unless sync and split_steps. Declared last: destroyed first, after
+  // the part it runs.
+  std::unique_ptr<SecondPart> second_part_;
 };
 
 }  // namespace msrec

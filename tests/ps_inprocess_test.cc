@@ -17,6 +17,7 @@
 #include "common/file_util.h"
 #include "common/timer.h"
 #include "parameter_server/embedded_ps.h"
+#include "parameter_server/memory_store.h"
 #include "parameter_server/ps_server.h"
 #include "parameter_server/ps_service.h"
 #include "parameter_server/remote_client.h"
@@ -142,15 +143,16 @@ TEST(InProcessTransportTest, AReceiveFromAGoneRankFailsAtOnceAfterItsQueuedMessa
 // `workers` client threads and `servers` server threads on one in-process
 // transport (workers first, then servers).
 // `store` is every server's store (a RocksDB path gets the server index
-// appended); `async_prefetch` and `prefetch_threads` are PsServerOptions'.
+// appended); `async_prefetch`, `prefetch_threads` and `split_steps` are
+// PsServerOptions'.
 class ThreadJob {
  public:
   ThreadJob(int workers, int servers, double timeout_s = 20, StoreOptions store = StoreOptions(),
-            bool async_prefetch = true, int prefetch_threads = 1)
+            bool async_prefetch = true, int prefetch_threads = 1, bool split_steps = true)
       : transports_(MakeInProcessTransports(workers + servers, kLimit)) {
     for (int s = 0; s < servers; ++s) {
       server_threads_.emplace_back([this, s, workers, servers, store, async_prefetch,
-                                    prefetch_threads] {
+                                    prefetch_threads, split_steps] {
         PsServerOptions options;
         options.server_index = s;
         options.num_servers = servers;
@@ -159,6 +161,7 @@ class ThreadJob {
         options.stats_interval_s = 0;
         options.async_prefetch = async_prefetch;
         options.prefetch_threads = prefetch_threads;
+        options.split_steps = split_steps;
         ServerOptions server;
         server.store = store;
         if (store.kind == "rocksdb") server.store.path += "/server" + std::to_string(s);
@@ -558,6 +561,172 @@ TEST(ThreadTierTest, PipelinedStepsOverASmallRocksDbCacheEqualTheMemoryStore) {
   rocks.write_behind = true;
   EXPECT_EQ(run(rocks, true), memory);
   ASSERT_TRUE(RemoveTree(dir).ok());
+}
+
+// Split steps (PsServerOptions::split_steps): 2 workers on threads in the
+// trainer's order (the pull of step t+1 sent before step t's push), keys
+// overlapping between steps and workers, over a memory store and over a
+// RocksDB store with a small row cache. With the split, each step's keys that
+// the waiting pulls read are updated first and the rest after the replies;
+// every value pulled at every step, and the rows at the end, equal those of
+// the same job applying each step at once. The servers' statistics show that
+// steps were split (and none without the split).
+TEST(ThreadTierTest, SplitStepsPullExactlyTheRowsOfWholeSteps) {
+  constexpr int kSteps = 20;
+  constexpr int kWorkers = 2;
+  constexpr uint64_t kUniverse = 6000;
+  constexpr size_t kPerStep = 1500;
+  auto step_keys = [&](int w, int64_t step, std::vector<uint64_t>* keys,
+                       std::vector<float>* grads) {
+    std::mt19937_64 rng(step * 10 + w);
+    std::set<uint64_t> unique;
+    while (unique.size() < kPerStep) unique.insert(rng() % kUniverse);
+    keys->assign(unique.begin(), unique.end());
+    grads->resize(keys->size() * 4);
+    for (size_t i = 0; i < grads->size(); ++i) (*grads)[i] = std::sin(0.37f * i + step + w);
+  };
+  struct Outcome {
+    std::vector<std::vector<float>> pulled[kWorkers];  // per worker, per step
+    std::vector<float> rows;
+    uint64_t split_steps = 0;
+  };
+  auto run = [&](StoreOptions store, bool split) {
+    Outcome out;
+    ThreadJob job(kWorkers, 2, 20, store, true, 1, split);
+    EXPECT_TRUE(job.client(0)->CreateTable(Config()).ok());
+    EXPECT_TRUE(job.client(1)->CreateTable(Config()).ok());
+    std::vector<std::thread> workers;
+    for (int w = 0; w < kWorkers; ++w) {
+      workers.emplace_back([&, w] {
+        RemoteClient* c = job.client(w);
+        std::vector<uint64_t> keys, next_keys;
+        std::vector<float> grads, next_grads;
+        std::vector<std::vector<float>>& pulled = out.pulled[w];
+        pulled.assign(kSteps + 2, std::vector<float>(kPerStep * 4));
+        step_keys(w, 1, &keys, &grads);
+        auto pull = c->PullAsync("emb", keys.data(), keys.size(), pulled[1].data(), 1);
+        for (int64_t step = 1; step <= kSteps; ++step) {
+          EXPECT_TRUE(pull->Wait(20).ok()) << "pull of step " << step;
+          step_keys(w, step + 1, &next_keys, &next_grads);
+          pull = c->PullAsync("emb", next_keys.data(), next_keys.size(),
+                              pulled[step + 1].data(), step + 1);
+          EXPECT_TRUE(c->Push("emb", keys.data(), keys.size(), grads.data(), step).ok());
+          keys.swap(next_keys);
+          grads.swap(next_grads);
+        }
+        EXPECT_TRUE(pull->Wait(20).ok());
+      });
+    }
+    for (auto& t : workers) t.join();
+    std::vector<uint64_t> all(kUniverse);
+    for (uint64_t k = 0; k < kUniverse; ++k) all[k] = k;
+    out.rows.resize(kUniverse * 4);
+    EXPECT_TRUE(job.client(0)->Pull("emb", all.data(), all.size(), out.rows.data()).ok());
+    Result<std::vector<std::string>> stats = job.client(0)->Stats();
+    EXPECT_TRUE(stats.ok());
+    for (const std::string& line : stats.value()) {
+      const size_t at = line.find(" split steps");
+      EXPECT_NE(at, std::string::npos) << line;
+      const size_t begin = line.rfind(" in ", at) + 4;
+      out.split_steps += std::stoull(line.substr(begin, at - begin));
+    }
+    return out;
+  };
+  const std::string dir = TempDir("split_steps");
+  StoreOptions rocks;
+  rocks.kind = "rocksdb";
+  rocks.path = dir;
+  rocks.memory_mb = 1;
+  for (const StoreOptions& store : {StoreOptions(), rocks}) {
+    const Outcome whole = run(store, false);
+    const Outcome split = run(store, true);
+    EXPECT_EQ(whole.split_steps, 0u);
+    // Both servers split (nearly) every step: the pulls wait before the pushes.
+    EXPECT_GT(split.split_steps, uint64_t{kSteps});
+    for (int w = 0; w < kWorkers; ++w) {
+      for (int64_t step = 1; step <= kSteps + 1; ++step) {
+        EXPECT_EQ(split.pulled[w][step], whole.pulled[w][step])
+            << store.kind << ": worker " << w << ", pull of step " << step;
+      }
+    }
+    EXPECT_EQ(split.rows, whole.rows) << store.kind;
+  }
+  ASSERT_TRUE(RemoveTree(dir).ok());
+}
+
+// A memory store whose writes fail from the `fail_from`-th on (a full disk).
+class FailingWritesStore : public EmbeddingStore {
+ public:
+  explicit FailingWritesStore(int fail_from) : fail_from_(fail_from), store_(MakeMemoryStore()) {}
+  Status CreateTable(const std::string& t) override { return store_->CreateTable(t); }
+  Status DropTable(const std::string& t) override { return store_->DropTable(t); }
+  std::vector<std::string> TableNames() const override { return store_->TableNames(); }
+  Status MultiGetVisit(const std::string& t, const uint64_t* keys, size_t n, bool sorted,
+                       const RowVisitor& fn) const override {
+    return store_->MultiGetVisit(t, keys, n, sorted, fn);
+  }
+  Status Write(const std::string& t, const uint64_t* keys, size_t n,
+               const std::string* rows) override {
+    if (++writes_ >= fail_from_) return Status::IoError("injected write failure");
+    return store_->Write(t, keys, n, rows);
+  }
+  Status Delete(const std::string& t, const uint64_t* keys, size_t n) override {
+    return store_->Delete(t, keys, n);
+  }
+  Status Flush() override { return store_->Flush(); }
+  Status ForEach(const std::string& t,
+                 const std::function<bool(uint64_t, std::string_view)>& fn) const override {
+    return store_->ForEach(t, fn);
+  }
+  Result<uint64_t> Count(const std::string& t) const override { return store_->Count(t); }
+
+ private:
+  const int fail_from_;
+  std::atomic<int> writes_{0};
+  std::unique_ptr<EmbeddingStore> store_;
+};
+
+// A split step whose second part fails after its push was answered: nothing
+// is lost silently. Every later request (the next push, a pull, Done) is
+// answered with the failure, naming the step and the store's error, and the
+// server's Run returns it.
+TEST(ThreadTierTest, ASecondPartThatFailsIsTheAnswerToEveryLaterRequest) {
+  auto transports = MakeInProcessTransports(2, kLimit);
+  Status served;
+  std::thread server([&] {
+    ServerOptions options;
+    options.server.num_workers = 1;
+    options.server.idle_timeout_s = 20;
+    options.server.stats_interval_s = 0;
+    options.persist = false;
+    // Write 1: step 1's first part (keys 5..10, which step 2's pull reads);
+    // write 2: its second part (keys 1..4).
+    served = Serve(std::make_unique<FailingWritesStore>(2), options, transports[1].get());
+  });
+  RemoteClientOptions o;
+  o.server_ranks = {1};
+  o.timeout_s = 20;
+  RemoteClient c(transports[0].get(), o);
+  ASSERT_TRUE(c.CreateTable(Config()).ok());
+  std::vector<uint64_t> step1, step2;
+  for (uint64_t k = 1; k <= 10; ++k) step1.push_back(k);
+  for (uint64_t k = 5; k <= 15; ++k) step2.push_back(k);
+  std::vector<float> grads(step2.size() * 4, 0.5f), rows(step2.size() * 4);
+  ASSERT_TRUE(c.PullAsync("emb", step1.data(), step1.size(), rows.data(), 1)->Wait(20).ok());
+  auto pull = c.PullAsync("emb", step2.data(), step2.size(), rows.data(), 2);
+  ASSERT_TRUE(c.Push("emb", step1.data(), step1.size(), grads.data(), 1).ok());
+  ASSERT_TRUE(pull->Wait(20).ok());  // its rows were all in the first part
+  const Status next = c.Push("emb", step2.data(), step2.size(), grads.data(), 2);
+  EXPECT_EQ(next.code(), Status::Code::kIoError) << next.ToString();
+  EXPECT_NE(next.ToString().find("step 1 of table 'emb', applied after its pushes were answered"),
+            std::string::npos)
+      << next.ToString();
+  EXPECT_NE(next.ToString().find("injected write failure"), std::string::npos) << next.ToString();
+  EXPECT_EQ(c.Pull("emb", step1.data(), step1.size(), rows.data()).code(),
+            Status::Code::kIoError);
+  EXPECT_EQ(c.Done().code(), Status::Code::kIoError);
+  server.join();
+  EXPECT_EQ(served.code(), Status::Code::kIoError) << served.ToString();
 }
 
 // The trainer's order: the pull of step t+1 is sent before step t's push.
