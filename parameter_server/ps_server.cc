@@ -563,7 +563,6 @@ Status PsServer::ServePush(Pending* p, const RequestView& r) {
 
 Status PsServer::ApplySyncStep(const std::string& table, TableState* t) {
   FinishSecondPart();  // the previous step's rows are complete first
-  MSREC_RETURN_IF_ERROR(late_failure_);
   // The pushes leave the table's state now; their messages hold the keys and
   // gradients until this function returns.
   std::map<int, Pending> pushes;
@@ -574,6 +573,11 @@ Status PsServer::ApplySyncStep(const std::string& table, TableState* t) {
   size_t v = 0;
   for (auto& [worker, pending] : pushes) {
     CHECK(DecodeRequest(pending.message.bytes, options_.limits, &views[v++]).ok());
+  }
+  if (!late_failure_.ok()) {  // the previous step is incomplete: this one is not applied
+    v = 0;
+    for (auto& [worker, pending] : pushes) Reply(pending, views[v++], late_failure_);
+    return late_failure_;
   }
   const size_t dim = static_cast<size_t>(t->dim);
   const uint64_t* keys;
