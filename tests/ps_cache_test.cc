@@ -24,6 +24,7 @@
 #include "parameter_server/cached_store.h"
 #include "parameter_server/memory_store.h"
 #include "parameter_server/rocksdb_store.h"
+#include "tests/store_test_util.h"
 
 namespace msrec {
 namespace {
@@ -43,17 +44,13 @@ class TempDir {
 };
 
 // Forwards to a MemoryStore and counts the calls (the fake of these tests).
-class CountingStore : public EmbeddingStore {
+class CountingStore : public testing::ForwardingStore {
  public:
-  CountingStore() : store_(MakeMemoryStore()) {}
-  Status CreateTable(const std::string& t) override { return store_->CreateTable(t); }
-  Status DropTable(const std::string& t) override { return store_->DropTable(t); }
-  std::vector<std::string> TableNames() const override { return store_->TableNames(); }
   Status MultiGetVisit(const std::string& t, const uint64_t* keys, size_t n, bool sorted,
                        const RowVisitor& fn) const override {
     ++multigets;
     last_sorted = sorted;
-    Status s = store_->MultiGetVisit(t, keys, n, sorted, fn);
+    Status s = ForwardingStore::MultiGetVisit(t, keys, n, sorted, fn);
     if (after_fetch) after_fetch();
     return s;
   }
@@ -62,17 +59,8 @@ class CountingStore : public EmbeddingStore {
     ++writes;
     if (before_write) before_write();
     if (fail_writes) return Status::IoError("injected write failure");
-    return store_->Write(t, keys, n, rows);
+    return ForwardingStore::Write(t, keys, n, rows);
   }
-  Status Delete(const std::string& t, const uint64_t* keys, size_t n) override {
-    return store_->Delete(t, keys, n);
-  }
-  Status Flush() override { return store_->Flush(); }
-  Status ForEach(const std::string& t,
-                 const std::function<bool(uint64_t, std::string_view)>& fn) const override {
-    return store_->ForEach(t, fn);
-  }
-  Result<uint64_t> Count(const std::string& t) const override { return store_->Count(t); }
 
   // Runs inside MultiGetVisit once the rows have been fetched and visited,
   // before the call returns (a write racing with a read's fetch).
@@ -83,9 +71,6 @@ class CountingStore : public EmbeddingStore {
   mutable std::atomic<bool> last_sorted{false};
   std::atomic<int> writes{0};
   std::atomic<bool> fail_writes{false};  // Write fails (a full disk, say)
-
- private:
-  std::unique_ptr<EmbeddingStore> store_;
 };
 
 std::unique_ptr<EmbeddingStore> Cached(std::unique_ptr<EmbeddingStore> backing, size_t bytes,

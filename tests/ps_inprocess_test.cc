@@ -17,11 +17,11 @@
 #include "common/file_util.h"
 #include "common/timer.h"
 #include "parameter_server/embedded_ps.h"
-#include "parameter_server/memory_store.h"
 #include "parameter_server/ps_server.h"
 #include "parameter_server/ps_service.h"
 #include "parameter_server/remote_client.h"
 #include "parameter_server/internal/wire_format.h"
+#include "tests/store_test_util.h"
 
 namespace msrec {
 namespace {
@@ -655,35 +655,18 @@ TEST(ThreadTierTest, SplitStepsPullExactlyTheRowsOfWholeSteps) {
 }
 
 // A memory store whose writes fail from the `fail_from`-th on (a full disk).
-class FailingWritesStore : public EmbeddingStore {
+class FailingWritesStore : public testing::ForwardingStore {
  public:
-  explicit FailingWritesStore(int fail_from) : fail_from_(fail_from), store_(MakeMemoryStore()) {}
-  Status CreateTable(const std::string& t) override { return store_->CreateTable(t); }
-  Status DropTable(const std::string& t) override { return store_->DropTable(t); }
-  std::vector<std::string> TableNames() const override { return store_->TableNames(); }
-  Status MultiGetVisit(const std::string& t, const uint64_t* keys, size_t n, bool sorted,
-                       const RowVisitor& fn) const override {
-    return store_->MultiGetVisit(t, keys, n, sorted, fn);
-  }
+  explicit FailingWritesStore(int fail_from) : fail_from_(fail_from) {}
   Status Write(const std::string& t, const uint64_t* keys, size_t n,
                const std::string* rows) override {
     if (++writes_ >= fail_from_) return Status::IoError("injected write failure");
-    return store_->Write(t, keys, n, rows);
+    return ForwardingStore::Write(t, keys, n, rows);
   }
-  Status Delete(const std::string& t, const uint64_t* keys, size_t n) override {
-    return store_->Delete(t, keys, n);
-  }
-  Status Flush() override { return store_->Flush(); }
-  Status ForEach(const std::string& t,
-                 const std::function<bool(uint64_t, std::string_view)>& fn) const override {
-    return store_->ForEach(t, fn);
-  }
-  Result<uint64_t> Count(const std::string& t) const override { return store_->Count(t); }
 
  private:
   const int fail_from_;
   std::atomic<int> writes_{0};
-  std::unique_ptr<EmbeddingStore> store_;
 };
 
 // A split step whose second part fails after its push was answered: nothing
