@@ -9,10 +9,11 @@
 // the workers that pushed, and applied once; a pull for step t+1 waits until
 // step t is applied. With split_steps, the update's keys that the pulls already
 // waiting for step t+1 read are applied first, the pushes and those pulls are
-// answered, and the rest of the step is applied before the next request is
-// served (while the workers compute step t+1): every pull sees every row as
-// after the whole step, and a failure of the second part is the answer to
-// every later request.
+// answered, and the rest of the step is applied on a thread of its own while
+// the workers compute step t+1; meanwhile only pulls that must wait anyway are
+// taken (and their prefetch started), every other request waits for it. So
+// every pull sees every row as after the whole step, and a failure of the
+// second part is the answer to every later request.
 // Asynchronous mode: each push is applied on arrival; a pull for step s waits
 // while some active worker's last push is older than s - 1 - max_staleness.
 //
@@ -120,7 +121,7 @@ class PsServer {
   // Applies step pending_step of `table` (the average of its pushes) and
   // replies to the pushes. The keys that the pulls waiting for this step read
   // are updated first; those pulls are served (RetryDeferred) and the rest of
-  // the step is applied after, while the workers compute the next step.
+  // the step is started on second_part_, while the workers compute the next step.
   Status ApplySyncStep(const std::string& table, TableState* t);
   // Reorders the step's update (keys[0..n), grads n x dim) into split_keys_ /
   // split_grads_: the keys that a deferred pull of `table` ready after `step`
