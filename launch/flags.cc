@@ -83,7 +83,7 @@ DEFINE_double(ps_idle_timeout_s, 600, "Servers: fail after this many seconds wit
                                       "waited this long for some worker's push (naming it)");
 DEFINE_int64(store_memory_mb, 1024,
              "--store rocksdb, embedded and on servers: RAM the store may hold, MiB (row cache "
-             "1/2, RocksDB block cache 1/4, memtables 1/4); per server process");
+             "1/2, RocksDB block cache 3/8, memtables 1/8); per server process");
 DEFINE_bool(store_mmap_reads, false,
             "--store rocksdb, embedded and on servers: read the table's files through mmap, not "
             "a pread per block (50M-key steps 1.2x faster, docs/parameter_server.md); the mapped "
@@ -91,11 +91,11 @@ DEFINE_bool(store_mmap_reads, false,
 DEFINE_int32(ps_threads, 1,
              "Embedded and on servers: threads a pull or push of >= 4096 distinct keys is split "
              "over, by key hash; 2 gave no measured gain at 2M rows");
-DEFINE_int32(ps_prefetch_threads, 1,
+DEFINE_int32(ps_prefetch_threads, 2,
              "Embedded and on servers: threads that read the rows of the next step's pull from "
-             "the store while the current step's pushes are applied; 2 read a 50M-key RocksDB "
-             "table's misses 1.3x faster (docs/parameter_server.md), but on 2 cores the trainer "
-             "needs the other one");
+             "the store while the current step's pushes are applied, each a contiguous part of "
+             "its keys; 2 trained the 100M-row --store rocksdb benchmark faster on 2 cores "
+             "(docs/parameter_server.md); the memory store reads nothing ahead");
 DEFINE_string(ps_dir, "", "Servers: directory of their stores (default <model_dir>/ps)");
 DEFINE_double(ps_stats_interval_s, 60, "Servers: log statistics this often (0: never)");
 DEFINE_int64(ps_max_message_mb, 512, "Largest request a server accepts, MiB");

@@ -19,9 +19,15 @@ constexpr size_t kMiB = size_t{1} << 20;
 // the other half).
 RocksDbStoreOptions RocksDbUnderBudget(size_t budget) {
   RocksDbStoreOptions o;
-  o.block_cache_bytes = std::max(budget / 4, 8 * kMiB);
+  // Index and filter blocks only (point reads do not cache data blocks): a
+  // ceiling that grows with the number of SST files, not a use.
+  o.block_cache_bytes = std::max(budget / 8 * 3, 8 * kMiB);
   o.max_write_buffer_number = 2;  // one being filled, one being flushed
-  o.write_buffer_bytes = std::max(budget / 8, 4 * kMiB);
+  // budget/16 each: an insert into a smaller skip list costs fewer cache
+  // misses; at 100M rows that saved more CPU than the extra compaction of
+  // more, smaller flushed runs cost (docs/parameter_server.md, "Smaller
+  // memtables and two prefetch threads, measured").
+  o.write_buffer_bytes = std::max(budget / 16, 4 * kMiB);
   // Flushes and compactions in the background, one job per core (at least 2:
   // a flush must not wait behind a compaction).
   o.max_background_jobs = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));

@@ -35,9 +35,9 @@ struct StoreOptions {
   // it (eval, predict). Default: true.
   bool fresh = true;
   // What the store may keep in RAM, MiB (rocksdb only; a memory store holds
-  // every row). Split as the row cache 1/2, RocksDB's block cache 1/4 (index
-  // and filter blocks; point reads do not cache data blocks), memtables 1/4
-  // (two write buffers per table). docs/parameter_server.md, "Memory budget", has the reasons.
+  // every row). Split as the row cache 1/2, RocksDB's block cache 3/8 (index
+  // and filter blocks; point reads do not cache data blocks), memtables 1/8
+  // (two write buffers of budget/16 per table). docs/parameter_server.md, "Memory budget", has the reasons.
   // Default: 1024.
   int64_t memory_mb = 1024;
   // rocksdb: give the row cache a write-behind (RowCacheOptions::

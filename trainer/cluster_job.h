@@ -21,7 +21,7 @@ struct ClusterOptions {
   int64_t store_memory_mb = 1024;  // RAM each server's store may hold
   bool store_mmap_reads = false;   // servers' --store rocksdb: StoreOptions::mmap_reads
   int ps_threads = 1;              // ServerOptions::apply_threads
-  int ps_prefetch_threads = 1;     // PsServerOptions::prefetch_threads
+  int ps_prefetch_threads = 2;     // PsServerOptions::prefetch_threads
   bool ps_sync = true;             // synchronous servers (step semantics)
   int64_t ps_max_staleness = 0;    // asynchronous servers: bounded staleness
   double ps_timeout_s = 120;       // a worker's wait for a server reply

@@ -59,7 +59,7 @@ struct TrainOptions {
                                          // (StoreOptions::memory_mb)
   bool store_mmap_reads = false;         // embedded --store rocksdb: StoreOptions::mmap_reads
   int ps_threads = 1;                    // embedded server: ServerOptions::apply_threads
-  int ps_prefetch_threads = 1;           // embedded server: PsServerOptions::prefetch_threads
+  int ps_prefetch_threads = 2;           // embedded server: PsServerOptions::prefetch_threads
   SharingOptions sharing;                // SSIM shared instances (docs/ssim.md); none by
                                          // default. Needs train_mode kMultiTask. A selector
                                          // also fixes the scenario map (its own) unless

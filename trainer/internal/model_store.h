@@ -24,7 +24,7 @@ struct ModelStoreOptions {
   int64_t memory_mb = 1024;  // StoreOptions::memory_mb (--store_memory_mb)
   bool mmap_reads = false;   // StoreOptions::mmap_reads (--store_mmap_reads)
   int apply_threads = 1;     // ServerOptions::apply_threads (--ps_threads)
-  int prefetch_threads = 1;  // PsServerOptions::prefetch_threads (--ps_prefetch_threads)
+  int prefetch_threads = 2;  // PsServerOptions::prefetch_threads (--ps_prefetch_threads)
 };
 
 // Starts the embedded server over the store of `model_dir` of kind `kind`
