@@ -65,7 +65,7 @@ struct BenchFlags {
   int scale_settle_s = 0;
   bool scale_reused = false;       // set by rank 0 at start-up: a kept table exists (not a flag)
   int scale_async_prefetch = 1;    // part 4: PsServerOptions::async_prefetch of the servers
-  int scale_prefetch_threads = 1;  // part 4: PsServerOptions::prefetch_threads
+  int scale_prefetch_threads = 2;  // part 4: PsServerOptions::prefetch_threads (its default)
                                    // (SparseShard apply_threads, msrec's --ps_threads)
   int malloc_keep_mb = 64;  // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
   double timeout_s = 1800;  // remote client timeout; server idle timeout is 4x
