@@ -66,7 +66,6 @@ struct BenchFlags {
   bool scale_reused = false;       // set by rank 0 at start-up: a kept table exists (not a flag)
   int scale_async_prefetch = 1;    // part 4: PsServerOptions::async_prefetch of the servers
   int scale_prefetch_threads = 2;  // part 4: PsServerOptions::prefetch_threads (its default)
-                                   // (SparseShard apply_threads, msrec's --ps_threads)
   int malloc_keep_mb = 64;  // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
   double timeout_s = 1800;  // remote client timeout; server idle timeout is 4x
   int num_servers = -1;     // -1: every rank but rank 0 serves
