@@ -12,6 +12,7 @@
 #include "common/hash.h"
 #include "common/status.h"
 #include "parameter_server/embedding_store.h"
+#include "parameter_server/ps_server.h"
 #include "parameter_server/rocksdb_store.h"
 #include "parameter_server/table_config.h"
 
@@ -65,7 +66,7 @@ struct BenchFlags {
   int scale_settle_s = 0;
   bool scale_reused = false;       // set by rank 0 at start-up: a kept table exists (not a flag)
   int scale_async_prefetch = 1;    // part 4: PsServerOptions::async_prefetch of the servers
-  int scale_prefetch_threads = 2;  // part 4: PsServerOptions::prefetch_threads (its default)
+  int scale_prefetch_threads = PsServerOptions().prefetch_threads;  // part 4: the servers'
   int malloc_keep_mb = 64;  // every rank: KeepFreedMemory, as msrec's --malloc_keep_mb (0: glibc's)
   double timeout_s = 1800;  // remote client timeout; server idle timeout is 4x
   int num_servers = -1;     // -1: every rank but rank 0 serves

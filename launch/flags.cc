@@ -81,17 +81,17 @@ DEFINE_double(ps_timeout_s, 120, "Workers: seconds to wait for a server's reply 
 DEFINE_double(ps_idle_timeout_s, 600, "Servers: fail after this many seconds without a request "
                                       "while workers are active, or when a synchronous step has "
                                       "waited this long for some worker's push (naming it)");
-DEFINE_int64(store_memory_mb, 1024,
+DEFINE_int64(store_memory_mb, msrec::ServerSettings().store_memory_mb,
              "--store rocksdb, embedded and on servers: RAM the store may hold, MiB (row cache "
              "1/2, RocksDB block cache 3/8, memtables 1/8); per server process");
-DEFINE_bool(store_mmap_reads, false,
+DEFINE_bool(store_mmap_reads, msrec::ServerSettings().store_mmap_reads,
             "--store rocksdb, embedded and on servers: read the table's files through mmap, not "
             "a pread per block (50M-key steps 1.2x faster, docs/parameter_server.md); the mapped "
             "pages count in the process's RSS, so its peak no longer follows --store_memory_mb");
-DEFINE_int32(ps_threads, 1,
+DEFINE_int32(ps_threads, msrec::ServerSettings().apply_threads,
              "Embedded and on servers: threads a pull or push of >= 4096 distinct keys is split "
              "over, by key hash; 2 gave no measured gain at 2M rows");
-DEFINE_int32(ps_prefetch_threads, 2,
+DEFINE_int32(ps_prefetch_threads, msrec::ServerSettings().prefetch_threads,
              "Embedded and on servers: threads that read the rows of the next step's pull from "
              "the store while the current step's pushes are applied, each a contiguous part of "
              "its keys; 2 trained the 100M-row --store rocksdb benchmark faster on 2 cores "
@@ -274,6 +274,16 @@ CheckpointOptions CheckpointOptionsFromFlags(const std::string& model_dir) {
   c.skip_corrupt = FLAGS_resume_skip_corrupt;
   return c;
 }
+
+// The embedded server's and every server rank's store budget and threads.
+ServerSettings ServerSettingsFromFlags() {
+  ServerSettings s;
+  s.store_memory_mb = FLAGS_store_memory_mb;
+  s.store_mmap_reads = FLAGS_store_mmap_reads;
+  s.apply_threads = FLAGS_ps_threads;
+  s.prefetch_threads = FLAGS_ps_prefetch_threads;
+  return s;
+}
 }  // namespace
 
 Result<std::vector<std::string>> InputsFromFlag(const std::string& value) {
@@ -333,10 +343,7 @@ Result<TrainOptions> TrainOptionsFromFlags() {
   o.shuffle_buffer = FLAGS_shuffle_buffer;
   o.reshuffle_each_epoch = FLAGS_reshuffle_each_epoch;
   o.device = FLAGS_device;
-  o.store_memory_mb = FLAGS_store_memory_mb;
-  o.store_mmap_reads = FLAGS_store_mmap_reads;
-  o.ps_threads = FLAGS_ps_threads;
-  o.ps_prefetch_threads = FLAGS_ps_prefetch_threads;
+  o.server_settings = ServerSettingsFromFlags();
   o.sharing.selector_dir = FLAGS_ssim_selector;
   o.sharing.shared_flags_files = SplitList(FLAGS_shared_flags);
   o.sharing.random = FLAGS_ssim_random;
@@ -353,10 +360,7 @@ ClusterOptions ClusterOptionsFromFlags(const std::string& model_dir) {
   o.model_dir = model_dir;
   o.ps_dir = FLAGS_ps_dir;
   o.store = FLAGS_store;
-  o.store_memory_mb = FLAGS_store_memory_mb;
-  o.store_mmap_reads = FLAGS_store_mmap_reads;
-  o.ps_threads = FLAGS_ps_threads;
-  o.ps_prefetch_threads = FLAGS_ps_prefetch_threads;
+  o.server_settings = ServerSettingsFromFlags();
   o.ps_sync = FLAGS_ps_sync;
   o.ps_max_staleness = FLAGS_ps_max_staleness;
   o.ps_timeout_s = FLAGS_ps_timeout_s;
@@ -431,8 +435,7 @@ Result<EvalOptions> EvalOptionsFromFlags() {
   o.max_bad_rows = FLAGS_max_bad_rows;
   o.csv_multiline_quotes = FLAGS_csv_multiline_quotes;
   o.device = FLAGS_device;
-  o.store_memory_mb = FLAGS_store_memory_mb;
-  o.store_mmap_reads = FLAGS_store_mmap_reads;
+  o.server_settings = ServerSettingsFromFlags();
   return o;
 }
 

@@ -112,6 +112,16 @@ StoreOptions StoreAt(const std::string& kind, const std::string& base, int64_t m
   return o;
 }
 
+ServerOptions ServerOptionsAt(const std::string& kind, const std::string& base,
+                              const ServerSettings& settings) {
+  ServerOptions o;
+  o.store = StoreAt(kind, base, settings.store_memory_mb);
+  o.store.mmap_reads = settings.store_mmap_reads;
+  o.apply_threads = settings.apply_threads;
+  o.server.prefetch_threads = settings.prefetch_threads;
+  return o;
+}
+
 std::string ServerStoreBase(const std::string& dir, int server_index) {
   return dir + "/server-" + std::to_string(server_index);
 }

@@ -68,6 +68,21 @@ struct ServerOptions {
   int apply_threads = 1;
 };
 
+// What a user sets for every server of a job, the embedded one included: the
+// flags --store_memory_mb, --store_mmap_reads, --ps_threads and
+// --ps_prefetch_threads. The defaults are those of the options they set.
+struct ServerSettings {
+  int64_t store_memory_mb = StoreOptions().memory_mb;
+  bool store_mmap_reads = StoreOptions().mmap_reads;
+  int apply_threads = ServerOptions().apply_threads;
+  int prefetch_threads = PsServerOptions().prefetch_threads;
+};
+
+// A server of the store StoreAt(kind, base, ...) run as `settings` say; the
+// rest of the options keep their defaults.
+ServerOptions ServerOptionsAt(const std::string& kind, const std::string& base,
+                              const ServerSettings& settings);
+
 // The options' thread counts are at least 1 (errors name the flag that sets
 // each). Serve and RunServer check it first; EmbeddedPs::Start before it opens
 // the store.

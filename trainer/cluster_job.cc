@@ -29,11 +29,8 @@ Status Serve(const ClusterOptions& o, const Topology& t) {
   // A job starts from nothing or from a checkpoint (--resume loads it): rows
   // a previous job left in the server's database are not trusted.
   MSREC_RETURN_IF_ERROR(PrepareServerDirectory(dir, t.server_index(), t.num_servers));
-  ServerOptions options;
-  options.store = StoreAt(o.store, ServerStoreBase(dir, t.server_index()), o.store_memory_mb);
-  options.store.mmap_reads = o.store_mmap_reads;
-  options.apply_threads = o.ps_threads;
-  options.server.prefetch_threads = o.ps_prefetch_threads;
+  ServerOptions options =
+      ServerOptionsAt(o.store, ServerStoreBase(dir, t.server_index()), o.server_settings);
   options.server.server_index = t.server_index();
   options.server.num_workers = t.num_workers();
   options.server.num_servers = t.num_servers;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "parameter_server/ps_service.h"
 #include "trainer/distributed.h"
 
 namespace msrec {
@@ -18,10 +19,7 @@ struct ClusterOptions {
   std::string model_dir;           // the job's model directory (servers: <model_dir>/ps)
   std::string ps_dir;              // the servers' directory instead of <model_dir>/ps
   std::string store = "memory";    // the servers' store: "memory" or "rocksdb"
-  int64_t store_memory_mb = 1024;  // RAM each server's store may hold
-  bool store_mmap_reads = false;   // servers' --store rocksdb: StoreOptions::mmap_reads
-  int ps_threads = 1;              // ServerOptions::apply_threads
-  int ps_prefetch_threads = 2;     // PsServerOptions::prefetch_threads
+  ServerSettings server_settings;  // each server's store budget and threads
   bool ps_sync = true;             // synchronous servers (step semantics)
   int64_t ps_max_staleness = 0;    // asynchronous servers: bounded staleness
   double ps_timeout_s = 120;       // a worker's wait for a server reply

@@ -117,11 +117,9 @@ Result<std::unique_ptr<LoadedJob>> LoadJob(const EvalOptions& options) {
   MSREC_RETURN_IF_ERROR(LoadDenseParameters(job->model.get(), dir.dense()));
   MSREC_ASSIGN_OR_RETURN(const torch::Device device, ParseDevice(options.device));
   job->model->to(device);
-  ModelStoreOptions store;
-  store.memory_mb = options.store_memory_mb;
-  store.mmap_reads = options.store_mmap_reads;
   MSREC_ASSIGN_OR_RETURN(job->store, StartModelStore(job->spec.store, options.model_dir,
-                                                     ModelStoreUse::kRead, store));
+                                                     ModelStoreUse::kRead,
+                                                     options.server_settings));
   MSREC_RETURN_IF_ERROR(job->store->client()->CreateTable(job->spec.table));
   job->bridge = std::make_unique<EmbeddingBridge>(job->store->client(), job->spec.table.name,
                                                   job->spec.table.dim,

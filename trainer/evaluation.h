@@ -10,6 +10,7 @@
 
 #include "common/status.h"
 #include "models/model.h"
+#include "parameter_server/ps_service.h"
 #include "trainer/data/reader.h"
 #include "trainer/data/scenario_map.h"
 #include "trainer/data/schema.h"
@@ -27,8 +28,7 @@ struct EvalOptions {
   int reader_threads = 1;
   int64_t max_bad_rows = 100;
   std::string device = "cpu";     // "cpu" or "cuda[:i]"
-  int64_t store_memory_mb = 1024; // --store rocksdb: RAM the store may hold (StoreOptions)
-  bool store_mmap_reads = false;  // --store rocksdb: StoreOptions::mmap_reads
+  ServerSettings server_settings; // the embedded server's store and threads
   bool csv_multiline_quotes = false;  // ReaderOptions::multiline_quotes
   std::string gauc_column;        // grouped AUC by this column (an id or categorical column)
 };

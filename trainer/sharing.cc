@@ -81,7 +81,7 @@ Result<std::unique_ptr<SelectorSharing>> SelectorSharing::Open(const std::string
   MSREC_ASSIGN_OR_RETURN(ScenarioMap map, ScenarioMap::Load(ModelDir(dir).scenario_map()));
   s->scenario_values = map.values();
   MSREC_ASSIGN_OR_RETURN(s->store,
-                         StartModelStore("memory", dir, ModelStoreUse::kRead, ModelStoreOptions()));
+                         StartModelStore("memory", dir, ModelStoreUse::kRead, ServerSettings()));
   MSREC_RETURN_IF_ERROR(s->store->client()->CreateTable(job.table));
   s->bridge =
       std::make_unique<EmbeddingBridge>(s->store->client(), job.table.name, job.table.dim);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "parameter_server/ps_service.h"
 #include "trainer/checkpoint.h"
 #include "trainer/distributed.h"
 #include "trainer/job_spec.h"
@@ -55,11 +56,7 @@ struct TrainOptions {
                                          // logloss per scenario); empty = none
   uint64_t seed = 2022;                  // torch and initialisation seed
   std::string device = "cpu";            // "cpu" or "cuda[:i]": where the model runs
-  int64_t store_memory_mb = 1024;        // embedded --store rocksdb: RAM the store may hold
-                                         // (StoreOptions::memory_mb)
-  bool store_mmap_reads = false;         // embedded --store rocksdb: StoreOptions::mmap_reads
-  int ps_threads = 1;                    // embedded server: ServerOptions::apply_threads
-  int ps_prefetch_threads = 2;           // embedded server: PsServerOptions::prefetch_threads
+  ServerSettings server_settings;        // the embedded server's store budget and threads
   SharingOptions sharing;                // SSIM shared instances (docs/ssim.md); none by
                                          // default. Needs train_mode kMultiTask. A selector
                                          // also fixes the scenario map (its own) unless

@@ -225,13 +225,9 @@ Status TrainingSession::CreateModel() {
 // process; a data-parallel job's come from its server ranks.
 Status TrainingSession::OpenRows() {
   if (workers() == nullptr) {
-    ModelStoreOptions store;
-    store.memory_mb = options_.store_memory_mb;
-    store.mmap_reads = options_.store_mmap_reads;
-    store.apply_threads = options_.ps_threads;
-    store.prefetch_threads = options_.ps_prefetch_threads;
     MSREC_ASSIGN_OR_RETURN(embedded_, StartModelStore(spec_.store, dir_.root(),
-                                                      ModelStoreUse::kTrain, store));
+                                                      ModelStoreUse::kTrain,
+                                                      options_.server_settings));
     ps_ = embedded_->client();
   } else {
     ps_ = workers()->ps;

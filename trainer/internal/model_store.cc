@@ -7,12 +7,8 @@ namespace msrec {
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
                                                     ModelStoreUse use,
-                                                    const ModelStoreOptions& o) {
-  ServerOptions options;
-  options.apply_threads = o.apply_threads;
-  options.server.prefetch_threads = o.prefetch_threads;
-  options.store = StoreAt(kind, ModelDir(model_dir).embeddings_base(), o.memory_mb);
-  options.store.mmap_reads = o.mmap_reads;
+                                                    const ServerSettings& settings) {
+  ServerOptions options = ServerOptionsAt(kind, ModelDir(model_dir).embeddings_base(), settings);
   options.store.fresh = use == ModelStoreUse::kTrain;
   options.persist = use == ModelStoreUse::kTrain;
   options.server.stats_interval_s = 0;  // one statistics line when the server ends

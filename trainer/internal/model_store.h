@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "parameter_server/embedded_ps.h"
+#include "parameter_server/ps_service.h"
 
 namespace msrec {
 
@@ -18,20 +19,12 @@ enum class ModelStoreUse {
   kRead,   // the trained rows, read only (eval, predict, a selector's rows)
 };
 
-// How the embedded server of a model directory runs (the flags of the same
-// names; a job's servers take the same ones through ClusterOptions).
-struct ModelStoreOptions {
-  int64_t memory_mb = 1024;  // StoreOptions::memory_mb (--store_memory_mb)
-  bool mmap_reads = false;   // StoreOptions::mmap_reads (--store_mmap_reads)
-  int apply_threads = 1;     // ServerOptions::apply_threads (--ps_threads)
-  int prefetch_threads = 2;  // PsServerOptions::prefetch_threads (--ps_prefetch_threads)
-};
-
 // Starts the embedded server over the store of `model_dir` of kind `kind`
-// ("memory" or "rocksdb"), run as `options` says.
+// ("memory" or "rocksdb"), run as `settings` say (the flags a job's servers
+// take too, through ClusterOptions).
 Result<std::unique_ptr<EmbeddedPs>> StartModelStore(const std::string& kind,
                                                     const std::string& model_dir,
                                                     ModelStoreUse use,
-                                                    const ModelStoreOptions& options);
+                                                    const ServerSettings& settings);
 
 }  // namespace msrec
