@@ -94,8 +94,9 @@ DEFINE_int32(ps_threads, msrec::ServerSettings().apply_threads,
 DEFINE_int32(ps_prefetch_threads, msrec::ServerSettings().prefetch_threads,
              "Embedded and on servers: threads that read the rows of the next step's pull from "
              "the store while the current step's pushes are applied, each a contiguous part of "
-             "its keys; 2 trained the 100M-row --store rocksdb benchmark faster on 2 cores "
-             "(docs/parameter_server.md); the memory store reads nothing ahead");
+             "its keys; side by side, 1 and 2 trained the 100M-row --store rocksdb benchmark "
+             "equally fast on 2 cores (docs/parameter_server.md); the memory store reads "
+             "nothing ahead");
 DEFINE_string(ps_dir, "", "Servers: directory of their stores (default <model_dir>/ps)");
 DEFINE_double(ps_stats_interval_s, 60, "Servers: log statistics this often (0: never)");
 DEFINE_int64(ps_max_message_mb, 512, "Largest request a server accepts, MiB");

@@ -62,9 +62,10 @@ struct PsServerOptions {
   // Threads of the asynchronous prefetch: a deferred pull's keys are split
   // into this many contiguous parts, read from the store side by side. 2:
   // a 50M-key table's misses were read 1.3x faster (docs/parameter_server.md,
-  // "Correction (2026-12-04, 13:00-14:40 UTC)"), and the 100M-row training
-  // benchmark ran faster on 2 cores ("Smaller memtables and two prefetch
-  // threads, measured"). msrec's --ps_prefetch_threads.
+  // "Correction (2026-12-04, 13:00-14:40 UTC)"); the 100M-row training
+  // benchmark, side by side, ran as fast with 1 (63.7k against 62.9k
+  // samples/s, "The second prefetch thread, side by side"), so 1 is the
+  // candidate default. msrec's --ps_prefetch_threads.
   int prefetch_threads = 2;
   WireLimits limits;            // request limits beyond the transport's byte limit
   // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).
