@@ -60,13 +60,14 @@ struct PsServerOptions {
   // Every row ends the same either way (docs/parameter_server.md, "Split steps").
   bool split_steps = true;
   // Threads of the asynchronous prefetch: a deferred pull's keys are split
-  // into this many contiguous parts, read from the store side by side. 2:
-  // a 50M-key table's misses were read 1.3x faster (docs/parameter_server.md,
-  // "Correction (2026-12-04, 13:00-14:40 UTC)"); the 100M-row training
-  // benchmark, side by side, ran as fast with 1 (63.7k against 62.9k
-  // samples/s, "The second prefetch thread, side by side"), so 1 is the
-  // candidate default. msrec's --ps_prefetch_threads.
-  int prefetch_threads = 2;
+  // into this many contiguous parts, read from the store side by side.
+  // Default 1: side by side a second thread gained nothing in training (the
+  // 100M-row benchmark 63.7k samples/s with 1 against 62.9k with 2;
+  // docs/parameter_server.md, "The second prefetch thread, side by side"),
+  // and on a 50M-key table with a core to spare it read the misses 1.3x
+  // faster in one set of runs and no faster in another. msrec's
+  // --ps_prefetch_threads.
+  int prefetch_threads = 1;
   WireLimits limits;            // request limits beyond the transport's byte limit
   // Extra statistics appended to the stats line (cache hit rate, RocksDB memory).
   std::function<std::string()> extra_stats;
