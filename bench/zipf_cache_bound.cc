@@ -8,7 +8,7 @@
 // - the hit rate of a CLOCK cache of --cache_rows rows (one reference bit, as
 //   the row cache's shards: cached_store.h; --clock_max n > 1: a counter a
 //   hit raises to n and the hand lowers), after --steps/2 warm-up steps;
-// - with --admission 1, the hit rate of the same CLOCK cache behind a
+// - with --admission, the hit rate of the same CLOCK cache behind a
 //   TinyLFU admission filter: each step's distinct keys raise their counts in
 //   a count-min sketch (4 rows of 4-bit counters, 8 per cached row, all
 //   halved every 10 x cache_rows increments), and a missed key replaces
