@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bench/ps_remote_bench.h"
+#include "common/hash.h"
 
 DEFINE_uint64(keys, 50000000, "Keys in the table (Zipf ranks)");
 DEFINE_double(zipf, 0.8, "Zipf exponent (ps_remote_bench --zipf)");
@@ -70,11 +71,9 @@ class FrequencySketch {
   }
 
  private:
+  // Row i hashes the key shifted by i golden-ratio steps.
   uint64_t Slot(uint64_t key, int i) const {
-    uint64_t h = (key + 0x9e3779b97f4a7c15ULL * (i + 1));
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    return (h ^ (h >> 31)) & (width_ - 1);
+    return msrec::Mix64(key + 0x9e3779b97f4a7c15ULL * i) & (width_ - 1);
   }
   uint64_t width_;
   std::vector<uint8_t> counts_;
@@ -141,11 +140,12 @@ int main(int argc, char** argv) {
   const msrec::bench::ZipfRanks zipf(FLAGS_keys, FLAGS_zipf);
   std::mt19937_64 rng(11);
   ClockModel clock(FLAGS_keys, FLAGS_cache_rows, FLAGS_clock_max, nullptr);
-  FrequencySketch sketch(FLAGS_cache_rows);
+  std::unique_ptr<FrequencySketch> sketch;  // 32 MiB at the default --cache_rows: only if asked
   std::unique_ptr<ClockModel> admitted;
   if (FLAGS_admission) {
+    sketch = std::make_unique<FrequencySketch>(FLAGS_cache_rows);
     admitted = std::make_unique<ClockModel>(FLAGS_keys, FLAGS_cache_rows - FLAGS_hold_rows,
-                                            FLAGS_clock_max, &sketch);
+                                            FLAGS_clock_max, sketch.get());
   }
   uint64_t counted = 0, top_hits = 0, clock_hits = 0, admitted_hits = 0;
   std::vector<uint64_t> ranks(FLAGS_draws);
